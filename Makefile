@@ -1,0 +1,142 @@
+# loopguard. `make` builds the two libraries and the launcher into $(BUILD)/;
+# `make check` runs every test (plain, then ASan+UBSan); `make demo` runs the
+# examples under the preload; `make bench`; `make install PREFIX=...`.
+# `make deps` installs missing Debian packages; check and demo pull it in.
+
+PREFIX ?= /usr/local
+BUILD ?= build
+SAN ?=
+CC = cc
+
+OPT ?= -O2 -g
+WARN := -Wall -Wextra -Werror
+CPPFLAGS_ALL := -D_GNU_SOURCE -Iinclude -Isrc $(CPPFLAGS)
+ifneq ($(SAN),)
+SANFLAGS := -fsanitize=$(SAN) -fno-omit-frame-pointer -fno-sanitize-recover=all
+NOUNDEF :=
+else
+SANFLAGS :=
+NOUNDEF := -Wl,--no-undefined
+endif
+CFLAGS_ALL := -std=gnu11 $(OPT) $(WARN) $(SANFLAGS) $(CFLAGS)
+LIBFLAGS := -fPIC -fvisibility=hidden -ftls-model=initial-exec
+
+UV_CFLAGS := $(shell pkg-config --cflags libuv 2>/dev/null)
+UV_LIBS := $(shell pkg-config --libs libuv 2>/dev/null || echo -luv)
+CMOCKA_LIBS := $(shell pkg-config --libs cmocka 2>/dev/null || echo -lcmocka)
+
+CORE_SRC := $(sort $(wildcard src/*.c))
+CORE_OBJ := $(CORE_SRC:src/%.c=$(BUILD)/obj/src/%.o)
+PRELOAD_SRC := $(sort $(wildcard preload/*.c))
+PRELOAD_OBJ := $(PRELOAD_SRC:preload/%.c=$(BUILD)/obj/preload/%.o)
+HDRS := $(wildcard include/*.h src/*.h preload/*.h preload/*.def)
+
+CORE_LIB := $(BUILD)/libloopguard.so
+PRELOAD_LIB := $(BUILD)/libloopguard-preload.so
+LAUNCHER := $(BUILD)/loopguard
+
+UNIT_SRC := $(sort $(wildcard tests/unit/test-*.c))
+UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+SUPPORT_SRC := $(sort $(wildcard tests/support/*.c))
+PROG_SRC := $(sort $(wildcard tests/integration/prog-*.c))
+PROG_BIN := $(PROG_SRC:tests/integration/%.c=$(BUILD)/tests/%)
+EXAMPLE_DIRS := $(sort $(dir $(wildcard examples/*/main.c)))
+EXAMPLE_BIN := $(patsubst examples/%/,$(BUILD)/examples/%,$(EXAMPLE_DIRS))
+BENCH_SRC := $(sort $(wildcard bench/bench-*.c))
+BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
+
+.PHONY: all deps check check-unit check-integration check-asan demo bench \
+        install clean test-bins
+
+all: $(CORE_LIB) $(PRELOAD_LIB) $(LAUNCHER)
+
+deps:
+	@sh tools/deps.sh
+
+$(BUILD)/obj/src/%.o: src/%.c $(HDRS)
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS_ALL) $(CFLAGS_ALL) $(LIBFLAGS) -c $< -o $@
+
+$(BUILD)/obj/preload/%.o: preload/%.c $(HDRS)
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS_ALL) -Ipreload $(CFLAGS_ALL) $(LIBFLAGS) -c $< -o $@
+
+# The soname carries the ABI version; the unversioned name is what -l finds.
+$(CORE_LIB): $(CORE_OBJ)
+	$(CC) -shared $(CFLAGS_ALL) -Wl,-soname,libloopguard.so.0 $(NOUNDEF) \
+	    -o $@ $^ -ldl -lpthread
+	ln -sf libloopguard.so $(BUILD)/libloopguard.so.0
+
+# The version script is generated from the table (preload/symbols.def), so a
+# symbol is listed in one place only.
+$(BUILD)/preload.map: preload/symbols.def preload/gen-map.sh
+	@mkdir -p $(@D)
+	sh preload/gen-map.sh $(CC) preload/symbols.def > $@
+
+$(PRELOAD_LIB): $(PRELOAD_OBJ) $(CORE_LIB) $(BUILD)/preload.map
+	$(CC) -shared $(CFLAGS_ALL) -Wl,-soname,libloopguard-preload.so \
+	    -Wl,--version-script=$(BUILD)/preload.map $(NOUNDEF) \
+	    -o $@ $(PRELOAD_OBJ) -L$(BUILD) -lloopguard -Wl,-rpath,'$$ORIGIN' \
+	    -ldl -lpthread
+
+$(LAUNCHER): tools/loopguard.c $(CORE_LIB) $(HDRS)
+	$(CC) $(CPPFLAGS_ALL) $(CFLAGS_ALL) -o $@ $< -L$(BUILD) -lloopguard \
+	    -Wl,-rpath,'$$ORIGIN'
+
+# ---- tests -----------------------------------------------------------------
+$(BUILD)/tests/test-%: tests/unit/test-%.c $(SUPPORT_SRC) $(CORE_LIB) $(HDRS)
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS_ALL) -Itests/support $(UV_CFLAGS) $(CFLAGS_ALL) -o $@ \
+	    $< $(SUPPORT_SRC) -L$(BUILD) -lloopguard -Wl,-rpath,'$$ORIGIN/..' \
+	    $(CMOCKA_LIBS) $(UV_LIBS) -ldl -lpthread -lrt
+
+$(BUILD)/tests/prog-%: tests/integration/prog-%.c $(HDRS)
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS_ALL) $(UV_CFLAGS) $(CFLAGS_ALL) -o $@ $< \
+	    $(UV_LIBS) -ldl -lpthread -lrt
+
+$(BUILD)/examples/%: examples/%/main.c $(HDRS)
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS_ALL) $(UV_CFLAGS) $(CFLAGS_ALL) -o $@ $< \
+	    -L$(BUILD) $(UV_LIBS) -lpthread
+
+test-bins: all $(UNIT_BIN) $(PROG_BIN) $(EXAMPLE_BIN)
+
+check: deps
+	$(MAKE) check-unit check-integration
+	$(MAKE) check-asan
+
+check-unit: test-bins
+	@sh tests/run-unit.sh $(BUILD) $(UNIT_BIN)
+
+check-integration: test-bins
+	@sh tests/run-integration.sh $(BUILD)
+
+# The same suites, rebuilt with AddressSanitizer and UBSan.
+check-asan:
+	$(MAKE) BUILD=build/asan SAN=address,undefined check-unit check-integration
+
+demo: deps all $(EXAMPLE_BIN)
+	@sh examples/run-demo.sh $(BUILD)
+
+bench: deps all $(BENCH_BIN)
+	@sh bench/run.sh $(BUILD)
+
+$(BUILD)/bench/%: bench/%.c $(HDRS)
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS_ALL) $(UV_CFLAGS) $(CFLAGS_ALL) -o $@ $< \
+	    $(UV_LIBS) -lpthread -lrt
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include \
+	    $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/pkgconfig
+	install -m 755 $(CORE_LIB) $(DESTDIR)$(PREFIX)/lib/libloopguard.so.0
+	ln -sf libloopguard.so.0 $(DESTDIR)$(PREFIX)/lib/libloopguard.so
+	install -m 755 $(PRELOAD_LIB) $(DESTDIR)$(PREFIX)/lib/
+	install -m 755 $(LAUNCHER) $(DESTDIR)$(PREFIX)/bin/loopguard
+	install -m 644 include/loopguard.h $(DESTDIR)$(PREFIX)/include/
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|0.1.0|' loopguard.pc.in \
+	    > $(DESTDIR)$(PREFIX)/lib/pkgconfig/loopguard.pc
+
+clean:
+	rm -rf build

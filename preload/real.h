@@ -1,0 +1,50 @@
+/* The real functions behind the wrappers, one pointer per row of
+ * symbols.def, reached only through REAL(cname): it resolves on first use,
+ * because other libraries' constructors call wrappers before ours runs. */
+#ifndef LG_PRELOAD_REAL_H
+#define LG_PRELOAD_REAL_H
+
+#include <mqueue.h>
+#include <pthread.h>
+#include <semaphore.h>
+#include <sys/ioctl.h>
+#include <sys/msg.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+#include <sys/uio.h>
+#include <threads.h>
+#include <time.h>
+#include <unistd.h>
+#include <uv.h>
+
+/* The _FORTIFY_SOURCE entry points; glibc declares them only for fortified
+ * builds. */
+ssize_t __read_chk(int fd, void *buf, size_t n, size_t buflen);
+ssize_t __recv_chk(int fd, void *buf, size_t n, size_t buflen, int flags);
+ssize_t __recvfrom_chk(int fd, void *buf, size_t n, size_t buflen,
+                       int flags, struct sockaddr *from, socklen_t *fromlen);
+
+enum lg__sym_index {
+#define LG_SYM(c, s, v, e, n, r, p) LG__SYMIDX_##c,
+#include "symbols.def"
+#undef LG_SYM
+    LG__SYM_COUNT
+};
+
+#define LG_SYM(c, s, v, e, n, r, p) extern r(*lg__real_##c) p;
+#include "symbols.def"
+#undef LG_SYM
+
+/* Resolves row idx (dlvsym, then dlsym), stores and returns the pointer.
+ * A missing REQUIRED symbol is fatal, with one line on stderr. */
+void *lg__preload_resolve(int idx);
+
+/* Registers the loop libraries the program has (wrap-loop.c). */
+void lg__preload_loops_init(void);
+
+#define REAL(c)                                                               \
+    (LG__LIKELY(lg__real_##c != NULL)                                         \
+         ? lg__real_##c                                                       \
+         : (__typeof__(lg__real_##c))lg__preload_resolve(LG__SYMIDX_##c))
+
+#endif

@@ -1,0 +1,126 @@
+/* Condition variables: pthread_cond_wait/timedwait at both glibc versions
+ * (each forwarded to its own implementation), pthread_cond_clockwait and C11
+ * cnd_wait/cnd_timedwait, which glibc implements without the PLT. */
+#include <threads.h>
+
+#include "enter.h"
+#include "real.h"
+
+/* glibc keeps a cond's clock in bit 1 of __wrefs (nptl pthread_cond_common);
+ * only the GLIBC_2.3.2 layout has it. */
+static clockid_t cond_clock(const pthread_cond_t *c)
+{
+    return (c->__data.__wrefs & 2) ? CLOCK_MONOTONIC : CLOCK_REALTIME;
+}
+
+#define COND_WAIT(wrapper, c_real, args_decl, wait_expr, timeout_expr, obj)  \
+    static LG__COLD int wrapper##_slow args_decl                             \
+    {                                                                        \
+        struct lg__wait w;                                                   \
+        int64_t tmo = (timeout_expr);                                        \
+        if (tmo == LG_NOT_BLOCKING)                                          \
+            return REAL(c_real) wait_expr;                                   \
+        lg_wait_init(&w, call_name, (void *)REAL(c_real), caller, tmo);      \
+        lg__object_ptr(&w, "cond", obj);                                     \
+        int r;                                                               \
+        LG_BLOCKING(&w, r = REAL(c_real) wait_expr);                         \
+        return r;                                                            \
+    }
+
+COND_WAIT(cond_wait, pthread_cond_wait,
+          (const char *call_name, void *caller, pthread_cond_t *c,
+           pthread_mutex_t *m),
+          (c, m), -1, c)
+COND_WAIT(cond_wait_225, pthread_cond_wait_225,
+          (const char *call_name, void *caller, pthread_cond_t *c,
+           pthread_mutex_t *m),
+          (c, m), -1, c)
+COND_WAIT(cond_timedwait, pthread_cond_timedwait,
+          (const char *call_name, void *caller, pthread_cond_t *c,
+           pthread_mutex_t *m, const struct timespec *t),
+          (c, m, t), lg_until(cond_clock(c), t), c)
+COND_WAIT(cond_timedwait_225, pthread_cond_timedwait_225,
+          (const char *call_name, void *caller, pthread_cond_t *c,
+           pthread_mutex_t *m, const struct timespec *t),
+          (c, m, t), lg_until(CLOCK_REALTIME, t), c)
+COND_WAIT(cond_clockwait, pthread_cond_clockwait,
+          (const char *call_name, void *caller, pthread_cond_t *c,
+           pthread_mutex_t *m, clockid_t clk, const struct timespec *t),
+          (c, m, clk, t), lg_until(clk, t), c)
+COND_WAIT(cnd_wait_w, cnd_wait,
+          (const char *call_name, void *caller, cnd_t *c, mtx_t *m), (c, m),
+          -1, c)
+COND_WAIT(cnd_timedwait_w, cnd_timedwait,
+          (const char *call_name, void *caller, cnd_t *c, mtx_t *m,
+           const struct timespec *t),
+          (c, m, t), lg_until(CLOCK_REALTIME, t), c)
+
+LG_EXPORT int lg__wrap_pthread_cond_wait(pthread_cond_t *c,
+                                         pthread_mutex_t *m)
+{
+    if (!lg__tls_on_loop())
+        return REAL(pthread_cond_wait)(c, m);
+    return cond_wait_slow("pthread_cond_wait", __builtin_return_address(0),
+                          c, m);
+}
+__asm__(".symver lg__wrap_pthread_cond_wait, pthread_cond_wait@@GLIBC_2.3.2");
+
+LG_EXPORT int lg__wrap_pthread_cond_wait_225(pthread_cond_t *c,
+                                             pthread_mutex_t *m)
+{
+    if (!lg__tls_on_loop())
+        return REAL(pthread_cond_wait_225)(c, m);
+    return cond_wait_225_slow("pthread_cond_wait",
+                              __builtin_return_address(0), c, m);
+}
+__asm__(".symver lg__wrap_pthread_cond_wait_225, "
+        "pthread_cond_wait@GLIBC_2.2.5");
+
+LG_EXPORT int lg__wrap_pthread_cond_timedwait(pthread_cond_t *c,
+                                              pthread_mutex_t *m,
+                                              const struct timespec *t)
+{
+    if (!lg__tls_on_loop())
+        return REAL(pthread_cond_timedwait)(c, m, t);
+    return cond_timedwait_slow("pthread_cond_timedwait",
+                               __builtin_return_address(0), c, m, t);
+}
+__asm__(".symver lg__wrap_pthread_cond_timedwait, "
+        "pthread_cond_timedwait@@GLIBC_2.3.2");
+
+LG_EXPORT int lg__wrap_pthread_cond_timedwait_225(pthread_cond_t *c,
+                                                  pthread_mutex_t *m,
+                                                  const struct timespec *t)
+{
+    if (!lg__tls_on_loop())
+        return REAL(pthread_cond_timedwait_225)(c, m, t);
+    return cond_timedwait_225_slow("pthread_cond_timedwait",
+                                   __builtin_return_address(0), c, m, t);
+}
+__asm__(".symver lg__wrap_pthread_cond_timedwait_225, "
+        "pthread_cond_timedwait@GLIBC_2.2.5");
+
+LG_EXPORT int pthread_cond_clockwait(pthread_cond_t *c, pthread_mutex_t *m,
+                                     clockid_t clk, const struct timespec *t)
+{
+    if (!lg__tls_on_loop())
+        return REAL(pthread_cond_clockwait)(c, m, clk, t);
+    return cond_clockwait_slow("pthread_cond_clockwait",
+                               __builtin_return_address(0), c, m, clk, t);
+}
+
+LG_EXPORT int cnd_wait(cnd_t *c, mtx_t *m)
+{
+    if (!lg__tls_on_loop())
+        return REAL(cnd_wait)(c, m);
+    return cnd_wait_w_slow("cnd_wait", __builtin_return_address(0), c, m);
+}
+
+LG_EXPORT int cnd_timedwait(cnd_t *restrict c, mtx_t *restrict m,
+                            const struct timespec *restrict t)
+{
+    if (!lg__tls_on_loop())
+        return REAL(cnd_timedwait)(c, m, t);
+    return cnd_timedwait_w_slow("cnd_timedwait", __builtin_return_address(0),
+                                c, m, t);
+}

@@ -1,0 +1,102 @@
+/* Descriptor bookkeeping: every call that closes, replaces or re-flags a
+ * descriptor forgets what the fd class cache knew about it (after the call,
+ * so a concurrent classification cannot outlive the change), on every
+ * thread, since any thread may change a descriptor a loop reads. They also
+ * keep the host from closing or replacing loopguard's log descriptor. */
+#include <fcntl.h>
+#include <stdarg.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#include "enter.h"
+#include "real.h"
+
+#ifndef CLOSE_RANGE_CLOEXEC
+#define CLOSE_RANGE_CLOEXEC 4
+#endif
+
+/* To the host, loopguard's log descriptor does not exist. */
+LG_EXPORT int close(int fd)
+{
+    if (LG__UNLIKELY(fd > 2 && fd == lg__log_fd())) {
+        errno = EBADF;
+        return -1;
+    }
+    int r = REAL(close)(fd);
+    lg__fd_forget(fd);
+    return r;
+}
+
+/* A range that covers the log descriptor is closed in two parts. */
+LG_EXPORT int close_range(unsigned int first, unsigned int last, int flags)
+{
+    int log = lg__log_fd();
+    int r;
+    if (log > 0 && (unsigned)log >= first && (unsigned)log <= last &&
+        !(flags & CLOSE_RANGE_CLOEXEC)) {
+        r = 0;
+        if ((unsigned)log > first)
+            r = REAL(close_range)(first, (unsigned)log - 1, flags);
+        if (r == 0 && (unsigned)log < last)
+            r = REAL(close_range)((unsigned)log + 1, last, flags);
+    } else {
+        r = REAL(close_range)(first, last, flags);
+    }
+    if (!(flags & CLOSE_RANGE_CLOEXEC))
+        lg__fd_forget_range(first, last);
+    return r;
+}
+
+LG_EXPORT int dup2(int old, int new)
+{
+    lg__log_evacuate(new);
+    int r = REAL(dup2)(old, new);
+    lg__fd_forget(new);
+    return r;
+}
+
+LG_EXPORT int dup3(int old, int new, int flags)
+{
+    lg__log_evacuate(new);
+    int r = REAL(dup3)(old, new, flags);
+    lg__fd_forget(new);
+    return r;
+}
+
+/* fcntl and ioctl are variadic; every command takes at most one argument,
+ * an int or a pointer, which a pointer-sized read forwards intact. */
+LG_EXPORT int fcntl(int fd, int cmd, ...)
+{
+    va_list ap;
+    va_start(ap, cmd);
+    void *arg = va_arg(ap, void *);
+    va_end(ap);
+    int r = REAL(fcntl)(fd, cmd, arg);
+    if (cmd == F_SETFL)
+        lg__fd_forget(fd);
+    return r;
+}
+
+LG_EXPORT int fcntl64(int fd, int cmd, ...)
+{
+    va_list ap;
+    va_start(ap, cmd);
+    void *arg = va_arg(ap, void *);
+    va_end(ap);
+    int r = REAL(fcntl64)(fd, cmd, arg);
+    if (cmd == F_SETFL)
+        lg__fd_forget(fd);
+    return r;
+}
+
+LG_EXPORT int ioctl(int fd, unsigned long req, ...)
+{
+    va_list ap;
+    va_start(ap, req);
+    void *arg = va_arg(ap, void *);
+    va_end(ap);
+    int r = REAL(ioctl)(fd, req, arg);
+    if (req == FIONBIO)
+        lg__fd_forget(fd);
+    return r;
+}

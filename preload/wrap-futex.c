@@ -1,0 +1,88 @@
+/* syscall(): futex waits made through it (Rust's std parks, locks and
+ * waits this way; glibc's own futex waits never pass through it), and
+ * SYS_close, which libuv issues through it to avoid a cancellation point.
+ * Every other number is forwarded at once: libuv calls syscall() often. */
+#include <linux/futex.h>
+#include <stdarg.h>
+#include <sys/syscall.h>
+
+#include "enter.h"
+#include "real.h"
+
+#ifndef FUTEX_LOCK_PI2
+#define FUTEX_LOCK_PI2 13
+#endif
+#ifndef SYS_futex_waitv
+#define SYS_futex_waitv 449
+#endif
+
+/* The call name for a futex op that may wait, or NULL for one that never
+ * does (wakes, requeues). */
+static const char *futex_wait_name(long op)
+{
+    switch (op & FUTEX_CMD_MASK) {
+    case FUTEX_WAIT:
+    case FUTEX_WAIT_BITSET:
+    case FUTEX_WAIT_REQUEUE_PI:
+        return "futex_wait";
+    case FUTEX_LOCK_PI:
+    case FUTEX_LOCK_PI2:
+        return "futex_lock_pi";
+    default:
+        return NULL;
+    }
+}
+
+/* FUTEX_WAIT takes a relative timeout; the others an absolute one, on
+ * CLOCK_MONOTONIC unless FUTEX_CLOCK_REALTIME (LOCK_PI: always realtime). */
+static int64_t futex_timeout(long op, const struct timespec *ts)
+{
+    long cmd = op & FUTEX_CMD_MASK;
+    if (cmd == FUTEX_WAIT)
+        return lg_within(ts);
+    clockid_t clk = (op & FUTEX_CLOCK_REALTIME) || cmd == FUTEX_LOCK_PI
+                        ? CLOCK_REALTIME
+                        : CLOCK_MONOTONIC;
+    return lg_until(clk, ts);
+}
+
+static LG__COLD long futex_slow(void *caller, long nr, long a[6])
+{
+    const char *name;
+    int64_t t;
+    if (nr == SYS_futex) {
+        name = futex_wait_name(a[1]);
+        t = name ? futex_timeout(a[1], (const struct timespec *)a[3]) : 0;
+    } else {
+        name = "futex_waitv";
+        t = lg_until((clockid_t)a[4], (const struct timespec *)a[3]);
+    }
+    if (!name || t == LG_NOT_BLOCKING)
+        return REAL(syscall)(nr, a[0], a[1], a[2], a[3], a[4], a[5]);
+    struct lg__wait w;
+    long r;
+    lg_wait_init(&w, name, (void *)REAL(syscall), caller, t);
+    lg__object_ptr(&w, "futex", (const void *)a[0]);
+    LG_BLOCKING(&w, r = REAL(syscall)(nr, a[0], a[1], a[2], a[3], a[4],
+                                      a[5]));
+    return r;
+}
+
+/* Six arguments are always read and forwarded: glibc's syscall() loads six
+ * registers whatever the number, so this changes nothing for the callee. */
+LG_EXPORT long syscall(long nr, ...)
+{
+    long a[6];
+    va_list ap;
+    va_start(ap, nr);
+    for (int i = 0; i < 6; i++)
+        a[i] = va_arg(ap, long);
+    va_end(ap);
+    if (LG__UNLIKELY(nr == SYS_futex || nr == SYS_futex_waitv) &&
+        lg__tls_on_loop())
+        return futex_slow(__builtin_return_address(0), nr, a);
+    long r = REAL(syscall)(nr, a[0], a[1], a[2], a[3], a[4], a[5]);
+    if (nr == SYS_close)
+        lg__fd_forget((int)a[0]);
+    return r;
+}

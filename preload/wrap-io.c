@@ -1,0 +1,67 @@
+/* Receives on descriptors. They count only on a descriptor that may wait for
+ * another thread or process: not O_NONBLOCK, not a regular file, directory,
+ * block device or /dev/null-like device (the fd class cache, fdclass.c), and
+ * not a call with MSG_DONTWAIT. */
+#include <sys/socket.h>
+#include <sys/uio.h>
+
+#include "enter.h"
+#include "real.h"
+
+/* EAGAIN from a descriptor we thought blocking: its flags changed behind
+ * our back (another process, a raw syscall) or SO_RCVTIMEO expired; either
+ * way, look again next time. */
+static void fd_learn(int fd, ssize_t r)
+{
+    if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+        lg__fd_forget(fd);
+}
+
+/* One slow path per entry point; `args` forwards, `flags` is the call's
+ * MSG_* flags (0 for read/readv). */
+#define FD_RECV(name, ret, params, args, flags)                               \
+    static LG__COLD ret name##_slow(void *caller, LG_UNPAREN params)          \
+    {                                                                         \
+        unsigned cls = lg__fd_class(fd);                                      \
+        if ((cls & LG__FD_STATE_MASK) != LG__FD_BLOCKING ||                   \
+            ((flags) & MSG_DONTWAIT))                                         \
+            return REAL(name) args;                                           \
+        struct lg__wait w;                                                    \
+        ret r;                                                                \
+        lg_wait_init(&w, #name, (void *)REAL(name), caller, -1);              \
+        lg__object_fd(&w, fd, cls);                                           \
+        LG_BLOCKING(&w, r = REAL(name) args);                                 \
+        fd_learn(fd, r);                                                      \
+        return r;                                                             \
+    }                                                                         \
+    LG_EXPORT ret name params                                                 \
+    {                                                                         \
+        if (!lg__tls_on_loop())                                               \
+            return REAL(name) args;                                           \
+        return name##_slow(__builtin_return_address(0), LG_UNPAREN args);     \
+    }
+
+FD_RECV(read, ssize_t, (int fd, void *buf, size_t n), (fd, buf, n), 0)
+FD_RECV(__read_chk, ssize_t, (int fd, void *buf, size_t n, size_t buflen),
+        (fd, buf, n, buflen), 0)
+FD_RECV(readv, ssize_t, (int fd, const struct iovec *iov, int cnt),
+        (fd, iov, cnt), 0)
+FD_RECV(recv, ssize_t, (int fd, void *buf, size_t n, int flags),
+        (fd, buf, n, flags), flags)
+FD_RECV(__recv_chk, ssize_t,
+        (int fd, void *buf, size_t n, size_t buflen, int flags),
+        (fd, buf, n, buflen, flags), flags)
+FD_RECV(recvfrom, ssize_t,
+        (int fd, void *restrict buf, size_t n, int flags,
+         struct sockaddr *restrict from, socklen_t *restrict fromlen),
+        (fd, buf, n, flags, from, fromlen), flags)
+FD_RECV(__recvfrom_chk, ssize_t,
+        (int fd, void *buf, size_t n, size_t buflen, int flags,
+         struct sockaddr *from, socklen_t *fromlen),
+        (fd, buf, n, buflen, flags, from, fromlen), flags)
+FD_RECV(recvmsg, ssize_t, (int fd, struct msghdr *msg, int flags),
+        (fd, msg, flags), flags)
+FD_RECV(recvmmsg, int,
+        (int fd, struct mmsghdr *vec, unsigned int vlen, int flags,
+         struct timespec *tmo),
+        (fd, vec, vlen, flags, tmo), flags)

@@ -1,0 +1,40 @@
+/* The sorted function symbols of one ELF file (elf-symtab.c), for the
+ * addresses dladdr cannot name: static functions, programs linked without
+ * -rdynamic, stripped libraries with a separate debug file. Private to
+ * symbolize.c; nothing here is exported from libloopguard.so. */
+#ifndef LG_ELF_SYMTAB_H
+#define LG_ELF_SYMTAB_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* One function. A table is sorted by value and has no two equal values. */
+struct lg__elf_func {
+    uint64_t value;           /* link-time address (st_value) */
+    uint32_t size;            /* bytes; size-0 symbols reach the next one */
+    uint32_t name;            /* offset in the string table */
+};
+
+/* Immutable once loaded; all of it lives as long as the process. */
+struct lg__elf_symtab {
+    const struct lg__elf_func *funcs;   /* NULL when n == 0 */
+    size_t n;
+    const char *strtab;       /* mapped read-only, never unmapped */
+    int from_debug;           /* names came from a separate debug file */
+};
+
+/* Loads the function symbols of the file at open_path (.symtab, else those
+ * of a debug file found by build-id or .gnu_debuglink, else .dynsym).
+ * real_path is the file's name for the debug-file search; it may differ
+ * from open_path ("/proc/self/exe"). Returns 0 or a negative errno, and
+ * leaves *t empty on failure. Allocates from the arena; never calls malloc.
+ * The caller serialises loads of the same file. */
+int lg__elf_symtab_load(const char *open_path, const char *real_path,
+                        struct lg__elf_symtab *t);
+
+/* The name of the function that contains the link-time address vaddr, and
+ * its start in *start, or NULL. */
+const char *lg__elf_symtab_find(const struct lg__elf_symtab *t,
+                                uint64_t vaddr, uint64_t *start);
+
+#endif /* LG_ELF_SYMTAB_H */

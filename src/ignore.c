@@ -1,0 +1,119 @@
+/* Loop libraries' own blocking. libuv blocks on its loop thread by design
+ * (its signal-lock pipe, the threadpool's start-up semaphore, the uv_spawn
+ * exec-status pipe), always briefly; those calls are not the program's, so
+ * a call whose first caller frame lies in the library is not reported
+ * (tsan's libignore idea). The library's thin public wrappers, such as
+ * uv_cond_wait, are looked through: the frame above them decides, so a
+ * program calling uv_cond_wait in a callback is still reported. */
+#include <dlfcn.h>
+#include <elf.h>
+#include <link.h>
+#include <string.h>
+
+#include "lg-internal.h"
+
+#define MAX_LIB_SEGS 8
+#define MAX_THIN 32
+
+struct range {
+    uintptr_t lo, hi;
+};
+
+static struct range lib_segs[MAX_LIB_SEGS];
+static struct range thin[MAX_THIN];
+static int n_lib_segs, n_thin;        /* published with release stores */
+static pthread_mutex_t ignore_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static int in_ranges(const struct range *r, int n, uintptr_t pc)
+{
+    for (int i = 0; i < n; i++)
+        if (pc >= r[i].lo && pc < r[i].hi)
+            return 1;
+    return 0;
+}
+
+struct seg_search {
+    uintptr_t addr;
+    int found;
+};
+
+static int add_lib_segments(struct dl_phdr_info *info, size_t size, void *arg)
+{
+    struct seg_search *s = arg;
+    (void)size;
+    int mine = 0;
+    for (int i = 0; i < info->dlpi_phnum; i++) {
+        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+        uintptr_t lo = info->dlpi_addr + ph->p_vaddr;
+        if (ph->p_type == PT_LOAD && s->addr >= lo &&
+            s->addr < lo + ph->p_memsz)
+            mine = 1;
+    }
+    if (!mine)
+        return 0;
+    int n = __atomic_load_n(&n_lib_segs, __ATOMIC_RELAXED);
+    for (int i = 0; i < info->dlpi_phnum && n < MAX_LIB_SEGS; i++) {
+        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+        if (ph->p_type != PT_LOAD || !(ph->p_flags & PF_X))
+            continue;
+        uintptr_t lo = info->dlpi_addr + ph->p_vaddr;
+        if (in_ranges(lib_segs, n, lo))
+            continue;
+        lib_segs[n].lo = lo;
+        lib_segs[n].hi = lo + ph->p_memsz;
+        n++;
+    }
+    __atomic_store_n(&n_lib_segs, n, __ATOMIC_RELEASE);
+    s->found = 1;
+    return 1;
+}
+
+static void add_thin(void *handle, const char *name)
+{
+    void *f = dlsym(handle, name);
+    Dl_info info;
+    const ElfW(Sym) *sym = NULL;
+    if (!f || !dladdr1(f, &info, (void **)&sym, RTLD_DL_SYMENT) || !sym)
+        return;
+    int n = __atomic_load_n(&n_thin, __ATOMIC_RELAXED);
+    if (n >= MAX_THIN || in_ranges(thin, n, (uintptr_t)f))
+        return;
+    thin[n].lo = (uintptr_t)f;
+    thin[n].hi = (uintptr_t)f + (sym->st_size ? sym->st_size : 1);
+    __atomic_store_n(&n_thin, n + 1, __ATOMIC_RELEASE);
+}
+
+void lg__ignore_library(const void *entry,
+                        const char *const *thin_wrappers)
+{
+    if (!entry)
+        return;
+    lg__lock_register(&ignore_lock);
+    pthread_mutex_lock(&ignore_lock);
+    if (!in_ranges(lib_segs, n_lib_segs, (uintptr_t)entry)) {
+        struct seg_search s = {(uintptr_t)entry, 0};
+        dl_iterate_phdr(add_lib_segments, &s);
+        Dl_info info;
+        void *h = NULL;
+        if (s.found && dladdr(entry, &info) && info.dli_fname)
+            h = dlopen(info.dli_fname, RTLD_LAZY | RTLD_NOLOAD);
+        for (int i = 0; h && thin_wrappers && thin_wrappers[i]; i++)
+            add_thin(h, thin_wrappers[i]);
+        if (h)
+            dlclose(h);
+    }
+    pthread_mutex_unlock(&ignore_lock);
+}
+
+int lg__ignored_caller(void *const *pcs, int n)
+{
+    int nl = __atomic_load_n(&n_lib_segs, __ATOMIC_ACQUIRE);
+    int nt = __atomic_load_n(&n_thin, __ATOMIC_ACQUIRE);
+    if (nl == 0)
+        return 0;
+    int i = 0;
+    /* Return addresses: pc - 1 lies inside the calling function. */
+    while (i < n && in_ranges(thin, nt, (uintptr_t)pcs[i] - 1))
+        i++;
+    return i < n && in_ranges(lib_segs, nl, (uintptr_t)pcs[i] - 1);
+}

@@ -1,0 +1,117 @@
+/* Process set-up: options, the log, libunwind, and the exit and fork hooks.
+ * Runs from the constructors of both libraries and lazily from slow paths,
+ * because other libraries' constructors call wrappers before ours ran
+ * (preload notes section 2). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "lg-internal.h"
+
+volatile int lg__exiting;
+
+#define MAX_LOCKS 16
+
+/* Locks taken around fork. The arena's lock is the only one ever taken
+ * while another of ours is held, so it is taken last and released first;
+ * the rest never nest and may be taken in any order. */
+static pthread_mutex_t *locks[MAX_LOCKS];
+static int n_locks;
+static pthread_mutex_t locks_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_once_t init_once = PTHREAD_ONCE_INIT;
+
+void lg__lock_register(pthread_mutex_t *m)
+{
+    pthread_mutex_lock(&locks_lock);
+    int known = 0;
+    for (int i = 0; i < n_locks; i++)
+        known |= locks[i] == m;
+    if (!known && n_locks < MAX_LOCKS)
+        locks[n_locks++] = m;
+    pthread_mutex_unlock(&locks_lock);
+}
+
+static void fork_prepare(void)
+{
+    pthread_mutex_lock(&locks_lock);
+    for (int i = 0; i < n_locks; i++)
+        pthread_mutex_lock(locks[i]);
+    pthread_mutex_lock(lg__arena_lock());
+}
+
+static void fork_parent(void)
+{
+    pthread_mutex_unlock(lg__arena_lock());
+    for (int i = n_locks - 1; i >= 0; i--)
+        pthread_mutex_unlock(locks[i]);
+    pthread_mutex_unlock(&locks_lock);
+}
+
+/* The child has one thread; locks held at fork by threads that no longer
+ * exist would stay held forever, so they are re-made, not unlocked. */
+static void fork_child(void)
+{
+    pthread_mutex_init(lg__arena_lock(), NULL);
+    for (int i = 0; i < n_locks; i++)
+        pthread_mutex_init(locks[i], NULL);
+    pthread_mutex_init(&locks_lock, NULL);
+}
+
+static void option_error(void *arg, const char *line)
+{
+    (void)arg;
+    struct lg__buf b;
+    char msg[LG__LOG_PATH_MAX + 256];
+    lg__buf_init(&b, msg, sizeof msg);
+    lg__buf_str(&b, line);
+    lg__buf_chr(&b, '\n');
+    (void)!write(2, b.p, b.len);
+}
+
+/* Registered from the constructor, so it runs after the program's own
+ * atexit handlers and before library destructors such as libuv's, whose
+ * thread joins at exit are not the program's blocking. */
+static void at_exit(void)
+{
+    lg__exiting = 1;
+    lg__tls.in_shim = 1;
+    lg__report_summary();
+    if (lg__opt.exitcode && lg__violations()) {
+        fflush(NULL);
+        _exit(lg__opt.exitcode);
+    }
+    lg__tls.in_shim = 0;
+}
+
+static void init_once_fn(void)
+{
+    uint8_t was = lg__tls.in_shim;
+    lg__tls.in_shim = 1;
+    /* secure_getenv: a set-uid program takes no options from the caller. */
+    struct lg__options o;
+    lg__options_defaults(&o);
+    lg__options_parse(&o, secure_getenv("LOOPGUARD_OPTIONS"), option_error,
+                      NULL);
+    lg__opt = o;
+    lg__stack_init();
+    lg__report_init();
+    lg__log_init();
+    pthread_atfork(fork_prepare, fork_parent, fork_child);
+    atexit(at_exit);
+    lg__tls.in_shim = was;
+}
+
+void lg__init(void)
+{
+    pthread_once(&init_once, init_once_fn);
+}
+
+__attribute__((constructor)) static void core_constructor(void)
+{
+    lg__init();
+}
+
+__attribute__((destructor)) static void core_destructor(void)
+{
+    lg__exiting = 1;
+}

@@ -1,0 +1,182 @@
+/* The loop-thread registry: which threads run which loop, and where each
+ * loop began. A thread's record is allocated the first time it enters a
+ * loop and freed by a thread-exit key destructor; the registry (a uthash
+ * table keyed by a creation counter, since kernel tids are reused) lets
+ * other threads enumerate loop threads later (watchdog, deadlock reports).
+ *
+ * Invariants: a record is reachable from the table iff its thread is alive
+ * and has entered a loop at least once; only its own thread writes its
+ * marks; the table is changed only under reg_lock. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <uthash.h>
+
+#include "lg-internal.h"
+
+__thread struct lg__tls lg__tls __attribute__((tls_model("initial-exec")));
+
+struct lg__thread {
+    uint64_t gen;                     /* creation counter: the hash key */
+    pid_t tid;                        /* kernel id, refreshed after fork */
+    uint8_t depth_recorded;           /* marks[] in use (<= LG__MAX_NEST) */
+    struct lg__loop_mark marks[LG__MAX_NEST];
+    UT_hash_handle hh;
+};
+
+static pthread_mutex_t reg_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct lg__thread *reg_table;  /* by gen */
+static uint64_t reg_next_gen = 1;
+static pthread_key_t reg_key;
+static pthread_once_t reg_once = PTHREAD_ONCE_INIT;
+
+static const char *const kind_names[] = {
+#define XX(e, s) s,
+    LG__LOOP_KIND_MAP(XX)
+#undef XX
+};
+static const char *const via_names[] = {
+#define XX(e, s) s,
+    LG__LOOP_VIA_MAP(XX)
+#undef XX
+};
+
+const char *lg__loop_kind_name(int kind)
+{
+    if (kind < 0 || kind >= LG__LOOP_KIND_COUNT)
+        return "manual";
+    return kind_names[kind];
+}
+
+const char *lg__loop_via_name(int via)
+{
+    if (via < 0 || via >= LG__VIA_COUNT)
+        return "api";
+    return via_names[via];
+}
+
+/* Runs at thread exit. Another library's key destructor that runs after
+ * this one may call a wrapper again: `dead` keeps it from re-registering
+ * (preload notes section 7). */
+static void thread_exit(void *p)
+{
+    struct lg__thread *rec = p;
+    lg__tls.in_shim = 1;
+    pthread_mutex_lock(&reg_lock);
+    HASH_DEL(reg_table, rec);
+    pthread_mutex_unlock(&reg_lock);
+    lg__tls.rec = NULL;
+    lg__tls.dead = 1;
+    free(rec);
+    lg__tls.in_shim = 0;
+}
+
+static void reg_fork_child(void)
+{
+    /* Threads do not survive fork: drop every record but our own. */
+    struct lg__thread *rec, *tmp, *self = lg__tls.rec;
+    HASH_ITER(hh, reg_table, rec, tmp) {
+        if (rec != self) {
+            HASH_DEL(reg_table, rec);
+            free(rec);
+        }
+    }
+    if (self)
+        self->tid = gettid();
+}
+
+static void reg_init(void)
+{
+    pthread_key_create(&reg_key, thread_exit);
+    lg__lock_register(&reg_lock);
+    pthread_atfork(NULL, NULL, reg_fork_child);
+}
+
+static struct lg__thread *record_get(void)
+{
+    if (lg__tls.rec || lg__tls.dead)
+        return lg__tls.rec;
+    pthread_once(&reg_once, reg_init);
+    struct lg__thread *rec = calloc(1, sizeof *rec);
+    if (!rec)
+        return NULL;
+    rec->tid = gettid();
+    pthread_mutex_lock(&reg_lock);
+    rec->gen = reg_next_gen++;
+    HASH_ADD(hh, reg_table, gen, sizeof rec->gen, rec);
+    pthread_mutex_unlock(&reg_lock);
+    pthread_setspecific(reg_key, rec);
+    lg__tls.rec = rec;
+    return rec;
+}
+
+static void mark_fill(struct lg__loop_mark *m, int kind, int via,
+                      const void *id, const void *runner, void *caller)
+{
+    /* A runner entered again and again from one place (UV_RUN_NOWAIT in a
+     * loop) keeps its stack: capturing costs ~0.1 us each time. */
+    if (m->nframes && m->entry_caller == caller && caller && m->id == id &&
+        m->kind == kind)
+        return;
+    m->id = id;
+    m->kind = (uint8_t)kind;
+    m->via = (uint8_t)via;
+    m->entry_caller = caller;
+    m->runner = runner;
+    int n = lg__stack_capture(m->frames, LG__MAX_FRAMES);
+    m->nframes = (uint16_t)(n > 0 ? n : 0);
+}
+
+int lg__loop_enter(int kind, int via, const void *id, const void *runner,
+                   void *caller)
+{
+    struct lg__tls *t = &lg__tls;
+    if (t->depth == UINT8_MAX)
+        return -EOVERFLOW;
+    int saved = errno;
+    uint8_t was = t->in_shim;
+    t->in_shim = 1;
+    struct lg__thread *rec = record_get();
+    if (rec && t->depth < LG__MAX_NEST) {
+        mark_fill(&rec->marks[t->depth], kind, via, id, runner, caller);
+        rec->depth_recorded = (uint8_t)(t->depth + 1);
+    }
+    t->depth++;
+    t->in_shim = was;
+    errno = saved;
+    return 0;
+}
+
+int lg__loop_leave(void)
+{
+    struct lg__tls *t = &lg__tls;
+    if (t->depth == 0)
+        return -EINVAL;
+    t->depth--;
+    if (t->rec && t->depth < LG__MAX_NEST)
+        t->rec->depth_recorded = t->depth;
+    return 0;
+}
+
+const struct lg__loop_mark *lg__loop_current(void)
+{
+    struct lg__thread *rec = lg__tls.rec;
+    if (!rec || lg__tls.depth == 0 || rec->depth_recorded == 0)
+        return NULL;
+    return &rec->marks[rec->depth_recorded - 1];
+}
+
+unsigned lg__registry_count(void)
+{
+    pthread_mutex_lock(&reg_lock);
+    unsigned n = HASH_COUNT(reg_table);
+    pthread_mutex_unlock(&reg_lock);
+    return n;
+}
+
+pid_t lg__gettid(void)
+{
+    return lg__tls.rec ? lg__tls.rec->tid : gettid();
+}

@@ -1,0 +1,247 @@
+/* Blocking calls on loop threads: decide, deduplicate, report, count.
+ *
+ * A report is written before the call is forwarded, because a call that
+ * never returns never reports. Sites (a hash of the call and its stack) are
+ * kept in a uthash table in never-freed arena memory, capped at MAX_SITES;
+ * past the cap every call is reported (memory stays bounded either way).
+ * The site lock guards the table only: symbolising and writing happen
+ * outside it, so a slow write or the loader lock never stalls another
+ * thread's dedupe hit. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <unistd.h>
+
+#include "lg-internal.h"
+
+#undef uthash_malloc
+#undef uthash_free
+#define uthash_malloc(sz) lg__arena_alloc(sz)
+#define uthash_free(ptr, sz) ((void)(ptr), (void)(sz))
+#define HASH_NONFATAL_OOM 1
+#include <uthash.h>
+
+#define MAX_SITES 4096
+#define SUMMARY_SITES 64     /* listed in the summary; the rest counted */
+
+struct site {
+    uint64_t key;             /* hash of call name + stack */
+    const char *call;
+    uint64_t count;           /* atomic: calls made here */
+    uint64_t blocked_ns;      /* atomic: time spent in them */
+    void *where;              /* first frame outside the wrapped call */
+    UT_hash_handle hh;
+};
+
+static pthread_mutex_t site_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct site *sites;
+static unsigned n_sites;
+static uint64_t n_violations;  /* atomic */
+
+void lg__report_init(void)
+{
+    lg__lock_register(&site_lock);
+}
+
+uint64_t lg__violations(void)
+{
+    return __atomic_load_n(&n_violations, __ATOMIC_RELAXED);
+}
+
+static uint64_t site_hash(const char *call, void *const *pcs, int n)
+{
+    uint64_t h = 1469598103934665603ull;
+    for (const char *c = call; *c; c++)
+        h = (h ^ (uint8_t)*c) * 1099511628211ull;
+    for (int i = 0; i < n; i++) {
+        uintptr_t v = (uintptr_t)pcs[i];
+        for (unsigned k = 0; k < sizeof v; k++, v >>= 8)
+            h = (h ^ (v & 0xff)) * 1099511628211ull;
+    }
+    return h;
+}
+
+/* Finds or adds the site and counts the call. *fresh is 1 for the first
+ * call at a site. NULL when the table is full. */
+static struct site *site_count(uint64_t key, const char *call, void *where,
+                               int *fresh)
+{
+    struct site *s;
+    *fresh = 0;
+    pthread_mutex_lock(&site_lock);
+    HASH_FIND(hh, sites, &key, sizeof key, s);
+    if (!s && n_sites < MAX_SITES) {
+        s = lg__arena_alloc(sizeof *s);
+        if (s) {
+            s->key = key;
+            s->call = call;
+            s->where = where;
+            HASH_ADD(hh, sites, key, sizeof s->key, s);
+            n_sites++;
+            *fresh = 1;
+        }
+    }
+    pthread_mutex_unlock(&site_lock);
+    if (s)
+        __atomic_add_fetch(&s->count, 1, __ATOMIC_RELAXED);
+    else
+        *fresh = 1;
+    return s;
+}
+
+static void fill_thread(struct lg__record *r)
+{
+    r->ts_ns = lg__wall_ns();
+    r->pid = getpid();
+    r->tid = lg__gettid();
+    memset(r->thread, 0, sizeof r->thread);
+    if (prctl(PR_GET_NAME, r->thread) != 0)
+        r->thread[0] = '\0';
+}
+
+static void emit(const struct lg__record *r)
+{
+    char buf[LG__RECORD_MAX];
+    size_t cap = lg__log_record_max();
+    if (cap > sizeof buf)
+        cap = sizeof buf;
+    size_t n = lg__opt.format == LG__FORMAT_JSON
+                   ? lg__format_json(buf, cap, r, lg__opt.max_frames)
+                   : lg__format_text(buf, cap, r, lg__opt.max_frames);
+    lg__log_write(buf, n);
+}
+
+static void report(const struct lg__wait *w, void *const *pcs, int n,
+                   uint64_t key)
+{
+    struct lg__sym stack[LG__MAX_FRAMES + 1], lstack[LG__MAX_FRAMES + 1];
+    int ns = 0;
+    if (w->fn)
+        lg__symbolize((uintptr_t)w->fn, 0, &stack[ns++]);
+    for (int i = 0; i < n && ns < LG__MAX_FRAMES + 1; i++)
+        lg__symbolize((uintptr_t)pcs[i], 1, &stack[ns++]);
+
+    struct lg__record r = {.type = LG__REC_BLOCKING_CALL};
+    fill_thread(&r);
+    r.call = w->call;
+    r.object = w->object;
+    r.timeout_ns = w->timeout_ns;
+    r.site = key;
+    r.stack = stack;
+    r.nstack = ns;
+    const struct lg__loop_mark *m = lg__loop_current();
+    if (m) {
+        r.has_loop = 1;
+        r.loop_kind = m->kind;
+        r.loop_via = m->via;
+        r.loop_id = m->id;
+        int nl = 0;
+        if (m->runner)
+            lg__symbolize((uintptr_t)m->runner, 0, &lstack[nl++]);
+        for (int i = 0; i < m->nframes && nl < LG__MAX_FRAMES + 1; i++)
+            lg__symbolize((uintptr_t)m->frames[i], 1, &lstack[nl++]);
+        r.loop_stack = lstack;
+        r.nloop_stack = nl;
+    }
+    emit(&r);
+}
+
+void lg__wait_begin(struct lg__wait *w)
+{
+    int saved = errno;
+    w->site = NULL;
+    w->start_ns = 0;
+    lg__tls.in_shim = 1;
+    lg__init();
+    if (lg__exiting)
+        goto out;
+    void *pcs[LG__MAX_FRAMES];
+    int n = lg__stack_capture(pcs, LG__MAX_FRAMES);
+    if (n == 0 && w->caller)
+        pcs[n++] = w->caller;
+    if (lg__ignored_caller(pcs, n))
+        goto out;
+    uint64_t key = site_hash(w->call, pcs, n);
+    int fresh;
+    struct site *s = site_count(key, w->call, n ? pcs[0] : NULL, &fresh);
+    __atomic_add_fetch(&n_violations, 1, __ATOMIC_RELAXED);
+    if (fresh || !lg__opt.dedupe)
+        report(w, pcs, n, key);
+    if (lg__opt.mode == LG__MODE_ABORT)
+        abort();
+    w->site = s;
+    w->start_ns = lg__now_ns();
+out:
+    lg__tls.in_shim = 0;
+    errno = saved;
+}
+
+void lg__wait_end(struct lg__wait *w)
+{
+    struct site *s = w->site;
+    if (!s)
+        return;
+    uint64_t d = lg__now_ns() - w->start_ns;
+    __atomic_add_fetch(&s->blocked_ns, d, __ATOMIC_RELAXED);
+    w->site = NULL;
+}
+
+void lg__wait_cancelled(void *w)
+{
+    lg__wait_end(w);
+}
+
+void lg__report_summary(void)
+{
+    struct lg__summary_site list[SUMMARY_SITES];
+    void *where[SUMMARY_SITES];
+    struct lg__record r = {.type = LG__REC_SUMMARY};
+    int n = 0;
+    pthread_mutex_lock(&site_lock);
+    for (struct site *s = sites; s; s = s->hh.next) {
+        uint64_t c = __atomic_load_n(&s->count, __ATOMIC_RELAXED);
+        uint64_t t = __atomic_load_n(&s->blocked_ns, __ATOMIC_RELAXED);
+        r.count_total += c;
+        r.blocked_ns_total += t;
+        r.sites_total++;
+        if (n < SUMMARY_SITES) {
+            list[n] = (struct lg__summary_site){s->key, s->call, c, t, {0}};
+            where[n++] = s->where;
+        }
+    }
+    pthread_mutex_unlock(&site_lock);
+    if (r.sites_total == 0)
+        return;
+    for (int i = 0; i < n; i++)
+        lg__symbolize((uintptr_t)where[i], 1, &list[i].where);
+    fill_thread(&r);
+    r.sites = list;
+    r.nsites = n;
+    emit(&r);
+}
+
+static void object_prefix(struct lg__buf *b, struct lg__wait *w,
+                          const char *what)
+{
+    lg__buf_init(b, w->object, sizeof w->object);
+    lg__buf_str(b, what);
+    lg__buf_chr(b, ' ');
+}
+
+void lg__object_ptr(struct lg__wait *w, const char *what, const void *p)
+{
+    struct lg__buf b;
+    object_prefix(&b, w, what);
+    lg__buf_hex(&b, (uintptr_t)p);
+}
+
+void lg__object_fd(struct lg__wait *w, int fd, unsigned cls)
+{
+    struct lg__buf b;
+    object_prefix(&b, w, "fd");
+    lg__buf_i64(&b, fd);
+    lg__buf_str(&b, " (");
+    lg__buf_str(&b, lg__fd_kind_name(cls));
+    lg__buf_chr(&b, ')');
+}

@@ -1,0 +1,30 @@
+# Shared helpers for integration tests: `. tests/integration/lib.sh`.
+# Each test runs programs under the preload and asserts on the JSON report.
+
+fail() { echo "FAIL: $*" >&2; exit 1; }
+skip() { echo "$*"; exit 77; }
+
+# run_lg OPTIONS SECONDS PROGRAM [ARGS...]: runs PROGRAM under the preload
+# with LOOPGUARD_OPTIONS=OPTIONS, killed after SECONDS. Sets $rc.
+run_lg() {
+    opts=$1; secs=$2; shift 2
+    LOOPGUARD_OPTIONS="$opts" LD_PRELOAD="$LG_PRELOAD" \
+        timeout -s KILL "$secs" "$@"
+    rc=$?
+}
+
+# jcount FILE FILTER: number of records in the JSON-lines FILE that match
+# the jq boolean FILTER (0 when FILE is missing). Fails on invalid JSON.
+jcount() {
+    [ -s "$1" ] || { echo 0; return; }
+    jq -e -s "[.[] | select($2)] | length" "$1" || fail "invalid JSON in $1"
+}
+
+# expect_count N FILE FILTER WHAT
+expect_count() {
+    n=$(jcount "$2" "$3")
+    [ "$n" = "$1" ] || {
+        echo "--- $2:"; cat "$2" 2>/dev/null
+        fail "$4: expected $1 records matching $3, found $n"
+    }
+}

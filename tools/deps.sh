@@ -1,0 +1,26 @@
+#!/bin/sh
+# Installs the Debian packages loopguard needs, and only those missing.
+# Run by `make deps` (and so by `make check` and `make demo`).
+set -e
+need=""
+have_pc() { pkg-config --exists "$1" 2>/dev/null; }
+have_hdr() { [ -e "/usr/include/$1" ] || [ -e "/usr/include/x86_64-linux-gnu/$1" ]; }
+command -v pkg-config >/dev/null 2>&1 || need="$need pkg-config"
+have_pc libunwind || have_hdr libunwind.h || need="$need libunwind-dev"
+have_hdr uthash.h || need="$need uthash-dev"
+have_pc libuv || have_hdr uv.h || need="$need libuv1-dev"
+have_pc cmocka || have_hdr cmocka.h || need="$need libcmocka-dev"
+# Tests read JSON reports back with jq.
+command -v jq >/dev/null 2>&1 || need="$need jq"
+if [ -z "$need" ]; then
+    exit 0
+fi
+echo "deps: installing$need"
+if [ "$(id -u)" != 0 ]; then
+    echo "deps: not root; run as root: apt-get install -y$need" >&2
+    exit 1
+fi
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends $need >/dev/null
+echo "deps: done"
