@@ -8,6 +8,13 @@ BUILD ?= build
 SAN ?=
 CC = cc
 
+# `make V=1` shows the full commands.
+ifeq ($(V),1)
+Q :=
+else
+Q := @
+endif
+
 OPT ?= -O2 -g
 WARN := -Wall -Wextra -Werror
 CPPFLAGS_ALL := -D_GNU_SOURCE -Iinclude -Isrc $(CPPFLAGS)
@@ -55,49 +62,57 @@ deps:
 
 $(BUILD)/obj/src/%.o: src/%.c $(HDRS)
 	@mkdir -p $(@D)
-	$(CC) $(CPPFLAGS_ALL) $(CFLAGS_ALL) $(LIBFLAGS) -c $< -o $@
+	@echo "  CC      $@"
+	$(Q)$(CC) $(CPPFLAGS_ALL) $(CFLAGS_ALL) $(LIBFLAGS) -c $< -o $@
 
 $(BUILD)/obj/preload/%.o: preload/%.c $(HDRS)
 	@mkdir -p $(@D)
-	$(CC) $(CPPFLAGS_ALL) -Ipreload $(CFLAGS_ALL) $(LIBFLAGS) -c $< -o $@
+	@echo "  CC      $@"
+	$(Q)$(CC) $(CPPFLAGS_ALL) -Ipreload $(CFLAGS_ALL) $(LIBFLAGS) -c $< -o $@
 
 # The soname carries the ABI version; the unversioned name is what -l finds.
 $(CORE_LIB): $(CORE_OBJ)
-	$(CC) -shared $(CFLAGS_ALL) -Wl,-soname,libloopguard.so.0 $(NOUNDEF) \
+	@echo "  CC      $@"
+	$(Q)$(CC) -shared $(CFLAGS_ALL) -Wl,-soname,libloopguard.so.0 $(NOUNDEF) \
 	    -o $@ $^ -ldl -lpthread
-	ln -sf libloopguard.so $(BUILD)/libloopguard.so.0
+	$(Q)ln -sf libloopguard.so $(BUILD)/libloopguard.so.0
 
 # The version script is generated from the table (preload/symbols.def), so a
 # symbol is listed in one place only.
 $(BUILD)/preload.map: preload/symbols.def preload/gen-map.sh
 	@mkdir -p $(@D)
-	sh preload/gen-map.sh $(CC) preload/symbols.def > $@
+	$(Q)sh preload/gen-map.sh $(CC) preload/symbols.def > $@
 
 $(PRELOAD_LIB): $(PRELOAD_OBJ) $(CORE_LIB) $(BUILD)/preload.map
-	$(CC) -shared $(CFLAGS_ALL) -Wl,-soname,libloopguard-preload.so \
+	@echo "  CC      $@"
+	$(Q)$(CC) -shared $(CFLAGS_ALL) -Wl,-soname,libloopguard-preload.so \
 	    -Wl,--version-script=$(BUILD)/preload.map $(NOUNDEF) \
 	    -o $@ $(PRELOAD_OBJ) -L$(BUILD) -lloopguard -Wl,-rpath,'$$ORIGIN' \
 	    -ldl -lpthread
 
 $(LAUNCHER): tools/loopguard.c $(CORE_LIB) $(HDRS)
-	$(CC) $(CPPFLAGS_ALL) $(CFLAGS_ALL) -o $@ $< -L$(BUILD) -lloopguard \
-	    -Wl,-rpath,'$$ORIGIN'
+	@echo "  CC      $@"
+	$(Q)$(CC) $(CPPFLAGS_ALL) $(CFLAGS_ALL) -o $@ $< -L$(BUILD) -lloopguard \
+	    -Wl,-rpath,'$$ORIGIN:$$ORIGIN/../lib'
 
 # ---- tests -----------------------------------------------------------------
 $(BUILD)/tests/test-%: tests/unit/test-%.c $(SUPPORT_SRC) $(CORE_LIB) $(HDRS)
 	@mkdir -p $(@D)
-	$(CC) $(CPPFLAGS_ALL) -Itests/support $(UV_CFLAGS) $(CFLAGS_ALL) -o $@ \
+	@echo "  CC      $@"
+	$(Q)$(CC) $(CPPFLAGS_ALL) -Itests/support $(UV_CFLAGS) $(CFLAGS_ALL) -o $@ \
 	    $< $(SUPPORT_SRC) -L$(BUILD) -lloopguard -Wl,-rpath,'$$ORIGIN/..' \
 	    $(CMOCKA_LIBS) $(UV_LIBS) -ldl -lpthread -lrt
 
 $(BUILD)/tests/prog-%: tests/integration/prog-%.c $(HDRS)
 	@mkdir -p $(@D)
-	$(CC) $(CPPFLAGS_ALL) $(UV_CFLAGS) $(CFLAGS_ALL) -o $@ $< \
+	@echo "  CC      $@"
+	$(Q)$(CC) $(CPPFLAGS_ALL) $(UV_CFLAGS) $(CFLAGS_ALL) -o $@ $< \
 	    $(UV_LIBS) -ldl -lpthread -lrt
 
 $(BUILD)/examples/%: examples/%/main.c $(HDRS)
 	@mkdir -p $(@D)
-	$(CC) $(CPPFLAGS_ALL) $(UV_CFLAGS) $(CFLAGS_ALL) -o $@ $< \
+	@echo "  CC      $@"
+	$(Q)$(CC) $(CPPFLAGS_ALL) $(UV_CFLAGS) $(CFLAGS_ALL) -o $@ $< \
 	    -L$(BUILD) $(UV_LIBS) -lpthread
 
 test-bins: all $(UNIT_BIN) $(PROG_BIN) $(EXAMPLE_BIN)
@@ -124,7 +139,8 @@ bench: deps all $(BENCH_BIN)
 
 $(BUILD)/bench/%: bench/%.c $(HDRS)
 	@mkdir -p $(@D)
-	$(CC) $(CPPFLAGS_ALL) $(UV_CFLAGS) $(CFLAGS_ALL) -o $@ $< \
+	@echo "  CC      $@"
+	$(Q)$(CC) $(CPPFLAGS_ALL) $(UV_CFLAGS) $(CFLAGS_ALL) -o $@ $< \
 	    $(UV_LIBS) -lpthread -lrt
 
 install: all

@@ -1,7 +1,8 @@
-/* Process set-up: options, the log, libunwind, and the exit and fork hooks.
- * Runs from the constructors of both libraries and lazily from slow paths,
- * because other libraries' constructors call wrappers before ours ran
- * (preload notes section 2). */
+/* Process set-up: options, libunwind, and the exit and fork hooks. Runs from
+ * the preload's constructor and lazily from slow paths, because other
+ * libraries' constructors call wrappers before ours ran (preload notes
+ * section 2). libloopguard.so alone (a program that links it for lg_chan)
+ * does nothing at load time: no options read, no log file created. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -104,11 +105,6 @@ static void init_once_fn(void)
 void lg__init(void)
 {
     pthread_once(&init_once, init_once_fn);
-}
-
-__attribute__((constructor)) static void core_constructor(void)
-{
-    lg__init();
 }
 
 __attribute__((destructor)) static void core_destructor(void)

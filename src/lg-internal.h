@@ -157,8 +157,8 @@ extern struct lg__options lg__opt LG__INTERNAL;
  * Process set-up (init.c).
  * ------------------------------------------------------------------------- */
 
-/* Reads options, opens the log, loads libunwind, registers atexit/atfork
- * handlers. Idempotent and thread-safe; called by both constructors and
+/* Reads options, loads libunwind, registers atexit/atfork handlers.
+ * Idempotent and thread-safe; called by the preload's constructor and
  * lazily from slow paths. */
 LG__INTERNAL void lg__init(void);
 
@@ -350,7 +350,8 @@ LG__INTERNAL void lg__report_summary(void);
 #define LG__RECORD_MAX 16384  /* one record, when the log is a regular file;
                                  4096 (PIPE_BUF) otherwise */
 
-/* Opens the log named by lg__opt (from lg__init()). */
+/* Registers the log's lock (from lg__init()); the first record opens the
+ * file named by lg__opt. */
 LG__INTERNAL void lg__log_init(void);
 /* Writes one whole record with one write(2). Preserves errno. */
 LG__INTERNAL void lg__log_write(const char *buf, size_t len);

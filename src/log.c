@@ -136,10 +136,9 @@ void lg__log_evacuate(int fd)
     errno = saved;
 }
 
+/* The file itself is opened by the first record, so a process that never
+ * reports leaves no empty log behind. */
 void lg__log_init(void)
 {
     lg__lock_register(&log_lock);
-    pthread_mutex_lock(&log_lock);
-    log_ensure();
-    pthread_mutex_unlock(&log_lock);
 }

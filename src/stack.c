@@ -9,7 +9,7 @@
 
 #include "lg-internal.h"
 
-#define MAX_OWN 4
+#define MAX_OWN 8
 
 static int (*unw_backtrace_fn)(void **, int);
 static struct {
@@ -66,6 +66,15 @@ int lg__pc_is_ours(uintptr_t pc)
 void lg__stack_init(void)
 {
     lg__stack_own_module((const void *)lg__stack_init);
+    /* A sanitizer runtime's interceptors sit between the program and our
+     * wrappers; like ours, their frames are not the program's. */
+    static const char *const runtimes[] = {"__asan_init", "__tsan_init",
+                                           "__msan_init"};
+    for (size_t i = 0; i < sizeof runtimes / sizeof runtimes[0]; i++) {
+        void *f = dlsym(RTLD_DEFAULT, runtimes[i]);
+        if (f)
+            lg__stack_own_module(f);
+    }
     void *h = dlopen("libunwind.so.8", RTLD_NOW | RTLD_LOCAL);
     if (!h)
         return;
@@ -79,6 +88,12 @@ int lg__stack_capture(void **pcs, int max)
 {
     int (*bt)(void **, int) =
         __atomic_load_n(&unw_backtrace_fn, __ATOMIC_ACQUIRE);
+    if (LG__UNLIKELY(!bt)) {
+        /* Without the preload nothing ran lg__init() yet; with it, this
+         * is already done and costs a load. */
+        lg__init();
+        bt = __atomic_load_n(&unw_backtrace_fn, __ATOMIC_ACQUIRE);
+    }
     if (!bt || max <= 0)
         return 0;
     /* libunwind calls read, pipe2, mutexes and sigprocmask through the PLT;
