@@ -1,0 +1,129 @@
+/* Calls that create descriptors forget what the fd class cache held for the
+ * new number. Closes made inside libc (fclose, pclose, closedir) bypass the
+ * close wrapper; without this, a number they freed could be reused with the
+ * old answer still cached. */
+#include <fcntl.h>
+#include <stdarg.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/inotify.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/timerfd.h>
+#include <unistd.h>
+
+#include "enter.h"
+#include "real.h"
+
+static int fresh(int fd)
+{
+    if (fd >= 0)
+        lg__fd_forget(fd);
+    return fd;
+}
+
+static int fresh_pair(int r, const int fds[2])
+{
+    if (r == 0) {
+        lg__fd_forget(fds[0]);
+        lg__fd_forget(fds[1]);
+    }
+    return r;
+}
+
+/* open's mode is read only when the flags say a file may be created, as
+ * libc itself does. */
+#define OPEN_MODE(flags, last)                                                \
+    mode_t mode = 0;                                                          \
+    if ((flags) & (O_CREAT | __O_TMPFILE)) {                                  \
+        va_list ap;                                                           \
+        va_start(ap, last);                                                   \
+        mode = va_arg(ap, mode_t);                                            \
+        va_end(ap);                                                           \
+    }
+
+LG_EXPORT int open(const char *path, int flags, ...)
+{
+    OPEN_MODE(flags, flags);
+    return fresh(REAL(open)(path, flags, mode));
+}
+
+LG_EXPORT int open64(const char *path, int flags, ...)
+{
+    OPEN_MODE(flags, flags);
+    return fresh(REAL(open64)(path, flags, mode));
+}
+
+LG_EXPORT int openat(int dir, const char *path, int flags, ...)
+{
+    OPEN_MODE(flags, flags);
+    return fresh(REAL(openat)(dir, path, flags, mode));
+}
+
+LG_EXPORT int openat64(int dir, const char *path, int flags, ...)
+{
+    OPEN_MODE(flags, flags);
+    return fresh(REAL(openat64)(dir, path, flags, mode));
+}
+
+LG_EXPORT int dup(int fd)
+{
+    return fresh(REAL(dup)(fd));
+}
+
+LG_EXPORT int socket(int domain, int type, int proto)
+{
+    return fresh(REAL(socket)(domain, type, proto));
+}
+
+LG_EXPORT int socketpair(int domain, int type, int proto, int sv[2])
+{
+    return fresh_pair(REAL(socketpair)(domain, type, proto, sv), sv);
+}
+
+LG_EXPORT int accept(int fd, struct sockaddr *restrict a,
+                     socklen_t *restrict len)
+{
+    return fresh(REAL(accept)(fd, a, len));
+}
+
+LG_EXPORT int accept4(int fd, struct sockaddr *restrict a,
+                      socklen_t *restrict len, int flags)
+{
+    return fresh(REAL(accept4)(fd, a, len, flags));
+}
+
+LG_EXPORT int pipe(int fds[2])
+{
+    return fresh_pair(REAL(pipe)(fds), fds);
+}
+
+LG_EXPORT int pipe2(int fds[2], int flags)
+{
+    return fresh_pair(REAL(pipe2)(fds, flags), fds);
+}
+
+LG_EXPORT int eventfd(unsigned int initval, int flags)
+{
+    return fresh(REAL(eventfd)(initval, flags));
+}
+
+LG_EXPORT int timerfd_create(int clockid, int flags)
+{
+    return fresh(REAL(timerfd_create)(clockid, flags));
+}
+
+LG_EXPORT int signalfd(int fd, const sigset_t *mask, int flags)
+{
+    return fresh(REAL(signalfd)(fd, mask, flags));
+}
+
+LG_EXPORT int inotify_init1(int flags)
+{
+    return fresh(REAL(inotify_init1)(flags));
+}
+
+LG_EXPORT int epoll_create1(int flags)
+{
+    return fresh(REAL(epoll_create1)(flags));
+}
