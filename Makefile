@@ -36,7 +36,8 @@ CORE_SRC := $(sort $(wildcard src/*.c))
 CORE_OBJ := $(CORE_SRC:src/%.c=$(BUILD)/obj/src/%.o)
 PRELOAD_SRC := $(sort $(wildcard preload/*.c))
 PRELOAD_OBJ := $(PRELOAD_SRC:preload/%.c=$(BUILD)/obj/preload/%.o)
-HDRS := $(wildcard include/*.h src/*.h preload/*.h preload/*.def)
+HDRS := $(wildcard include/*.h src/*.h)
+PRELOAD_HDRS := $(HDRS) $(wildcard preload/*.h preload/*.def)
 
 CORE_LIB := $(BUILD)/libloopguard.so
 PRELOAD_LIB := $(BUILD)/libloopguard-preload.so
@@ -65,7 +66,7 @@ $(BUILD)/obj/src/%.o: src/%.c $(HDRS)
 	@echo "  CC      $@"
 	$(Q)$(CC) $(CPPFLAGS_ALL) $(CFLAGS_ALL) $(LIBFLAGS) -c $< -o $@
 
-$(BUILD)/obj/preload/%.o: preload/%.c $(HDRS)
+$(BUILD)/obj/preload/%.o: preload/%.c $(PRELOAD_HDRS)
 	@mkdir -p $(@D)
 	@echo "  CC      $@"
 	$(Q)$(CC) $(CPPFLAGS_ALL) -Ipreload $(CFLAGS_ALL) $(LIBFLAGS) -c $< -o $@
@@ -108,6 +109,18 @@ $(BUILD)/tests/prog-%: tests/integration/prog-%.c $(HDRS)
 	@echo "  CC      $@"
 	$(Q)$(CC) $(CPPFLAGS_ALL) $(UV_CFLAGS) $(CFLAGS_ALL) -o $@ $< \
 	    $(UV_LIBS) -ldl -lpthread -lrt
+
+# A library whose constructor runs before the preload's (test-early-calls).
+$(BUILD)/tests/libearly.so: tests/integration/early-lib.c
+	@mkdir -p $(@D)
+	@echo "  CC      $@"
+	$(Q)$(CC) $(CPPFLAGS_ALL) $(CFLAGS_ALL) -fPIC -shared -o $@ $< -lpthread
+
+$(BUILD)/tests/prog-early: tests/integration/prog-early.c \
+                           $(BUILD)/tests/libearly.so
+	@echo "  CC      $@"
+	$(Q)$(CC) $(CPPFLAGS_ALL) $(UV_CFLAGS) $(CFLAGS_ALL) -o $@ $< \
+	    -L$(BUILD)/tests -learly -Wl,-rpath,'$$ORIGIN' $(UV_LIBS) -lpthread
 
 $(BUILD)/examples/%: examples/%/main.c $(HDRS)
 	@mkdir -p $(@D)

@@ -5,11 +5,13 @@ fail() { echo "FAIL: $*" >&2; exit 1; }
 skip() { echo "$*"; exit 77; }
 
 # run_lg OPTIONS SECONDS PROGRAM [ARGS...]: runs PROGRAM under the preload
-# with LOOPGUARD_OPTIONS=OPTIONS, killed after SECONDS. Sets $rc.
+# with LOOPGUARD_OPTIONS=OPTIONS, killed after SECONDS. Sets $rc. Only
+# PROGRAM gets LD_PRELOAD (env sets it just before the exec), so `timeout`
+# itself is not watched.
 run_lg() {
     opts=$1; secs=$2; shift 2
-    LOOPGUARD_OPTIONS="$opts" LD_PRELOAD="$LG_PRELOAD" \
-        timeout -s KILL "$secs" "$@"
+    timeout -s KILL "$secs" \
+        env LOOPGUARD_OPTIONS="$opts" LD_PRELOAD="$LG_PRELOAD" "$@"
     rc=$?
 }
 
