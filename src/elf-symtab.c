@@ -17,14 +17,15 @@
 #define MAX_FILE ((off_t)512 << 20)      /* larger files are not read */
 #define MAX_TABLES ((size_t)256 << 20)   /* arena bytes for all tables */
 #define DEBUG_ROOT "/usr/lib/debug"
-#define BUILD_ID_MAX 64
 #define PATH_BUF 4096
 
-/* While a table is built, the top two bits of `name` rank the duplicates
- * of one address (a file's offsets are below 1 GiB, MAX_FILE). */
-#define RANK_SHIFT 30
-#define RANK_SIZED (2u << RANK_SHIFT)    /* the symbol has a size */
-#define RANK_GLOBAL (1u << RANK_SHIFT)   /* global or weak: the API name */
+/* While a table is built, the top three bits of `name` rank the aliases
+ * of one address (a file's offsets are below 512 MiB, MAX_FILE): "write"
+ * rather than "__write" or the local "__GI___write". */
+#define RANK_SHIFT 29
+#define RANK_SIZED (4u << RANK_SHIFT)    /* the symbol has a size */
+#define RANK_GLOBAL (2u << RANK_SHIFT)   /* global or weak: the API name */
+#define RANK_PLAIN (1u << RANK_SHIFT)    /* no leading underscore */
 #define NAME_MASK ((1u << RANK_SHIFT) - 1)
 
 #if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
@@ -148,7 +149,8 @@ static size_t collect(const struct elf_file *f, size_t idx,
     const Elf64_Shdr *sec = &f->sh[idx];
     const Elf64_Sym *syms = sec_data(f, sec, 8);
     size_t nsyms = sec->sh_size / sizeof(Elf64_Sym);
-    uint64_t strsz = f->sh[sec->sh_link].sh_size;
+    const Elf64_Shdr *strsec = &f->sh[sec->sh_link];
+    const char *strs = (const char *)f->base + strsec->sh_offset;
     size_t n = 0;
 
     for (size_t i = 1; i < nsyms; i++) {
@@ -156,12 +158,14 @@ static size_t collect(const struct elf_file *f, size_t idx,
         unsigned type = ELF64_ST_TYPE(s->st_info);
         if ((type != STT_FUNC && type != STT_GNU_IFUNC) || s->st_value == 0
             || s->st_shndx == SHN_UNDEF || s->st_name == 0
-            || s->st_name >= strsz
+            || s->st_name >= strsec->sh_size
             || (s->st_shndx >= SHN_LORESERVE && s->st_shndx != SHN_XINDEX))
             continue;
         if (out) {
             uint32_t rank = ELF64_ST_BIND(s->st_info) != STB_LOCAL
                                 ? RANK_GLOBAL : 0;
+            if (strs[s->st_name] != '_')
+                rank |= RANK_PLAIN;
             out[n].value = s->st_value;
             if (s->st_size) {
                 out[n].size = s->st_size > UINT32_MAX ? UINT32_MAX
@@ -253,7 +257,7 @@ static size_t build_id(const struct elf_file *f, const unsigned char **id)
                 break;
             if (nh->n_type == NT_GNU_BUILD_ID && nh->n_namesz == 4
                 && memcmp(p + sizeof *nh, "GNU", 4) == 0 && nh->n_descsz
-                && nh->n_descsz <= BUILD_ID_MAX) {
+                && nh->n_descsz <= LG__BUILD_ID_MAX) {
                 *id = p + sizeof *nh + name;
                 return nh->n_descsz;
             }
@@ -349,18 +353,36 @@ static int find_debug(const struct elf_file *f, const char *real_path,
     return 0;
 }
 
-/* Maps only the string table again, so the rest of the file (code, debug
- * info) can be unmapped; keeps the whole mapping when that fails. */
-static const char *keep_strings(struct elf_file *f, size_t idx)
+/* Cuts "@VERSION" and "@@VERSION" off the names glibc's .symtab keeps
+ * for versioned definitions, as dladdr would show them. Strings may share
+ * a tail, but such a tail is then a version for every name using it. */
+static void strip_versions(const struct lg__elf_func *v, size_t n,
+                           char *strs)
+{
+    for (size_t i = 0; i < n; i++) {
+        char *at = strchr(strs + v[i].name, '@');
+        if (at && at != strs + v[i].name)
+            *at = '\0';
+    }
+}
+
+/* Maps only the string table again, privately and writable for
+ * strip_versions, so the rest of the file (code, debug info) can be
+ * unmapped. Keeps the whole mapping, names unstripped, when that fails. */
+static const char *keep_strings(struct elf_file *f, size_t idx,
+                                const struct lg__elf_func *v, size_t n)
 {
     const Elf64_Shdr *str = &f->sh[f->sh[idx].sh_link];
     long page = sysconf(_SC_PAGESIZE);
     size_t skip = str->sh_offset % (size_t)(page > 0 ? page : 4096);
-    void *m = mmap(NULL, str->sh_size + skip, PROT_READ, MAP_PRIVATE, f->fd,
+    size_t len = str->sh_size + skip;
+    char *m = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE, f->fd,
                    (off_t)(str->sh_offset - skip));
     if (m != MAP_FAILED) {
         elf_close(f);
-        return (const char *)m + skip;
+        strip_versions(v, n, m + skip);
+        mprotect(m, len, PROT_READ);
+        return m + skip;
     }
     const char *strs = (const char *)f->base + str->sh_offset;
     close(f->fd);
@@ -388,18 +410,26 @@ static int build_table(struct elf_file *f, size_t idx,
     heap_sort(v, n);
     t->n = finish(v, n);
     t->funcs = v;
-    t->strtab = keep_strings(f, idx);
+    t->strtab = keep_strings(f, idx, v, t->n);
     return 0;
 }
 
 int lg__elf_symtab_load(const char *open_path, const char *real_path,
+                        const unsigned char *id, size_t id_len,
                         struct lg__elf_symtab *t)
 {
     struct elf_file f, d;
+    const unsigned char *fid;
     memset(t, 0, sizeof *t);
     int err = elf_open(open_path, &f);
     if (err)
         return err;
+    size_t fid_len = build_id(&f, &fid);
+    if (id_len && fid_len
+        && (fid_len != id_len || memcmp(fid, id, id_len) != 0)) {
+        elf_close(&f);
+        return -ESTALE;
+    }
     size_t idx = find_symtab(&f, SHT_SYMTAB);
     if (idx == 0 && find_debug(&f, real_path, &d, &idx)) {
         err = build_table(&d, idx, t);

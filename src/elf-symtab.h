@@ -23,13 +23,18 @@ struct lg__elf_symtab {
     int from_debug;           /* names came from a separate debug file */
 };
 
+#define LG__BUILD_ID_MAX 64
+
 /* Loads the function symbols of the file at open_path (.symtab, else those
  * of a debug file found by build-id or .gnu_debuglink, else .dynsym).
  * real_path is the file's name for the debug-file search; it may differ
- * from open_path ("/proc/self/exe"). Returns 0 or a negative errno, and
- * leaves *t empty on failure. Allocates from the arena; never calls malloc.
- * The caller serialises loads of the same file. */
+ * from open_path ("/proc/self/exe"). When id_len is not 0, a file with
+ * another build-id is refused (-ESTALE): it replaced the loaded one on
+ * disk. Returns 0 or a negative errno, and leaves *t empty on failure.
+ * Allocates from the arena; never calls malloc. The caller serialises
+ * loads of the same file. */
 int lg__elf_symtab_load(const char *open_path, const char *real_path,
+                        const unsigned char *id, size_t id_len,
                         struct lg__elf_symtab *t);
 
 /* The name of the function that contains the link-time address vaddr, and

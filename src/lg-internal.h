@@ -199,10 +199,12 @@ struct lg__sym {
 };
 
 /* Resolves one address. `is_return` is 1 for return addresses (looked up at
- * pc - 1 so a call at the end of a function names that function). Uses
- * dladdr, then the object's .symtab so static functions are named. May take
- * the loader lock and mmap files: call with in_shim set, never with the
- * report lock held. */
+ * pc - 1 so a call at the end of a function names that function). Finds the
+ * object with _dl_find_object and the name in the object's own symbol table
+ * (.symtab, or a debug file found by build-id or .gnu_debuglink), so static
+ * functions are named; dladdr is the fallback. Where names alias, the plain
+ * exported one wins. May mmap files on a module's first use: call with
+ * in_shim set, never with the site lock held. Not async-signal-safe. */
 LG__INTERNAL void lg__symbolize(uintptr_t pc, int is_return,
                                 struct lg__sym *out);
 

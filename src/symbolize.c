@@ -1,8 +1,9 @@
-/* Address to (module, offset, symbol): dladdr first, then a per-module
- * table of the file's own symbols (elf-symtab.c), built the first time a
- * module needs it and kept forever. Report path only; never calls malloc,
- * and never calls into the loader while holding the module lock (dladdr
- * takes the loader lock, and a loader callback may re-enter us). */
+/* Address to (module, offset, symbol) through a per-module table of the
+ * file's own symbols (elf-symtab.c), built the first time a module needs
+ * it and kept forever; dladdr for modules without one. Report path only;
+ * never calls malloc, and never calls into the loader while holding the
+ * module lock (dladdr takes the loader lock, which a loader callback may
+ * hold while it re-enters us). */
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -148,9 +149,49 @@ static struct module *module_find(uintptr_t base, uint64_t hash)
     return NULL;
 }
 
+struct note_query {
+    uintptr_t addr;                       /* in the module */
+    size_t len;                           /* 0: no build-id */
+    unsigned char id[LG__BUILD_ID_MAX];
+};
+
+static int note_cb(struct dl_phdr_info *info, size_t size, void *arg)
+{
+    struct note_query *q = arg;
+    int mine = 0;
+    (void)size;
+    for (int i = 0; i < info->dlpi_phnum; i++) {
+        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+        uintptr_t lo = info->dlpi_addr + ph->p_vaddr;
+        mine |= ph->p_type == PT_LOAD && q->addr - lo < ph->p_memsz;
+    }
+    for (int i = 0; mine && i < info->dlpi_phnum; i++) {
+        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+        const char *p = (const char *)(info->dlpi_addr + ph->p_vaddr);
+        const char *end = p + (ph->p_type == PT_NOTE ? ph->p_memsz : 0);
+        while (end - p >= (ptrdiff_t)sizeof(ElfW(Nhdr))) {
+            const ElfW(Nhdr) *nh = (const ElfW(Nhdr) *)p;
+            size_t name = (nh->n_namesz + 3) & ~(size_t)3;
+            size_t desc = (nh->n_descsz + 3) & ~(size_t)3;
+            size_t left = (size_t)(end - p) - sizeof *nh;
+            if (name > left || desc > left - name)
+                break;
+            p += sizeof *nh + name;
+            if (nh->n_type == NT_GNU_BUILD_ID && nh->n_namesz == 4
+                && nh->n_descsz <= sizeof q->id) {
+                memcpy(q->id, p, nh->n_descsz);
+                q->len = nh->n_descsz;
+                return 1;
+            }
+            p += desc;
+        }
+    }
+    return mine;
+}
+
 /* Fills a claimed slot. Runs without the lock: it opens and maps files,
- * and lg__arena_alloc takes the arena lock, which must never nest inside
- * ours (the fork handler takes every registered lock in its own order). */
+ * dl_iterate_phdr takes the loader lock, and lg__arena_alloc takes the
+ * arena lock; none may nest inside ours. */
 static void module_fill(struct module *m, const char *path, int is_exe,
                         uintptr_t addr)
 {
@@ -167,8 +208,14 @@ static void module_fill(struct module *m, const char *path, int is_exe,
     /* Never open a relative name: it would be looked up in our cwd. The
      * running program is opened through /proc, which still finds it when
      * the file was replaced or deleted. */
-    if (real[0] == '/')
-        lg__elf_symtab_load(is_exe ? "/proc/self/exe" : real, real, &m->tab);
+    if (real[0] != '/')
+        return;
+    /* The loaded object's build-id, from memory: a package upgrade may
+     * have replaced the file since it was loaded. */
+    struct note_query q = {.addr = addr};
+    dl_iterate_phdr(note_cb, &q);
+    lg__elf_symtab_load(is_exe ? "/proc/self/exe" : real, real, q.id, q.len,
+                        &m->tab);
 }
 
 /* The module loaded at base from path, its table built on first use. NULL
@@ -220,6 +267,54 @@ static const struct module *module_get(uintptr_t base, const char *path,
     return m;
 }
 
+typedef int (*find_object_fn)(void *pc, struct dl_find_object *res);
+
+static find_object_fn find_object;    /* atomic: glibc >= 2.35, or NULL */
+static int find_object_done;          /* atomic */
+
+/* The object containing addr through _dl_find_object: lock-free and no
+ * symbol search, where dladdr walks every dynamic symbol of the object
+ * (7 us in libc). Looked up at run time so older glibc still loads us. */
+static struct link_map *fast_link_map(uintptr_t addr)
+{
+    find_object_fn f = __atomic_load_n(&find_object, __ATOMIC_ACQUIRE);
+    if (!f && !__atomic_load_n(&find_object_done, __ATOMIC_ACQUIRE)) {
+        void *p = dlvsym(RTLD_DEFAULT, "_dl_find_object", "GLIBC_2.35");
+        f = (find_object_fn)p;
+        __atomic_store_n(&find_object, f, __ATOMIC_RELEASE);
+        __atomic_store_n(&find_object_done, 1, __ATOMIC_RELEASE);
+    }
+    struct dl_find_object res;
+    if (!f || f((void *)addr, &res) != 0)
+        return NULL;
+    return res.dlfo_link_map;
+}
+
+/* Answers from the module's table; 0 when it has none (no file, full
+ * cache, no function symbols at all): then dladdr is asked. */
+static int from_table(struct lg__sym *out, const struct link_map *lm,
+                      uintptr_t addr)
+{
+    const char *lname = lm->l_name ? lm->l_name : "";
+    int is_exe = lname[0] == '\0';
+    const char *path = is_exe ? exe_path() : lname;
+    if (!path)
+        return 0;
+    const struct module *m = module_get(lm->l_addr, path, is_exe, addr);
+    if (!m || m->tab.n == 0)
+        return 0;
+    uint64_t start;
+    const char *name = lg__elf_symtab_find(&m->tab, addr - lm->l_addr,
+                                           &start);
+    out->module = m->path ? m->path : path;
+    out->modoff = out->pc - lm->l_addr;
+    if (name) {
+        out->name = name;
+        out->symoff = out->modoff - (uintptr_t)start;
+    }
+    return 1;
+}
+
 static void resolve(struct lg__sym *out, const Dl_info *info,
                     const struct link_map *lm, uintptr_t addr)
 {
@@ -269,8 +364,14 @@ void lg__symbolize(uintptr_t pc, int is_return, struct lg__sym *out)
     out->modoff = pc;
     out->name = NULL;
     out->symoff = 0;
-    if (pc && dladdr1((void *)addr, &info, (void **)&lm, RTLD_DL_LINKMAP)
-        && lm)
-        resolve(out, &info, lm, addr);
+    if (!pc)
+        return;
+    lm = fast_link_map(addr);
+    if (!lm || !from_table(out, lm, addr)) {
+        lm = NULL;
+        if (dladdr1((void *)addr, &info, (void **)&lm, RTLD_DL_LINKMAP)
+            && lm)
+            resolve(out, &info, lm, addr);
+    }
     errno = saved;
 }

@@ -1,7 +1,7 @@
-/* lg__symbolize on single addresses: libc's exported functions (dladdr),
+/* lg__symbolize on single addresses: libc's exported functions and aliases,
  * this program's static functions (its .symtab), libc's static functions
- * (libc6-dbg's build-id file, when installed), return-address semantics,
- * and addresses outside every object. */
+ * (libc6-dbg's build-id file, when installed), the vDSO (dladdr alone),
+ * return-address semantics, and addresses outside every object. */
 #include <dlfcn.h>
 #include <errno.h>
 #include <link.h>
@@ -104,6 +104,32 @@ static void test_symbolize_libc_export(void **state)
     assert_string_equal(s.name, "read");
     assert_int_equal(s.symoff, 4);
     assert_int_equal(s.pc, pc);
+
+    /* Of the aliases at one address (dladdr says "__write"), the plain
+     * exported name. */
+    pc = (uintptr_t)libc_sym("write", &size) + 1;
+    lg__symbolize(pc, 0, &s);
+    assert_string_equal(s.name, "write");
+    assert_int_equal(s.symoff, 1);
+}
+
+/* The vDSO has no file, hence no table: dladdr answers. */
+static void test_symbolize_vdso(void **state)
+{
+    (void)state;
+    void *h = dlopen("linux-vdso.so.1", RTLD_NOW | RTLD_NOLOAD);
+    if (!h)
+        skip();
+    void *p = dlsym(h, "__vdso_clock_gettime");
+    assert_non_null(p);
+    struct lg__sym s;
+    lg__symbolize((uintptr_t)p + 2, 0, &s);
+    assert_non_null(s.module);
+    assert_string_equal(s.module, "linux-vdso.so.1");
+    assert_non_null(s.name);
+    assert_non_null(strstr(s.name, "clock_gettime"));
+    assert_int_equal(s.symoff, 2);
+    assert_int_equal(s.modoff, (uintptr_t)p + 2 - load_bias(p));
 }
 
 static void test_symbolize_static(void **state)
@@ -236,6 +262,7 @@ int main(void)
         cmocka_unit_test(test_symbolize_static),
         cmocka_unit_test(test_symbolize_return),
         cmocka_unit_test(test_symbolize_unknown),
+        cmocka_unit_test(test_symbolize_vdso),
         cmocka_unit_test(test_symbolize_libc_static),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

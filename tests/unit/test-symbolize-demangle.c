@@ -13,7 +13,8 @@
 #include "lg-internal.h"
 
 #define CXX_PUSH_BACK "_ZNSt6vectorIiSaIiEE9push_backERKi"
-#define RUST_RECV "_ZN3std4sync4mpsc17Receiver$LT$T$GT$4recv17h0123456789abcdefE"
+#define RUST_RECV                                                             \
+    "_ZN3std4sync4mpsc17Receiver$LT$T$GT$4recv17h0123456789abcdefE"
 
 static void expect(const char *mangled, const char *want)
 {
