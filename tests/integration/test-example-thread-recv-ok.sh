@@ -1,0 +1,17 @@
+#!/bin/sh
+# examples/thread-recv-ok under the preload: its worker waits in
+# pthread_cond_wait off the loop and answers with uv_async_send, which is
+# correct, so it exits 0 and nothing at all is written.
+. tests/integration/lib.sh
+
+prog="$BUILD/examples/thread-recv-ok"
+[ -x "$prog" ] || fail "$prog is missing (make test-bins)"
+
+run_lg "format=json:log=$LG_TMP/r.%p.jsonl" 20 "$prog"
+[ "$rc" -eq 0 ] || fail "thread-recv-ok exited with status $rc, expected 0"
+for f in "$LG_TMP"/r.*.jsonl; do
+    [ -s "$f" ] || continue
+    cat "$f"
+    fail "expected no record, found some in $f"
+done
+echo "ok: thread-recv-ok reported nothing"

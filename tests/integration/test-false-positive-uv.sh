@@ -1,0 +1,19 @@
+#!/bin/sh
+# A correct libuv program (prog-uv-clean.c: timers, TCP echo on 127.0.0.1, fs
+# requests, uv_queue_work, uv_async_send from a thread, uv_spawn, uv_signal)
+# runs under the preload with every callback run as expected, and produces
+# no record at all: libuv's own waits on the loop thread are not reported.
+. tests/integration/lib.sh
+
+prog="$BUILD/tests/prog-uv-clean"
+[ -x "$prog" ] || fail "$prog is missing (make test-bins)"
+
+run_lg "format=json:log=$LG_TMP/r.%p.jsonl" 30 "$prog"
+[ "$rc" -eq 0 ] || fail "prog-uv-clean exited with status $rc, expected 0"
+# %p: the spawned /bin/true inherits the preload and may write its own file.
+for f in "$LG_TMP"/r.*.jsonl; do
+    [ -s "$f" ] || continue
+    cat "$f"
+    fail "expected no record, found some in $f"
+done
+echo "ok: no false positive"
