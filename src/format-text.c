@@ -116,7 +116,8 @@ static void text_summary(struct lg__buf *b, const struct lg__record *r)
     text_prefix(b, r);
     lg__buf_str(b, "summary: ");
     lg__buf_u64(b, r->count_total);
-    lg__buf_str(b, " blocking calls at ");
+    lg__buf_str(b, r->count_total == 1 ? " blocking call at "
+                                       : " blocking calls at ");
     lg__buf_u64(b, (uint64_t)r->sites_total);
     lg__buf_str(b, r->sites_total == 1 ? " site" : " sites");
     lg__buf_str(b, " on event-loop threads, ");
