@@ -45,13 +45,15 @@ static inline void lg_wait_init(struct lg__wait *w, const char *call,
 
 #define LG_NOT_BLOCKING ((int64_t)-2)
 
-/* Time left until an absolute deadline on `clk`: -1 (LG_NO_TIMEOUT) for a
- * NULL deadline, LG_NOT_BLOCKING when it has already passed (the call
+/* Time left until an absolute deadline on `clk`: -1 for a NULL deadline,
+ * LG_NOT_BLOCKING when it has already passed or is invalid (the call
  * returns at once, so it is no receive), else nanoseconds. */
 static inline int64_t lg_until(clockid_t clk, const struct timespec *abs)
 {
     if (!abs)
         return -1;
+    if (abs->tv_nsec < 0 || abs->tv_nsec >= 1000000000)
+        return LG_NOT_BLOCKING;       /* EINVAL at once */
     struct timespec now;
     int saved = errno;
     if (clock_gettime(clk, &now) != 0) {
@@ -64,11 +66,13 @@ static inline int64_t lg_until(clockid_t clk, const struct timespec *abs)
     return d > 0 ? d : LG_NOT_BLOCKING;
 }
 
-/* A relative duration: LG_NOT_BLOCKING when zero or negative. */
+/* A relative duration: LG_NOT_BLOCKING when zero, negative or invalid. */
 static inline int64_t lg_within(const struct timespec *rel)
 {
     if (!rel)
         return -1;
+    if (rel->tv_nsec < 0 || rel->tv_nsec >= 1000000000)
+        return LG_NOT_BLOCKING;       /* EINVAL at once */
     int64_t d = (int64_t)rel->tv_sec * 1000000000 + rel->tv_nsec;
     return d > 0 ? d : LG_NOT_BLOCKING;
 }

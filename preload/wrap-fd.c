@@ -51,7 +51,8 @@ LG_EXPORT int dup2(int old, int new)
 {
     lg__log_evacuate(new);
     int r = REAL(dup2)(old, new);
-    lg__fd_forget(new);
+    if (r >= 0)
+        lg__fd_dup(old, new);
     return r;
 }
 
@@ -59,8 +60,17 @@ LG_EXPORT int dup3(int old, int new, int flags)
 {
     lg__log_evacuate(new);
     int r = REAL(dup3)(old, new, flags);
-    lg__fd_forget(new);
+    if (r >= 0)
+        lg__fd_dup(old, new);
     return r;
+}
+
+static void fcntl_learn(int fd, int cmd, int r)
+{
+    if (cmd == F_SETFL)
+        lg__fd_flags_changed(fd);
+    else if ((cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC) && r >= 0)
+        lg__fd_dup(fd, r);
 }
 
 /* fcntl and ioctl are variadic; every command takes at most one argument,
@@ -72,8 +82,7 @@ LG_EXPORT int fcntl(int fd, int cmd, ...)
     void *arg = va_arg(ap, void *);
     va_end(ap);
     int r = REAL(fcntl)(fd, cmd, arg);
-    if (cmd == F_SETFL)
-        lg__fd_forget(fd);
+    fcntl_learn(fd, cmd, r);
     return r;
 }
 
@@ -84,8 +93,7 @@ LG_EXPORT int fcntl64(int fd, int cmd, ...)
     void *arg = va_arg(ap, void *);
     va_end(ap);
     int r = REAL(fcntl64)(fd, cmd, arg);
-    if (cmd == F_SETFL)
-        lg__fd_forget(fd);
+    fcntl_learn(fd, cmd, r);
     return r;
 }
 
@@ -97,6 +105,6 @@ LG_EXPORT int ioctl(int fd, unsigned long req, ...)
     va_end(ap);
     int r = REAL(ioctl)(fd, req, arg);
     if (req == FIONBIO)
-        lg__fd_forget(fd);
+        lg__fd_flags_changed(fd);
     return r;
 }

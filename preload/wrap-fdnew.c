@@ -68,7 +68,10 @@ LG_EXPORT int openat64(int dir, const char *path, int flags, ...)
 
 LG_EXPORT int dup(int fd)
 {
-    return fresh(REAL(dup)(fd));
+    int r = REAL(dup)(fd);
+    if (r >= 0)
+        lg__fd_dup(fd, r);
+    return r;
 }
 
 LG_EXPORT int socket(int domain, int type, int proto)

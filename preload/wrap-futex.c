@@ -16,20 +16,18 @@
 #define SYS_futex_waitv 449
 #endif
 
-/* The call name for a futex op that may wait, or NULL for one that never
- * does (wakes, requeues). */
-static const char *futex_wait_name(long op)
+/* Whether a futex op may wait (wakes and requeues never do). */
+static int futex_may_wait(long op)
 {
     switch (op & FUTEX_CMD_MASK) {
     case FUTEX_WAIT:
     case FUTEX_WAIT_BITSET:
     case FUTEX_WAIT_REQUEUE_PI:
-        return "futex_wait";
     case FUTEX_LOCK_PI:
     case FUTEX_LOCK_PI2:
-        return "futex_lock_pi";
+        return 1;
     default:
-        return NULL;
+        return 0;
     }
 }
 
@@ -48,21 +46,24 @@ static int64_t futex_timeout(long op, const struct timespec *ts)
 
 static LG__COLD long futex_slow(void *caller, long nr, long a[6])
 {
-    const char *name;
+    int waits;
     int64_t t;
     if (nr == SYS_futex) {
-        name = futex_wait_name(a[1]);
-        t = name ? futex_timeout(a[1], (const struct timespec *)a[3]) : 0;
+        waits = futex_may_wait(a[1]);
+        t = waits ? futex_timeout(a[1], (const struct timespec *)a[3]) : 0;
     } else {
-        name = "futex_waitv";
+        waits = 1;
         t = lg_until((clockid_t)a[4], (const struct timespec *)a[3]);
     }
-    if (!name || t == LG_NOT_BLOCKING)
+    if (!waits || t == LG_NOT_BLOCKING)
         return REAL(syscall)(nr, a[0], a[1], a[2], a[3], a[4], a[5]);
     struct lg__wait w;
     long r;
-    lg_wait_init(&w, name, (void *)REAL(syscall), caller, t);
-    lg__object_ptr(&w, "futex", (const void *)a[0]);
+    /* The call is named for the wrapped function (design.md); the object
+     * says it is a futex: its address, or futex_waitv's vector. */
+    lg_wait_init(&w, "syscall", (void *)REAL(syscall), caller, t);
+    lg__object_ptr(&w, nr == SYS_futex ? "futex" : "futexv",
+                   (const void *)a[0]);
     LG_BLOCKING(&w, r = REAL(syscall)(nr, a[0], a[1], a[2], a[3], a[4],
                                       a[5]));
     return r;

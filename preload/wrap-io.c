@@ -18,10 +18,15 @@ static void fd_learn(int fd, ssize_t r)
 }
 
 /* One slow path per entry point; `args` forwards, `flags` is the call's
- * MSG_* flags (0 for read/readv). */
-#define FD_RECV(name, ret, params, args, flags)                               \
+ * MSG_* flags (0 for read/readv), `empty` is true for a read of zero bytes,
+ * which returns at once (recv of zero bytes can still wait for a
+ * datagram, so it never sets it; readv's vector is not read, since a bad
+ * pointer must fail with EFAULT in libc, not crash here). */
+#define FD_RECV(name, ret, params, args, flags, empty)                        \
     static LG__COLD ret name##_slow(void *caller, LG_UNPAREN params)          \
     {                                                                         \
+        if (empty)                                                            \
+            return REAL(name) args;                                           \
         unsigned cls = lg__fd_class(fd);                                      \
         if ((cls & LG__FD_STATE_MASK) != LG__FD_BLOCKING ||                   \
             ((flags) & MSG_DONTWAIT))                                         \
@@ -41,27 +46,28 @@ static void fd_learn(int fd, ssize_t r)
         return name##_slow(__builtin_return_address(0), LG_UNPAREN args);     \
     }
 
-FD_RECV(read, ssize_t, (int fd, void *buf, size_t n), (fd, buf, n), 0)
+FD_RECV(read, ssize_t, (int fd, void *buf, size_t n), (fd, buf, n), 0,
+        n == 0)
 FD_RECV(__read_chk, ssize_t, (int fd, void *buf, size_t n, size_t buflen),
-        (fd, buf, n, buflen), 0)
+        (fd, buf, n, buflen), 0, n == 0)
 FD_RECV(readv, ssize_t, (int fd, const struct iovec *iov, int cnt),
-        (fd, iov, cnt), 0)
+        (fd, iov, cnt), 0, cnt <= 0)
 FD_RECV(recv, ssize_t, (int fd, void *buf, size_t n, int flags),
-        (fd, buf, n, flags), flags)
+        (fd, buf, n, flags), flags, 0)
 FD_RECV(__recv_chk, ssize_t,
         (int fd, void *buf, size_t n, size_t buflen, int flags),
-        (fd, buf, n, buflen, flags), flags)
+        (fd, buf, n, buflen, flags), flags, 0)
 FD_RECV(recvfrom, ssize_t,
         (int fd, void *restrict buf, size_t n, int flags,
          struct sockaddr *restrict from, socklen_t *restrict fromlen),
-        (fd, buf, n, flags, from, fromlen), flags)
+        (fd, buf, n, flags, from, fromlen), flags, 0)
 FD_RECV(__recvfrom_chk, ssize_t,
         (int fd, void *buf, size_t n, size_t buflen, int flags,
          struct sockaddr *from, socklen_t *fromlen),
-        (fd, buf, n, buflen, flags, from, fromlen), flags)
+        (fd, buf, n, buflen, flags, from, fromlen), flags, 0)
 FD_RECV(recvmsg, ssize_t, (int fd, struct msghdr *msg, int flags),
-        (fd, msg, flags), flags)
+        (fd, msg, flags), flags, 0)
 FD_RECV(recvmmsg, int,
         (int fd, struct mmsghdr *vec, unsigned int vlen, int flags,
          struct timespec *tmo),
-        (fd, vec, vlen, flags, tmo), flags)
+        (fd, vec, vlen, flags, tmo), flags, 0)

@@ -122,8 +122,9 @@ unsigned lg__fd_class(int fd)
 {
     uint8_t *s = slot(fd, 1);
     unsigned v = s ? __atomic_load_n(s, __ATOMIC_RELAXED) : 0;
-    if (v)
+    if (v & LG__FD_STATE_MASK)
         return v;
+    unsigned shared = v & LG__FD_SHARED;
     int saved = errno;
     uint8_t was = lg__tls.in_shim;
     lg__tls.in_shim = 1;
@@ -131,8 +132,38 @@ unsigned lg__fd_class(int fd)
     lg__tls.in_shim = was;
     errno = saved;
     if (s && v)
-        __atomic_store_n(s, (uint8_t)v, __ATOMIC_RELAXED);
-    return v;
+        __atomic_store_n(s, (uint8_t)(v | shared), __ATOMIC_RELAXED);
+    return v | shared;
+}
+
+void lg__fd_dup(int old, int new)
+{
+    uint8_t *a = slot(old, 1), *b = slot(new, 1);
+    if (a)
+        __atomic_store_n(a, LG__FD_SHARED, __ATOMIC_RELAXED);
+    if (b)
+        __atomic_store_n(b, LG__FD_SHARED, __ATOMIC_RELAXED);
+}
+
+/* O_NONBLOCK lives in the open file description, which dup'ed descriptors
+ * share; we do not know which of them share it, so every shared one is
+ * forgotten. Only descriptors dup'ed in this process are concerned, and
+ * setting flags is rare: the scan costs far less than one wrong report. */
+void lg__fd_flags_changed(int fd)
+{
+    uint8_t *s = slot(fd, 0);
+    unsigned v = s ? __atomic_load_n(s, __ATOMIC_RELAXED) : 0;
+    if (!s)
+        return;
+    __atomic_store_n(s, (uint8_t)(v & LG__FD_SHARED), __ATOMIC_RELAXED);
+    if (!(v & LG__FD_SHARED))
+        return;
+    for (unsigned pi = 0; pi < N_PAGES; pi++) {
+        uint8_t *page = __atomic_load_n(&pages[pi], __ATOMIC_ACQUIRE);
+        for (unsigned i = 0; page && i < PAGE_SIZE_FDS; i++)
+            if (page[i] & LG__FD_SHARED)
+                __atomic_store_n(&page[i], LG__FD_SHARED, __ATOMIC_RELAXED);
+    }
 }
 
 void lg__fd_forget(int fd)
@@ -164,7 +195,7 @@ void lg__fd_set_state(int fd, unsigned state)
     if (!s)
         return;
     unsigned v = __atomic_load_n(s, __ATOMIC_RELAXED);
-    if (v)
+    if (v & LG__FD_STATE_MASK)
         __atomic_store_n(s, (uint8_t)((v & ~LG__FD_STATE_MASK) | state),
                          __ATOMIC_RELAXED);
 }
@@ -176,6 +207,6 @@ const char *lg__fd_kind_name(unsigned cls)
         LG__FD_KIND_MAP(XX)
 #undef XX
     };
-    unsigned k = cls >> LG__FD_KIND_SHIFT;
+    unsigned k = (cls & LG__FD_KIND_MASK) >> LG__FD_KIND_SHIFT;
     return k < LG__FDK_COUNT ? names[k] : "fd";
 }

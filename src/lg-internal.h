@@ -227,7 +227,10 @@ enum lg__fd_state {
                                  /dev/null & co: never a receive */
 };
 #define LG__FD_STATE_MASK 0x03u
-#define LG__FD_KIND_SHIFT 2   /* bits 2..7: enum lg__fd_kind */
+#define LG__FD_KIND_SHIFT 2   /* bits 2..5: enum lg__fd_kind */
+#define LG__FD_KIND_MASK 0x3cu
+#define LG__FD_SHARED 0x80u   /* dup'ed in this process: its O_NONBLOCK
+                                 flag is shared with other descriptors */
 
 #define LG__FD_KIND_MAP(XX)                                                   \
     XX(OTHER, "fd")                                                           \
@@ -251,8 +254,14 @@ enum lg__fd_kind {
 /* The cached byte for fd, classifying it first if unknown (one or two
  * system calls). Never caches for negative fds. */
 LG__INTERNAL unsigned lg__fd_class(int fd);
-/* Forgets what is known about fd (close, dup2 target, flag change). */
+/* Forgets what is known about fd (close, creation). */
 LG__INTERNAL void lg__fd_forget(int fd);
+/* fd and dup now share one open file description (dup, dup2, dup3,
+ * F_DUPFD): both are forgotten and marked shared. */
+LG__INTERNAL void lg__fd_dup(int old, int new);
+/* fd's O_NONBLOCK may have changed (F_SETFL, FIONBIO): forgets it, and
+ * when it was dup'ed, every shared descriptor's state too. */
+LG__INTERNAL void lg__fd_flags_changed(int fd);
 LG__INTERNAL void lg__fd_forget_range(unsigned first, unsigned last);
 /* Records what a wrapper learnt for certain (e.g. EAGAIN from a "blocking"
  * fd proves O_NONBLOCK was set behind our back). */
