@@ -6,6 +6,7 @@
 #include "lg-internal.h"
 
 #define SYM_MAX 512          /* a demangled name longer than this is cut */
+#define MODULE_MAX 1024      /* so is a longer module path */
 #define TAIL_RESERVE 160     /* room kept for closing the record */
 
 static void json_hex_or_null(struct lg__buf *b, const void *p)
@@ -26,8 +27,8 @@ static void json_frame(struct lg__buf *b, const struct lg__sym *s)
     lg__buf_hex(b, s->pc);
     lg__buf_str(b, "\",\"symbol\":");
     if (s->name) {
-        lg__demangle(s->name, name, sizeof name);
-        lg__buf_json_str(b, name);
+        size_t n = lg__demangle(s->name, name, sizeof name);
+        lg__buf_json_strn(b, name, n);
     } else {
         lg__buf_str(b, "null");
     }
@@ -35,10 +36,22 @@ static void json_frame(struct lg__buf *b, const struct lg__sym *s)
     lg__buf_u64(b, s->modoff);
     lg__buf_str(b, ",\"module\":");
     if (s->module)
-        lg__buf_json_str(b, s->module);
+        lg__buf_json_strn(b, s->module, MODULE_MAX);
     else
         lg__buf_str(b, "null");
     lg__buf_chr(b, '}');
+}
+
+/* Takes back whatever was appended since `mark` when it does not leave
+ * `reserve` bytes free: an element is written whole or not at all. */
+static int fits_or_undo(struct lg__buf *b, size_t mark, size_t reserve)
+{
+    if (!b->full && b->len + reserve < b->cap)
+        return 1;
+    b->len = mark;
+    b->p[mark] = '\0';
+    b->full = 0;
+    return 0;
 }
 
 /* Appends frames while they fit, leaving `reserve` bytes; returns how many
@@ -46,18 +59,15 @@ static void json_frame(struct lg__buf *b, const struct lg__sym *s)
 static int json_frames(struct lg__buf *b, const struct lg__sym *f, int n,
                        int max, size_t reserve)
 {
-    char one[SYM_MAX * 2 + 1024];
     int shown = 0;
     lg__buf_chr(b, '[');
     for (int i = 0; i < n && i < max; i++) {
-        struct lg__buf fb;
-        lg__buf_init(&fb, one, sizeof one);
+        size_t mark = b->len;
         if (shown)
-            lg__buf_chr(&fb, ',');
-        json_frame(&fb, &f[i]);
-        if (b->len + fb.len + reserve >= b->cap)
+            lg__buf_chr(b, ',');
+        json_frame(b, &f[i]);
+        if (!fits_or_undo(b, mark, reserve))
             break;
-        lg__buf_mem(b, fb.p, fb.len);
         shown++;
     }
     lg__buf_chr(b, ']');
@@ -140,27 +150,24 @@ static void json_summary(struct lg__buf *b, const struct lg__record *r)
     lg__buf_str(b, ",\"sites_total\":");
     lg__buf_u64(b, (uint64_t)r->sites_total);
     lg__buf_str(b, ",\"sites\":[");
-    char one[SYM_MAX * 2 + 1024];
     for (int i = 0; i < r->nsites; i++) {
         const struct lg__summary_site *s = &r->sites[i];
-        struct lg__buf fb;
-        lg__buf_init(&fb, one, sizeof one);
+        size_t mark = b->len;
         if (i)
-            lg__buf_chr(&fb, ',');
-        lg__buf_str(&fb, "{\"site\":\"");
-        lg__buf_hex(&fb, s->site);
-        lg__buf_str(&fb, "\",\"call\":");
-        lg__buf_json_str(&fb, s->call);
-        lg__buf_str(&fb, ",\"count\":");
-        lg__buf_u64(&fb, s->count);
-        lg__buf_str(&fb, ",\"blocked_ns\":");
-        lg__buf_u64(&fb, s->blocked_ns);
-        lg__buf_str(&fb, ",\"where\":");
-        json_frame(&fb, &s->where);
-        lg__buf_chr(&fb, '}');
-        if (b->len + fb.len + 8 >= b->cap)
+            lg__buf_chr(b, ',');
+        lg__buf_str(b, "{\"site\":\"");
+        lg__buf_hex(b, s->site);
+        lg__buf_str(b, "\",\"call\":");
+        lg__buf_json_str(b, s->call);
+        lg__buf_str(b, ",\"count\":");
+        lg__buf_u64(b, s->count);
+        lg__buf_str(b, ",\"blocked_ns\":");
+        lg__buf_u64(b, s->blocked_ns);
+        lg__buf_str(b, ",\"where\":");
+        json_frame(b, &s->where);
+        lg__buf_chr(b, '}');
+        if (!fits_or_undo(b, mark, 8))
             break;
-        lg__buf_mem(b, fb.p, fb.len);
     }
     lg__buf_str(b, "]}\n");
 }

@@ -4,7 +4,8 @@
 
 #include "lg-internal.h"
 
-#define SYM_MAX 512
+#define SYM_MAX 512          /* a demangled name longer than this is cut */
+#define MODULE_MAX 1024      /* so is a longer module path */
 #define TAIL_RESERVE 256     /* the hint paragraph and a dropped-frames line */
 
 static void text_prefix(struct lg__buf *b, const struct lg__record *r)
@@ -12,6 +13,27 @@ static void text_prefix(struct lg__buf *b, const struct lg__record *r)
     lg__buf_str(b, "==");
     lg__buf_i64(b, r->pid);
     lg__buf_str(b, "==loopguard: ");
+}
+
+static void text_module(struct lg__buf *b, const char *module,
+                        const char *unknown)
+{
+    if (module)
+        lg__buf_mem(b, module, strnlen(module, MODULE_MAX));
+    else
+        lg__buf_str(b, unknown);
+}
+
+/* Takes back whatever was appended since `mark` when it does not leave
+ * `reserve` bytes free: a line is written whole or not at all. */
+static int fits_or_undo(struct lg__buf *b, size_t mark, size_t reserve)
+{
+    if (!b->full && b->len + reserve < b->cap)
+        return 1;
+    b->len = mark;
+    b->p[mark] = '\0';
+    b->full = 0;
+    return 0;
 }
 
 static void text_frame(struct lg__buf *b, int i, const struct lg__sym *s)
@@ -29,7 +51,7 @@ static void text_frame(struct lg__buf *b, int i, const struct lg__sym *s)
         lg__buf_str(b, "??");
     }
     lg__buf_str(b, " (");
-    lg__buf_str(b, s->module ? s->module : "<unknown module>");
+    text_module(b, s->module, "<unknown module>");
     lg__buf_chr(b, '+');
     lg__buf_hex(b, s->modoff);
     lg__buf_str(b, ")\n");
@@ -38,15 +60,12 @@ static void text_frame(struct lg__buf *b, int i, const struct lg__sym *s)
 static int text_frames(struct lg__buf *b, const struct lg__sym *f, int n,
                        int max, size_t reserve)
 {
-    char one[SYM_MAX * 2 + 512];
     int shown = 0;
     for (int i = 0; i < n && i < max; i++) {
-        struct lg__buf fb;
-        lg__buf_init(&fb, one, sizeof one);
-        text_frame(&fb, i, &f[i]);
-        if (b->len + fb.len + reserve >= b->cap)
+        size_t mark = b->len;
+        text_frame(b, i, &f[i]);
+        if (!fits_or_undo(b, mark, reserve))
             break;
-        lg__buf_mem(b, fb.p, fb.len);
         shown++;
     }
     return n - shown;
@@ -123,35 +142,33 @@ static void text_summary(struct lg__buf *b, const struct lg__record *r)
     lg__buf_str(b, " on event-loop threads, ");
     text_ms(b, r->blocked_ns_total);
     lg__buf_str(b, " blocked\n");
-    char one[SYM_MAX * 2 + 512], name[SYM_MAX];
+    char name[SYM_MAX];
     int shown = 0;
     for (int i = 0; i < r->nsites; i++) {
         const struct lg__summary_site *s = &r->sites[i];
-        struct lg__buf fb;
-        lg__buf_init(&fb, one, sizeof one);
-        lg__buf_str(&fb, "    ");
-        lg__buf_u64(&fb, s->count);
-        lg__buf_str(&fb, " x ");
-        lg__buf_str(&fb, s->call);
-        lg__buf_str(&fb, " in ");
+        size_t mark = b->len;
+        lg__buf_str(b, "    ");
+        lg__buf_u64(b, s->count);
+        lg__buf_str(b, " x ");
+        lg__buf_str(b, s->call);
+        lg__buf_str(b, " in ");
         if (s->where.name) {
             lg__demangle(s->where.name, name, sizeof name);
-            lg__buf_str(&fb, name);
+            lg__buf_str(b, name);
         } else {
-            lg__buf_str(&fb, "??");
+            lg__buf_str(b, "??");
         }
-        lg__buf_str(&fb, " (");
-        lg__buf_str(&fb, s->where.module ? s->where.module : "?");
-        lg__buf_chr(&fb, '+');
-        lg__buf_hex(&fb, s->where.modoff);
-        lg__buf_str(&fb, "), ");
-        text_ms(&fb, s->blocked_ns);
-        lg__buf_str(&fb, " blocked, site ");
-        lg__buf_hex(&fb, s->site);
-        lg__buf_chr(&fb, '\n');
-        if (b->len + fb.len + 64 >= b->cap)
+        lg__buf_str(b, " (");
+        text_module(b, s->where.module, "?");
+        lg__buf_chr(b, '+');
+        lg__buf_hex(b, s->where.modoff);
+        lg__buf_str(b, "), ");
+        text_ms(b, s->blocked_ns);
+        lg__buf_str(b, " blocked, site ");
+        lg__buf_hex(b, s->site);
+        lg__buf_chr(b, '\n');
+        if (!fits_or_undo(b, mark, 64))
             break;
-        lg__buf_mem(b, fb.p, fb.len);
         shown++;
     }
     if (shown < r->sites_total) {

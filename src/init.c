@@ -13,9 +13,9 @@ volatile int lg__exiting;
 
 #define MAX_LOCKS 16
 
-/* Locks taken around fork. The arena's lock is the only one ever taken
- * while another of ours is held, so it is taken last and released first;
- * the rest never nest and may be taken in any order. */
+/* Locks taken around fork, in registration order, which is also the order
+ * in which any two of them nest (the report's emit lock, then the log's).
+ * The arena's lock may be taken under several others, so it comes last. */
 static pthread_mutex_t *locks[MAX_LOCKS];
 static int n_locks;
 static pthread_mutex_t locks_lock = PTHREAD_MUTEX_INITIALIZER;

@@ -409,8 +409,12 @@ LG__INTERNAL void lg__buf_chr(struct lg__buf *b, char c);
 LG__INTERNAL void lg__buf_u64(struct lg__buf *b, uint64_t v);
 LG__INTERNAL void lg__buf_i64(struct lg__buf *b, int64_t v);
 LG__INTERNAL void lg__buf_hex(struct lg__buf *b, uint64_t v);   /* 0x.. */
-/* A JSON string literal, quotes included, with escapes. */
+/* A JSON string literal, quotes included, with escapes; bytes that are not
+ * valid UTF-8 become U+FFFD. The _strn form reads at most max bytes of s
+ * and never splits a character. */
 LG__INTERNAL void lg__buf_json_str(struct lg__buf *b, const char *s);
+LG__INTERNAL void lg__buf_json_strn(struct lg__buf *b, const char *s,
+                                    size_t max);
 
 /* Memory that is never freed, from mmap, for tables with a fixed bound.
  * Zero-filled; 16-byte aligned; NULL when the system is out of memory. */

@@ -35,6 +35,11 @@ struct site {
 };
 
 static pthread_mutex_t site_lock = PTHREAD_MUTEX_INITIALIZER;
+/* The record buffer is static, not on the reporting thread's stack, which
+ * may be small; emit_lock guards it, and is only ever held around the log's
+ * own lock (in that order, as lg__lock_register has them for fork). */
+static pthread_mutex_t emit_lock = PTHREAD_MUTEX_INITIALIZER;
+static char emit_buf[LG__RECORD_MAX];
 static struct site *sites;
 static unsigned n_sites;
 static uint64_t n_violations;  /* atomic */
@@ -42,6 +47,7 @@ static uint64_t n_violations;  /* atomic */
 void lg__report_init(void)
 {
     lg__lock_register(&site_lock);
+    lg__lock_register(&emit_lock);
 }
 
 uint64_t lg__violations(void)
@@ -100,16 +106,18 @@ static void fill_thread(struct lg__record *r)
         r->thread[0] = '\0';
 }
 
+
 static void emit(const struct lg__record *r)
 {
-    char buf[LG__RECORD_MAX];
     size_t cap = lg__log_record_max();
-    if (cap > sizeof buf)
-        cap = sizeof buf;
+    if (cap > sizeof emit_buf)
+        cap = sizeof emit_buf;
+    pthread_mutex_lock(&emit_lock);
     size_t n = lg__opt.format == LG__FORMAT_JSON
-                   ? lg__format_json(buf, cap, r, lg__opt.max_frames)
-                   : lg__format_text(buf, cap, r, lg__opt.max_frames);
-    lg__log_write(buf, n);
+                   ? lg__format_json(emit_buf, cap, r, lg__opt.max_frames)
+                   : lg__format_text(emit_buf, cap, r, lg__opt.max_frames);
+    lg__log_write(emit_buf, n);
+    pthread_mutex_unlock(&emit_lock);
 }
 
 static void report(const struct lg__wait *w, void *const *pcs, int n,

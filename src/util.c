@@ -22,8 +22,10 @@ void lg__buf_init(struct lg__buf *b, char *mem, size_t cap)
 /* Keeps one byte for the terminating NUL, so b->p is always a C string. */
 void lg__buf_mem(struct lg__buf *b, const char *s, size_t n)
 {
-    if (b->cap == 0)
+    if (b->cap == 0) {
+        b->full |= n > 0;
         return;
+    }
     size_t room = b->cap - 1 - b->len;
     if (n > room) {
         n = room;
@@ -79,12 +81,43 @@ void lg__buf_hex(struct lg__buf *b, uint64_t v)
     lg__buf_mem(b, tmp + i, sizeof tmp - i);
 }
 
-void lg__buf_json_str(struct lg__buf *b, const char *s)
+/* Length of the valid UTF-8 sequence at s (1-4), or 0 when s does not
+ * start one (a stray byte, an overlong form, a surrogate, a cut sequence). */
+static size_t utf8_seq(const unsigned char *s, size_t avail)
+{
+    unsigned c = s[0];
+    size_t n = c < 0x80 ? 1 : c >= 0xc2 && c < 0xe0 ? 2
+             : c >= 0xe0 && c < 0xf0 ? 3 : c >= 0xf0 && c < 0xf5 ? 4 : 0;
+    if (n == 0 || n > avail)
+        return 0;
+    for (size_t i = 1; i < n; i++)
+        if ((s[i] & 0xc0) != 0x80)
+            return 0;
+    if ((c == 0xe0 && s[1] < 0xa0) || (c == 0xed && s[1] >= 0xa0) ||
+        (c == 0xf0 && s[1] < 0x90) || (c == 0xf4 && s[1] >= 0x90))
+        return 0;
+    return n;
+}
+
+/* True when s[0..n) is the start of a sequence that was cut short. */
+static int utf8_cut(const unsigned char *s, size_t n)
+{
+    if (n >= 4 || s[0] < 0xc2 || s[0] >= 0xf5)
+        return 0;
+    for (size_t i = 1; i < n; i++)
+        if ((s[i] & 0xc0) != 0x80)
+            return 0;
+    return 1;
+}
+
+void lg__buf_json_strn(struct lg__buf *b, const char *s, size_t max)
 {
     static const char digits[] = "0123456789abcdef";
+    const unsigned char *u = (const unsigned char *)s;
+    size_t len = strnlen(s, max);
     lg__buf_chr(b, '"');
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
+    for (size_t i = 0; i < len;) {
+        unsigned char c = u[i];
         if (c == '"' || c == '\\') {
             char e[2] = {'\\', (char)c};
             lg__buf_mem(b, e, 2);
@@ -95,11 +128,31 @@ void lg__buf_json_str(struct lg__buf *b, const char *s)
         } else if (c < 0x20 || c == 0x7f) {
             char e[6] = {'\\', 'u', '0', '0', digits[c >> 4], digits[c & 15]};
             lg__buf_mem(b, e, 6);
+        } else if (c >= 0x80) {
+            /* JSON is UTF-8: a path or name that is not (any bytes are
+             * legal in both) gets U+FFFD; a character cut at the very end
+             * (a length limit, the kernel's 15-byte thread names) is left
+             * out. */
+            size_t n = utf8_seq(u + i, len - i);
+            if (n) {
+                lg__buf_mem(b, s + i, n);
+                i += n;
+                continue;
+            }
+            if (utf8_cut(u + i, len - i))
+                break;
+            lg__buf_mem(b, "\\ufffd", 6);
         } else {
             lg__buf_chr(b, (char)c);
         }
+        i++;
     }
     lg__buf_chr(b, '"');
+}
+
+void lg__buf_json_str(struct lg__buf *b, const char *s)
+{
+    lg__buf_json_strn(b, s, SIZE_MAX);
 }
 
 /* A bump allocator over 1 MiB mappings; the tail of a chunk that cannot
@@ -113,6 +166,8 @@ static char *arena_cur, *arena_end;
 
 void *lg__arena_alloc(size_t n)
 {
+    if (n > SIZE_MAX / 2)
+        return NULL;
     n = (n + 15) & ~(size_t)15;
     if (n > ARENA_CHUNK / 4) {
         void *m = mmap(NULL, n, PROT_READ | PROT_WRITE,
