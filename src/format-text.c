@@ -8,6 +8,14 @@
 #define MODULE_MAX 1024      /* so is a longer module path */
 #define TAIL_RESERVE 256     /* the hint paragraph and a dropped-frames line */
 
+/* A thread name is the program's to choose: control characters would break
+ * the record's lines. */
+static void text_name(struct lg__buf *b, const char *name)
+{
+    for (const char *c = name; *c; c++)
+        lg__buf_chr(b, (unsigned char)*c < 0x20 || *c == 0x7f ? '?' : *c);
+}
+
 static void text_prefix(struct lg__buf *b, const struct lg__record *r)
 {
     lg__buf_str(b, "==");
@@ -88,7 +96,7 @@ static void text_blocking(struct lg__buf *b, const struct lg__record *r,
     lg__buf_str(b, " on event-loop thread ");
     lg__buf_i64(b, r->tid);
     lg__buf_str(b, " \"");
-    lg__buf_str(b, r->thread);
+    text_name(b, r->thread);
     lg__buf_str(b, "\" (");
     if (r->has_loop) {
         lg__buf_str(b, lg__loop_kind_name(r->loop_kind));

@@ -115,10 +115,12 @@ static struct lg__thread *record_get(void)
 static void mark_fill(struct lg__loop_mark *m, int kind, int via,
                       const void *id, const void *runner, void *caller)
 {
-    /* A runner entered again and again from one place (UV_RUN_NOWAIT in a
-     * loop) keeps its stack: capturing costs ~0.1 us each time. */
-    if (m->nframes && m->entry_caller == caller && caller && m->id == id &&
-        m->kind == kind)
+    /* A wrapped runner entered again and again from one place (UV_RUN_NOWAIT
+     * in a loop) keeps its stack: capturing costs ~0.1 us each time. API
+     * marks always capture: a helper calling lg_loop_enter for many
+     * callers has one return address for all of them. */
+    if (via == LG__VIA_ENTRY && m->nframes && m->entry_caller == caller &&
+        caller && m->id == id && m->kind == kind && m->via == via)
         return;
     m->id = id;
     m->kind = (uint8_t)kind;
