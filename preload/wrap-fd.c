@@ -3,13 +3,23 @@
  * so a concurrent classification cannot outlive the change), on every
  * thread, since any thread may change a descriptor a loop reads. They also
  * keep the host from closing or replacing loopguard's log descriptor. */
+/* fcntl and ioctl are declared variadic by libc; every command takes at
+ * most one argument, an int or a pointer, which a pointer-sized parameter
+ * forwards intact. Defining them with three parameters (libc's declarations
+ * hidden while the headers are read) spares a va_list and lets the common
+ * case be a tail call. */
+#define fcntl lg__libc_fcntl_decl
+#define fcntl64 lg__libc_fcntl64_decl
+#define ioctl lg__libc_ioctl_decl
 #include <fcntl.h>
-#include <stdarg.h>
 #include <sys/ioctl.h>
 #include <unistd.h>
 
 #include "enter.h"
 #include "real.h"
+#undef fcntl
+#undef fcntl64
+#undef ioctl
 
 #ifndef CLOSE_RANGE_CLOEXEC
 #define CLOSE_RANGE_CLOEXEC 4
@@ -73,38 +83,34 @@ static void fcntl_learn(int fd, int cmd, int r)
         lg__fd_dup(fd, r);
 }
 
-/* fcntl and ioctl are variadic; every command takes at most one argument,
- * an int or a pointer, which a pointer-sized read forwards intact. */
-LG_EXPORT int fcntl(int fd, int cmd, ...)
+static int fcntl_changes(int cmd)
 {
-    va_list ap;
-    va_start(ap, cmd);
-    void *arg = va_arg(ap, void *);
-    va_end(ap);
+    return cmd == F_SETFL || cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC;
+}
+
+LG_EXPORT int fcntl(int fd, int cmd, void *arg)
+{
+    if (LG__LIKELY(!fcntl_changes(cmd)))
+        return REAL(fcntl)(fd, cmd, arg);
     int r = REAL(fcntl)(fd, cmd, arg);
     fcntl_learn(fd, cmd, r);
     return r;
 }
 
-LG_EXPORT int fcntl64(int fd, int cmd, ...)
+LG_EXPORT int fcntl64(int fd, int cmd, void *arg)
 {
-    va_list ap;
-    va_start(ap, cmd);
-    void *arg = va_arg(ap, void *);
-    va_end(ap);
+    if (LG__LIKELY(!fcntl_changes(cmd)))
+        return REAL(fcntl64)(fd, cmd, arg);
     int r = REAL(fcntl64)(fd, cmd, arg);
     fcntl_learn(fd, cmd, r);
     return r;
 }
 
-LG_EXPORT int ioctl(int fd, unsigned long req, ...)
+LG_EXPORT int ioctl(int fd, unsigned long req, void *arg)
 {
-    va_list ap;
-    va_start(ap, req);
-    void *arg = va_arg(ap, void *);
-    va_end(ap);
+    if (LG__LIKELY(req != FIONBIO))
+        return REAL(ioctl)(fd, req, arg);
     int r = REAL(ioctl)(fd, req, arg);
-    if (req == FIONBIO)
-        lg__fd_flags_changed(fd);
+    lg__fd_flags_changed(fd);
     return r;
 }

@@ -2,12 +2,18 @@
  * waits this way; glibc's own futex waits never pass through it), and
  * SYS_close, which libuv issues through it to avoid a cancellation point.
  * Every other number is forwarded at once: libuv calls syscall() often. */
+/* libc declares syscall() variadic; ours takes seven longs (the number and
+ * the six registers glibc's own syscall() loads whatever the number), so
+ * its fast path is a tail call, with no va_list. Hide libc's declaration
+ * while the headers are read. */
+#define syscall lg__libc_syscall_decl
 #include <linux/futex.h>
-#include <stdarg.h>
 #include <sys/syscall.h>
+#include <unistd.h>
 
 #include "enter.h"
 #include "real.h"
+#undef syscall
 
 #ifndef FUTEX_LOCK_PI2
 #define FUTEX_LOCK_PI2 13
@@ -44,8 +50,10 @@ static int64_t futex_timeout(long op, const struct timespec *ts)
     return lg_until(clk, ts);
 }
 
-static LG__COLD long futex_slow(void *caller, long nr, long a[6])
+static LG__COLD long futex_slow(void *caller, long nr, long a0, long a1,
+                                long a2, long a3, long a4, long a5)
 {
+    long a[6] = {a0, a1, a2, a3, a4, a5};
     int waits;
     int64_t t;
     if (nr == SYS_futex) {
@@ -69,21 +77,24 @@ static LG__COLD long futex_slow(void *caller, long nr, long a[6])
     return r;
 }
 
-/* Six arguments are always read and forwarded: glibc's syscall() loads six
- * registers whatever the number, so this changes nothing for the callee. */
-LG_EXPORT long syscall(long nr, ...)
+static LG__COLD long close_slow(long fd)
 {
-    long a[6];
-    va_list ap;
-    va_start(ap, nr);
-    for (int i = 0; i < 6; i++)
-        a[i] = va_arg(ap, long);
-    va_end(ap);
+    long r = REAL(syscall)(SYS_close, fd, 0, 0, 0, 0, 0);
+    lg__fd_forget((int)fd);
+    return r;
+}
+
+/* Six arguments are always read and forwarded, as glibc's syscall() does:
+ * the seventh is read from the caller's stack whether or not it passed it,
+ * which is what libc's own assembly does too. */
+LG_EXPORT long syscall(long nr, long a0, long a1, long a2, long a3, long a4,
+                       long a5)
+{
     if (LG__UNLIKELY(nr == SYS_futex || nr == SYS_futex_waitv) &&
         lg__tls_on_loop())
-        return futex_slow(__builtin_return_address(0), nr, a);
-    long r = REAL(syscall)(nr, a[0], a[1], a[2], a[3], a[4], a[5]);
-    if (nr == SYS_close)
-        lg__fd_forget((int)a[0]);
-    return r;
+        return futex_slow(__builtin_return_address(0), nr, a0, a1, a2, a3,
+                          a4, a5);
+    if (LG__UNLIKELY(nr == SYS_close))
+        return close_slow(a0);
+    return REAL(syscall)(nr, a0, a1, a2, a3, a4, a5);
 }

@@ -23,6 +23,24 @@
 
 static uint8_t *pages[N_PAGES];
 
+/* Descriptors dup'ed in this process, so a flag change can reset them all
+ * without scanning the table. Entries are never removed (a stale one costs
+ * a re-classification); past MAX_SHARED, a flag change scans instead. */
+#define MAX_SHARED 256
+static int shared_fds[MAX_SHARED];
+static unsigned n_shared;             /* atomic; > MAX_SHARED: overflowed */
+
+static void shared_add(int fd)
+{
+    unsigned n = __atomic_load_n(&n_shared, __ATOMIC_ACQUIRE);
+    for (unsigned i = 0; i < n && i < MAX_SHARED; i++)
+        if (__atomic_load_n(&shared_fds[i], __ATOMIC_RELAXED) == fd)
+            return;
+    unsigned slot_i = __atomic_fetch_add(&n_shared, 1, __ATOMIC_ACQ_REL);
+    if (slot_i < MAX_SHARED)
+        __atomic_store_n(&shared_fds[slot_i], fd, __ATOMIC_RELEASE);
+}
+
 static uint8_t *slot(int fd, int create)
 {
     unsigned u = (unsigned)fd;
@@ -139,16 +157,28 @@ unsigned lg__fd_class(int fd)
 void lg__fd_dup(int old, int new)
 {
     uint8_t *a = slot(old, 1), *b = slot(new, 1);
-    if (a)
+    if (a) {
+        if (!(__atomic_load_n(a, __ATOMIC_RELAXED) & LG__FD_SHARED))
+            shared_add(old);
         __atomic_store_n(a, LG__FD_SHARED, __ATOMIC_RELAXED);
-    if (b)
+    }
+    if (b) {
+        if (!(__atomic_load_n(b, __ATOMIC_RELAXED) & LG__FD_SHARED))
+            shared_add(new);
         __atomic_store_n(b, LG__FD_SHARED, __ATOMIC_RELAXED);
+    }
+}
+
+static void reset_shared(uint8_t *s)
+{
+    if (__atomic_load_n(s, __ATOMIC_RELAXED) & LG__FD_SHARED)
+        __atomic_store_n(s, LG__FD_SHARED, __ATOMIC_RELAXED);
 }
 
 /* O_NONBLOCK lives in the open file description, which dup'ed descriptors
  * share; we do not know which of them share it, so every shared one is
- * forgotten. Only descriptors dup'ed in this process are concerned, and
- * setting flags is rare: the scan costs far less than one wrong report. */
+ * forgotten: those on the shared list, or, once it overflowed, every
+ * marked byte of the table. */
 void lg__fd_flags_changed(int fd)
 {
     uint8_t *s = slot(fd, 0);
@@ -158,11 +188,20 @@ void lg__fd_flags_changed(int fd)
     __atomic_store_n(s, (uint8_t)(v & LG__FD_SHARED), __ATOMIC_RELAXED);
     if (!(v & LG__FD_SHARED))
         return;
+    unsigned n = __atomic_load_n(&n_shared, __ATOMIC_ACQUIRE);
+    if (n <= MAX_SHARED) {
+        for (unsigned i = 0; i < n; i++) {
+            uint8_t *o = slot(__atomic_load_n(&shared_fds[i],
+                                              __ATOMIC_ACQUIRE), 0);
+            if (o)
+                reset_shared(o);
+        }
+        return;
+    }
     for (unsigned pi = 0; pi < N_PAGES; pi++) {
         uint8_t *page = __atomic_load_n(&pages[pi], __ATOMIC_ACQUIRE);
         for (unsigned i = 0; page && i < PAGE_SIZE_FDS; i++)
-            if (page[i] & LG__FD_SHARED)
-                __atomic_store_n(&page[i], LG__FD_SHARED, __ATOMIC_RELAXED);
+            reset_shared(&page[i]);
     }
 }
 

@@ -55,17 +55,23 @@ uint64_t lg__violations(void)
     return __atomic_load_n(&n_violations, __ATOMIC_RELAXED);
 }
 
+/* One multiply-xorshift round per frame: a site hash runs on every dedupe
+ * hit, so it works a word at a time rather than a byte at a time. */
+static uint64_t mix(uint64_t h, uint64_t v)
+{
+    h ^= v;
+    h *= 0x9e3779b97f4a7c15ull;
+    return h ^ (h >> 29);
+}
+
 static uint64_t site_hash(const char *call, void *const *pcs, int n)
 {
     uint64_t h = 1469598103934665603ull;
     for (const char *c = call; *c; c++)
         h = (h ^ (uint8_t)*c) * 1099511628211ull;
-    for (int i = 0; i < n; i++) {
-        uintptr_t v = (uintptr_t)pcs[i];
-        for (unsigned k = 0; k < sizeof v; k++, v >>= 8)
-            h = (h ^ (v & 0xff)) * 1099511628211ull;
-    }
-    return h;
+    for (int i = 0; i < n; i++)
+        h = mix(h, (uintptr_t)pcs[i]);
+    return mix(h, (uint64_t)n);
 }
 
 /* Finds or adds the site and counts the call. *fresh is 1 for the first
