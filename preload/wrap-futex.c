@@ -87,6 +87,12 @@ static LG__COLD long close_slow(long fd)
 /* Six arguments are always read and forwarded, as glibc's syscall() does:
  * the seventh is read from the caller's stack whether or not it passed it,
  * which is what libc's own assembly does too. */
+static LG__COLD long unresolved(long nr, long a0, long a1, long a2, long a3,
+                                long a4, long a5)
+{
+    return REAL(syscall)(nr, a0, a1, a2, a3, a4, a5);
+}
+
 LG_EXPORT long syscall(long nr, long a0, long a1, long a2, long a3, long a4,
                        long a5)
 {
@@ -96,5 +102,9 @@ LG_EXPORT long syscall(long nr, long a0, long a1, long a2, long a3, long a4,
                           a4, a5);
     if (LG__UNLIKELY(nr == SYS_close))
         return close_slow(a0);
-    return REAL(syscall)(nr, a0, a1, a2, a3, a4, a5);
+    /* Every path out is a tail call: this function needs no frame. */
+    long (*real)(long, ...) = lg__real_syscall;
+    if (LG__UNLIKELY(!real))
+        return unresolved(nr, a0, a1, a2, a3, a4, a5);
+    return real(nr, a0, a1, a2, a3, a4, a5);
 }
