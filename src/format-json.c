@@ -42,18 +42,6 @@ static void json_frame(struct lg__buf *b, const struct lg__sym *s)
     lg__buf_chr(b, '}');
 }
 
-/* Takes back whatever was appended since `mark` when it does not leave
- * `reserve` bytes free: an element is written whole or not at all. */
-static int fits_or_undo(struct lg__buf *b, size_t mark, size_t reserve)
-{
-    if (!b->full && b->len + reserve < b->cap)
-        return 1;
-    b->len = mark;
-    b->p[mark] = '\0';
-    b->full = 0;
-    return 0;
-}
-
 /* Appends frames while they fit, leaving `reserve` bytes; returns how many
  * were dropped. */
 static int json_frames(struct lg__buf *b, const struct lg__sym *f, int n,
@@ -66,7 +54,7 @@ static int json_frames(struct lg__buf *b, const struct lg__sym *f, int n,
         if (shown)
             lg__buf_chr(b, ',');
         json_frame(b, &f[i]);
-        if (!fits_or_undo(b, mark, reserve))
+        if (!lg__buf_fits_or_undo(b, mark, reserve))
             break;
         shown++;
     }
@@ -166,7 +154,7 @@ static void json_summary(struct lg__buf *b, const struct lg__record *r)
         lg__buf_str(b, ",\"where\":");
         json_frame(b, &s->where);
         lg__buf_chr(b, '}');
-        if (!fits_or_undo(b, mark, 8))
+        if (!lg__buf_fits_or_undo(b, mark, 8))
             break;
     }
     lg__buf_str(b, "]}\n");

@@ -32,18 +32,6 @@ static void text_module(struct lg__buf *b, const char *module,
         lg__buf_str(b, unknown);
 }
 
-/* Takes back whatever was appended since `mark` when it does not leave
- * `reserve` bytes free: a line is written whole or not at all. */
-static int fits_or_undo(struct lg__buf *b, size_t mark, size_t reserve)
-{
-    if (!b->full && b->len + reserve < b->cap)
-        return 1;
-    b->len = mark;
-    b->p[mark] = '\0';
-    b->full = 0;
-    return 0;
-}
-
 static void text_frame(struct lg__buf *b, int i, const struct lg__sym *s)
 {
     char name[SYM_MAX];
@@ -72,7 +60,7 @@ static int text_frames(struct lg__buf *b, const struct lg__sym *f, int n,
     for (int i = 0; i < n && i < max; i++) {
         size_t mark = b->len;
         text_frame(b, i, &f[i]);
-        if (!fits_or_undo(b, mark, reserve))
+        if (!lg__buf_fits_or_undo(b, mark, reserve))
             break;
         shown++;
     }
@@ -175,7 +163,7 @@ static void text_summary(struct lg__buf *b, const struct lg__record *r)
         lg__buf_str(b, " blocked, site ");
         lg__buf_hex(b, s->site);
         lg__buf_chr(b, '\n');
-        if (!fits_or_undo(b, mark, 64))
+        if (!lg__buf_fits_or_undo(b, mark, 64))
             break;
         shown++;
     }

@@ -409,6 +409,11 @@ LG__INTERNAL void lg__buf_chr(struct lg__buf *b, char c);
 LG__INTERNAL void lg__buf_u64(struct lg__buf *b, uint64_t v);
 LG__INTERNAL void lg__buf_i64(struct lg__buf *b, int64_t v);
 LG__INTERNAL void lg__buf_hex(struct lg__buf *b, uint64_t v);   /* 0x.. */
+/* Takes back whatever was appended since length `mark` when it did not fit
+ * or leaves fewer than `reserve` bytes free, so an element (a frame, a
+ * line) is written whole or not at all. Returns 1 when it was kept. */
+LG__INTERNAL int lg__buf_fits_or_undo(struct lg__buf *b, size_t mark,
+                                      size_t reserve);
 /* A JSON string literal, quotes included, with escapes; bytes that are not
  * valid UTF-8 become U+FFFD. The _strn form reads at most max bytes of s
  * and never splits a character. */

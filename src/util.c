@@ -81,6 +81,17 @@ void lg__buf_hex(struct lg__buf *b, uint64_t v)
     lg__buf_mem(b, tmp + i, sizeof tmp - i);
 }
 
+int lg__buf_fits_or_undo(struct lg__buf *b, size_t mark, size_t reserve)
+{
+    if (!b->full && b->len + reserve < b->cap)
+        return 1;
+    b->len = mark;
+    if (b->cap)
+        b->p[mark] = '\0';
+    b->full = 0;
+    return 0;
+}
+
 /* Length of the valid UTF-8 sequence at s (1-4), or 0 when s does not
  * start one (a stray byte, an overlong form, a surrogate, a cut sequence). */
 static size_t utf8_seq(const unsigned char *s, size_t avail)
