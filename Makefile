@@ -64,7 +64,7 @@ deps:
 $(BUILD)/obj/src/%.o: src/%.c $(HDRS)
 	@mkdir -p $(@D)
 	@echo "  CC      $@"
-	$(Q)$(CC) $(CPPFLAGS_ALL) $(CFLAGS_ALL) $(LIBFLAGS) -c $< -o $@
+	$(Q)$(CC) $(CPPFLAGS_ALL) $(UV_CFLAGS) $(CFLAGS_ALL) $(LIBFLAGS) -c $< -o $@
 
 $(BUILD)/obj/preload/%.o: preload/%.c $(PRELOAD_HDRS)
 	@mkdir -p $(@D)

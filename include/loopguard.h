@@ -11,6 +11,9 @@
 #ifndef LOOPGUARD_H
 #define LOOPGUARD_H
 
+#include <stddef.h>
+#include <stdint.h>
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -56,6 +59,109 @@ LG_EXTERN int lg_loop_leave(void);
 /* Returns 1 when the calling thread is inside a loop (marked by the preload or
  * by lg_loop_enter()), else 0. Async-signal-safe. */
 LG_EXTERN int lg_thread_is_loop(void);
+
+/* ---------------------------------------------------------------------------
+ * The safe channel: lg_chan
+ *
+ * A bounded channel of fixed-size messages between plain threads and libuv
+ * loops, where threads may block and a loop never does. Many producers;
+ * each producer's messages arrive in the order it sent them; every message
+ * accepted is delivered exactly once. Messages are copied in and out.
+ *
+ * Who calls what:
+ *   plain threads    lg_chan_send_blocking / _recv_blocking / _timed: may
+ *                    block until there is room / a message.
+ *   anywhere         lg_chan_try_send / lg_chan_try_recv: never block.
+ *   a libuv loop     lg_chan_recv_start: messages are delivered to a
+ *                    callback on the loop thread; lg_chan_send_async:
+ *                    sends without blocking the loop, parking the message
+ *                    on the loop side while the channel is full.
+ * So: thread to loop (send_blocking + recv_start), loop to thread
+ * (send_async + recv_blocking), loop to loop (send_async + recv_start) and
+ * thread to thread all work.
+ *
+ * Errors are negative errno values: -EAGAIN (full or empty, try calls),
+ * -EPIPE (closed; receivers get it only once the channel is drained),
+ * -ETIMEDOUT, -EINVAL, -ENOMEM, and -EDEADLK: a blocking or timed call made
+ * on a loop thread (a thread inside uv_run or lg_loop_enter, or the thread
+ * that runs this channel's callbacks) is refused at once instead of
+ * freezing the loop, and reported as a blocking_call when the detector
+ * (libloopguard-preload.so) is loaded.
+ *
+ * Lifetime: lg_chan_close() may be called from any thread, any number of
+ * times. lg_chan_free() may be called from any thread once no thread is
+ * inside a call on the channel; if a loop still holds the channel (its
+ * recv_start or send_async handles are closing), the memory is released
+ * when the loop lets go, on the loop thread, so a pending callback never
+ * sees freed memory.
+ * ------------------------------------------------------------------------- */
+
+typedef struct lg_chan lg_chan_t;           /* opaque */
+struct uv_loop_s;
+
+/* Called on the loop thread once per message, in order. status 0: msg
+ * points at one message, valid during the call. status -EPIPE: the channel
+ * is closed and drained; msg is NULL and this is the last call. */
+typedef void (*lg_chan_recv_cb)(lg_chan_t *ch, int status, void *msg,
+                                void *data);
+/* Called on the sending loop's thread once per lg_chan_send_async that
+ * returned 0, never from inside it. status 0: the message was delivered
+ * into the channel; -EPIPE: the channel was closed first, the message was
+ * not delivered. */
+typedef void (*lg_chan_send_cb)(lg_chan_t *ch, int status, void *data);
+
+/* Creates a channel holding up to `capacity` (>= 1) messages of
+ * `elem_size` (>= 1) bytes. Returns 0, -EINVAL or -ENOMEM. */
+LG_EXTERN int lg_chan_new(lg_chan_t **ch, size_t capacity, size_t elem_size);
+
+/* Closes the channel: later sends fail with -EPIPE; messages already
+ * accepted are still delivered; then receivers get -EPIPE (blocking, timed
+ * and try calls) or a final -EPIPE callback (recv_start). Wakes every
+ * blocked sender and receiver. Any thread; idempotent. */
+LG_EXTERN void lg_chan_close(lg_chan_t *ch);
+
+/* Releases the channel (closing it first if needed). See "Lifetime". */
+LG_EXTERN void lg_chan_free(lg_chan_t *ch);
+
+/* Plain threads: waits while the channel is full (send) or empty (recv).
+ * Returns 0, -EPIPE or -EDEADLK. EINTR is retried, never returned. */
+LG_EXTERN int lg_chan_send_blocking(lg_chan_t *ch, const void *msg);
+LG_EXTERN int lg_chan_recv_blocking(lg_chan_t *ch, void *msg);
+
+/* The same, waiting at most timeout_ms milliseconds: -ETIMEDOUT after. */
+LG_EXTERN int lg_chan_send_timed(lg_chan_t *ch, const void *msg,
+                                 uint64_t timeout_ms);
+LG_EXTERN int lg_chan_recv_timed(lg_chan_t *ch, void *msg,
+                                 uint64_t timeout_ms);
+
+/* Any thread, never blocks: 0, -EAGAIN (full / empty) or -EPIPE. */
+LG_EXTERN int lg_chan_try_send(lg_chan_t *ch, const void *msg);
+LG_EXTERN int lg_chan_try_recv(lg_chan_t *ch, void *msg);
+
+/* Delivers the channel's messages to cb on `loop`'s thread, through a
+ * uv_async_t whose wake-ups are coalesced: a producer signals only when the
+ * loop may be asleep, and one wake-up drains up to 1024 messages before the
+ * loop gets to run its other handles. Call it on the thread that runs
+ * `loop`. The channel has at most one such receiver: -EBUSY if it has one.
+ * The handle keeps the loop alive until lg_chan_recv_stop() or the final
+ * -EPIPE callback. Returns 0, -EBUSY, -EINVAL, -ENOMEM, -ENOSYS (libuv is
+ * not in the process) or a libuv error. */
+LG_EXTERN int lg_chan_recv_start(lg_chan_t *ch, struct uv_loop_s *loop,
+                                 lg_chan_recv_cb cb, void *data);
+
+/* Stops delivering (on the loop thread). Messages stay in the channel for
+ * another receiver. Returns 0, or -EINVAL when not started. */
+LG_EXTERN int lg_chan_recv_stop(lg_chan_t *ch);
+
+/* Sends from `loop`'s thread without ever blocking it: the message is
+ * copied into the channel at once when there is room and nothing of this
+ * loop's is waiting, else parked on the loop side and delivered, in order,
+ * as room appears. cb (may be NULL) runs once, later, on the loop thread:
+ * 0 once delivered, -EPIPE if the channel closed first. Returns 0 (cb will
+ * run), -EPIPE (already closed; cb will not run), -ENOMEM, -ENOSYS. */
+LG_EXTERN int lg_chan_send_async(lg_chan_t *ch, struct uv_loop_s *loop,
+                                 const void *msg, lg_chan_send_cb cb,
+                                 void *data);
 
 /* ---------------------------------------------------------------------------
  * Errors

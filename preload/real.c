@@ -88,6 +88,7 @@ __attribute__((constructor)) static void preload_constructor(void)
     lg__tls.in_shim = 1;
     lg__stack_own_module((const void *)preload_constructor);
     lg__init();
+    lg__detector_mark_active();
     for (int i = 0; i < LG__SYM_COUNT; i++) {
         const struct row *r = &rows[i];
         if (*r->real)

@@ -10,6 +10,17 @@
 #include "lg-internal.h"
 
 volatile int lg__exiting;
+static int detector_active;
+
+int lg__detector_active(void)
+{
+    return __atomic_load_n(&detector_active, __ATOMIC_ACQUIRE);
+}
+
+void lg__detector_mark_active(void)
+{
+    __atomic_store_n(&detector_active, 1, __ATOMIC_RELEASE);
+}
 
 #define MAX_LOCKS 16
 

@@ -162,6 +162,11 @@ extern struct lg__options lg__opt LG__INTERNAL;
  * lazily from slow paths. */
 LG__INTERNAL void lg__init(void);
 
+/* True once the preload's constructor ran: the detector is loaded, so
+ * lg_chan's refusals of blocking calls on loop threads are reported. */
+LG__INTERNAL int lg__detector_active(void);
+LG__INTERNAL void lg__detector_mark_active(void);
+
 /* Set once exit() began: reports of exit-time blocking (library destructors
  * joining their threads) are dropped. */
 extern volatile int lg__exiting LG__INTERNAL;

@@ -1,0 +1,85 @@
+/* Private to chan.c and chan-uv.c: the channel's layout and the calls the
+ * loop side makes into the ring.
+ *
+ * The ring is Dmitry Vyukov's bounded MPMC queue: each cell carries a
+ * sequence number that says whose turn it is (a producer's at `pos`, or the
+ * consumer's at `pos + 1`), so producers and consumers claim positions with
+ * one CAS each and never take a lock. It needs at least two cells and a
+ * power of two for the index mask; a capacity that is neither is enforced
+ * by also checking tail - head against it.
+ *
+ * Closing sets CLOSED_BIT in `tail`: no push can claim a position after
+ * that, so once head reaches the frozen tail every accepted message has
+ * been taken. Sleepers (threads blocked on full or empty, loops waiting for
+ * a message or for room) announce themselves before their last check, and
+ * every push and pop makes a full fence before looking for them: either the
+ * sleeper's check sees the change, or the changer sees the sleeper. */
+#ifndef LG_CHAN_INTERNAL_H
+#define LG_CHAN_INTERNAL_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "lg-internal.h"
+
+#define LG__CHAN_CLOSED_BIT ((size_t)1 << (sizeof(size_t) * 8 - 1))
+#define LG__CHAN_MAX_LOOPS 8  /* loop threads remembered for -EDEADLK */
+
+struct lg__chan_rx;           /* chan-uv.c: the receiving loop */
+struct lg__chan_tx;           /* chan-uv.c: a sending loop */
+
+struct lg_chan {
+    _Alignas(64) _Atomic size_t tail;    /* next position to fill; holds
+                                            CLOSED_BIT once closed */
+    _Alignas(64) _Atomic size_t head;    /* next position to take */
+    _Alignas(64) _Atomic uint32_t recv_seq;   /* futex: bumped when a
+                                                 message or close comes */
+    _Atomic uint32_t recv_waiters;       /* threads parked on recv_seq */
+    _Atomic uint32_t send_seq;           /* futex: bumped when room or
+                                            close comes */
+    _Atomic uint32_t send_waiters;       /* threads parked on send_seq */
+    _Atomic int rx_armed;                /* the receiving loop is asleep:
+                                            the next push wakes it */
+    _Atomic int tx_waiting;              /* sending loops parked messages:
+                                            pops wake them */
+    _Atomic int refs;                    /* user + each loop handle */
+    _Atomic int freed;                   /* lg_chan_free was called */
+    size_t cap;                          /* logical capacity */
+    size_t ncells;                       /* power of two, >= 2 */
+    size_t elem;                         /* message size */
+    size_t stride;                       /* bytes per cell */
+    unsigned char *cells;
+    pthread_mutex_t uv_lock;             /* guards rx, tx and loop_threads:
+                                            never held on the fast path */
+    struct lg__chan_rx *rx;
+    struct lg__chan_tx *tx;
+    pthread_t loop_threads[LG__CHAN_MAX_LOOPS];
+    _Atomic int n_loop_threads;
+};
+
+int lg__chan_push(struct lg_chan *ch, const void *msg);
+int lg__chan_pop(struct lg_chan *ch, void *msg);
+/* After a push: wakes parked receivers and a sleeping receiving loop. */
+void lg__chan_after_push(struct lg_chan *ch);
+/* After one or more pops: wakes parked senders and waiting sending loops. */
+void lg__chan_after_pop(struct lg_chan *ch);
+/* True when the channel is closed and every accepted message was taken. */
+int lg__chan_drained(struct lg_chan *ch);
+/* True when a message is ready to be taken. */
+int lg__chan_ready(struct lg_chan *ch);
+/* True when a push would find room now (or fail: closed). */
+int lg__chan_push_would_fit(struct lg_chan *ch);
+/* A full memory barrier (StoreLoad included). */
+void lg__chan_fence(void);
+/* Remembers the calling thread as one that runs this channel's loop side. */
+void lg__chan_note_loop_thread(struct lg_chan *ch);
+/* Drops a reference; the last one frees the channel. */
+void lg__chan_unref(struct lg_chan *ch);
+
+/* chan-uv.c: wake a sleeping receiving loop / waiting sending loops, and
+ * tell every loop side the channel closed. Called without uv_lock. */
+void lg__chan_uv_wake_rx(struct lg_chan *ch);
+void lg__chan_uv_wake_tx(struct lg_chan *ch);
+void lg__chan_uv_closed(struct lg_chan *ch);
+
+#endif

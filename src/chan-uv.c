@@ -1,0 +1,387 @@
+/* lg_chan on a libuv loop: delivering to a loop (recv_start) and sending
+ * from one (send_async), without ever blocking it.
+ *
+ * Each loop side is a uv_async_t made and closed on its loop's thread. A
+ * receiving loop drains up to BUDGET messages per wake-up, then arms
+ * `rx_armed` and checks once more before sleeping; a producer wakes it only
+ * when it finds it armed, so a busy loop costs producers no system call.
+ * A sending loop parks what does not fit, in order, arms itself, and is
+ * woken by the next pop. uv_lock guards the handles against being woken
+ * while they close; it is taken only to wake a sleeping loop or to attach
+ * or detach one, never to move a message.
+ *
+ * libuv is reached through weak references: a program using these calls
+ * links libuv itself, and one that does not (or the detector's preload)
+ * never loads it because of us. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <uv.h>
+
+#include "chan-internal.h"
+
+#pragma weak uv_async_init
+#pragma weak uv_async_send
+#pragma weak uv_close
+
+#define BUDGET 1024           /* messages per wake-up before other handles
+                                 get their turn */
+
+struct lg__chan_rx {
+    uv_async_t async;
+    struct lg_chan *ch;
+    lg_chan_recv_cb cb;
+    void *data;
+    int stopping;             /* recv_stop or the final callback ran */
+    unsigned char buf[];      /* the message handed to cb */
+};
+
+struct parked {               /* a message waiting for room, or a callback
+                                 waiting to run */
+    struct parked *next;
+    lg_chan_send_cb cb;
+    void *data;
+    int status;
+    unsigned char msg[];
+};
+
+struct lg__chan_tx {
+    uv_async_t async;
+    struct lg_chan *ch;
+    uv_loop_t *loop;
+    struct lg__chan_tx *next;
+    struct parked *wait, **wait_tail;   /* messages waiting for room */
+    struct parked *done, **done_tail;   /* callbacks to run */
+    _Atomic int armed;                  /* waiting for a pop to wake it */
+    int closing;
+};
+
+static int uv_present(void)
+{
+    return uv_async_init && uv_async_send && uv_close;
+}
+
+static int closed(struct lg_chan *ch)
+{
+    return (atomic_load(&ch->tail) & LG__CHAN_CLOSED_BIT) != 0;
+}
+
+/* ---- receiving loop --------------------------------------------------- */
+
+static void rx_closed(uv_handle_t *h)
+{
+    struct lg__chan_rx *rx = h->data;
+    struct lg_chan *ch = rx->ch;
+    free(rx);
+    lg__chan_unref(ch);
+}
+
+/* Detaches and closes the handle; on the loop thread. */
+static void rx_detach(struct lg__chan_rx *rx)
+{
+    struct lg_chan *ch = rx->ch;
+    rx->stopping = 1;
+    pthread_mutex_lock(&ch->uv_lock);
+    if (ch->rx == rx)
+        ch->rx = NULL;
+    pthread_mutex_unlock(&ch->uv_lock);
+    atomic_store(&ch->rx_armed, 0);
+    uv_close((uv_handle_t *)&rx->async, rx_closed);
+}
+
+static void rx_wake_self(struct lg__chan_rx *rx)
+{
+    uv_async_send(&rx->async);
+}
+
+static void rx_cb(uv_async_t *h)
+{
+    struct lg__chan_rx *rx = h->data;
+    struct lg_chan *ch = rx->ch;
+    int n = 0;
+    while (n < BUDGET && !rx->stopping && lg__chan_pop(ch, rx->buf) == 0) {
+        n++;
+        rx->cb(ch, 0, rx->buf, rx->data);
+    }
+    if (n)
+        lg__chan_after_pop(ch);
+    if (rx->stopping)
+        return;
+    if (n == BUDGET) {
+        rx_wake_self(rx);   /* more may wait: after the loop's other work */
+        return;
+    }
+    if (lg__chan_drained(ch)) {
+        rx->cb(ch, -EPIPE, NULL, rx->data);
+        if (!rx->stopping)
+            rx_detach(rx);
+        return;
+    }
+    /* Going to sleep: announce it, then look once more (chan-internal.h). */
+    atomic_store(&ch->rx_armed, 1);
+    lg__chan_fence();
+    if ((lg__chan_ready(ch) || lg__chan_drained(ch)) &&
+        atomic_exchange(&ch->rx_armed, 0))
+        rx_wake_self(rx);
+}
+
+void lg__chan_uv_wake_rx(struct lg_chan *ch)
+{
+    if (!atomic_exchange(&ch->rx_armed, 0))
+        return;
+    pthread_mutex_lock(&ch->uv_lock);
+    if (ch->rx)
+        uv_async_send(&ch->rx->async);
+    pthread_mutex_unlock(&ch->uv_lock);
+}
+
+int lg_chan_recv_start(lg_chan_t *ch, uv_loop_t *loop, lg_chan_recv_cb cb,
+                       void *data)
+{
+    if (!ch || !loop || !cb)
+        return -EINVAL;
+    if (!uv_present())
+        return -ENOSYS;
+    struct lg__chan_rx *rx = calloc(1, sizeof *rx + ch->elem);
+    if (!rx)
+        return -ENOMEM;
+    rx->ch = ch;
+    rx->cb = cb;
+    rx->data = data;
+    pthread_mutex_lock(&ch->uv_lock);
+    if (ch->rx) {
+        pthread_mutex_unlock(&ch->uv_lock);
+        free(rx);
+        return -EBUSY;
+    }
+    int r = uv_async_init(loop, &rx->async, rx_cb);
+    if (r == 0) {
+        rx->async.data = rx;
+        atomic_fetch_add(&ch->refs, 1);
+        ch->rx = rx;
+    }
+    pthread_mutex_unlock(&ch->uv_lock);
+    if (r != 0) {
+        free(rx);
+        return r;
+    }
+    lg__chan_note_loop_thread(ch);
+    rx_wake_self(rx);   /* deliver what is already there, then arm */
+    return 0;
+}
+
+int lg_chan_recv_stop(lg_chan_t *ch)
+{
+    if (!ch)
+        return -EINVAL;
+    pthread_mutex_lock(&ch->uv_lock);
+    struct lg__chan_rx *rx = ch->rx;
+    pthread_mutex_unlock(&ch->uv_lock);
+    if (!rx || rx->stopping)
+        return -EINVAL;
+    rx_detach(rx);
+    return 0;
+}
+
+/* ---- sending loops ------------------------------------------------------ */
+
+static void tx_closed(uv_handle_t *h)
+{
+    struct lg__chan_tx *tx = h->data;
+    struct lg_chan *ch = tx->ch;
+    free(tx);
+    lg__chan_unref(ch);
+}
+
+static void append(struct parked ***tail, struct parked *p)
+{
+    p->next = NULL;
+    **tail = p;
+    *tail = &p->next;
+}
+
+/* Moves parked messages into the channel while there is room, in order;
+ * each one's callback is queued with its status. Returns how many went. */
+static int tx_flush(struct lg__chan_tx *tx)
+{
+    int pushed = 0;
+    while (tx->wait) {
+        struct parked *p = tx->wait;
+        int r = lg__chan_push(tx->ch, p->msg);
+        if (r == -EAGAIN)
+            break;
+        tx->wait = p->next;
+        if (!tx->wait)
+            tx->wait_tail = &tx->wait;
+        pushed += r == 0;
+        p->status = r;
+        if (p->cb)
+            append(&tx->done_tail, p);
+        else
+            free(p);
+    }
+    if (pushed)
+        lg__chan_after_push(tx->ch);
+    return pushed;
+}
+
+/* Runs the queued callbacks. A callback may send again: the list is
+ * detached first, so new entries wait for the next round. */
+static void tx_run_done(struct lg__chan_tx *tx)
+{
+    struct parked *p = tx->done;
+    tx->done = NULL;
+    tx->done_tail = &tx->done;
+    while (p) {
+        struct parked *next = p->next;
+        p->cb(tx->ch, p->status, p->data);
+        free(p);
+        p = next;
+    }
+}
+
+static void tx_detach(struct lg__chan_tx *tx)
+{
+    struct lg_chan *ch = tx->ch;
+    tx->closing = 1;
+    pthread_mutex_lock(&ch->uv_lock);
+    for (struct lg__chan_tx **pp = &ch->tx; *pp; pp = &(*pp)->next)
+        if (*pp == tx) {
+            *pp = tx->next;
+            break;
+        }
+    pthread_mutex_unlock(&ch->uv_lock);
+    if (atomic_exchange(&tx->armed, 0))
+        atomic_fetch_sub(&ch->tx_waiting, 1);
+    uv_close((uv_handle_t *)&tx->async, tx_closed);
+}
+
+static void tx_arm(struct lg__chan_tx *tx)
+{
+    if (!atomic_exchange(&tx->armed, 1))
+        atomic_fetch_add(&tx->ch->tx_waiting, 1);
+}
+
+static void tx_cb(uv_async_t *h)
+{
+    struct lg__chan_tx *tx = h->data;
+    struct lg_chan *ch = tx->ch;
+    if (tx->closing)
+        return;
+    tx_flush(tx);
+    if (closed(ch))
+        tx_flush(tx);       /* every parked message now fails: -EPIPE */
+    tx_run_done(tx);
+    if (tx->closing)
+        return;
+    if (closed(ch) && !tx->wait && !tx->done) {
+        tx_detach(tx);
+        return;
+    }
+    if (tx->wait) {
+        tx_arm(tx);
+        lg__chan_fence();
+        if (lg__chan_push_would_fit(ch) && atomic_exchange(&tx->armed, 0)) {
+            atomic_fetch_sub(&ch->tx_waiting, 1);
+            uv_async_send(&tx->async);
+        }
+    }
+}
+
+void lg__chan_uv_wake_tx(struct lg_chan *ch)
+{
+    pthread_mutex_lock(&ch->uv_lock);
+    for (struct lg__chan_tx *tx = ch->tx; tx; tx = tx->next)
+        if (atomic_exchange(&tx->armed, 0)) {
+            atomic_fetch_sub(&ch->tx_waiting, 1);
+            uv_async_send(&tx->async);
+        }
+    pthread_mutex_unlock(&ch->uv_lock);
+}
+
+static struct lg__chan_tx *tx_for(struct lg_chan *ch, uv_loop_t *loop,
+                                  int *err)
+{
+    pthread_mutex_lock(&ch->uv_lock);
+    struct lg__chan_tx *tx = ch->tx;
+    while (tx && tx->loop != loop)
+        tx = tx->next;
+    if (!tx) {
+        tx = calloc(1, sizeof *tx);
+        *err = tx ? uv_async_init(loop, &tx->async, tx_cb) : -ENOMEM;
+        if (*err == 0) {
+            tx->async.data = tx;
+            tx->ch = ch;
+            tx->loop = loop;
+            tx->wait_tail = &tx->wait;
+            tx->done_tail = &tx->done;
+            tx->next = ch->tx;
+            ch->tx = tx;
+            atomic_fetch_add(&ch->refs, 1);
+        } else {
+            free(tx);
+            tx = NULL;
+        }
+    }
+    pthread_mutex_unlock(&ch->uv_lock);
+    return tx;
+}
+
+int lg_chan_send_async(lg_chan_t *ch, uv_loop_t *loop, const void *msg,
+                       lg_chan_send_cb cb, void *data)
+{
+    if (!ch || !loop || !msg)
+        return -EINVAL;
+    if (!uv_present())
+        return -ENOSYS;
+    if (closed(ch))
+        return -EPIPE;
+    int err = 0;
+    struct lg__chan_tx *tx = tx_for(ch, loop, &err);
+    if (!tx)
+        return err;
+    lg__chan_note_loop_thread(ch);
+    struct parked *p;
+    if (!tx->wait) {
+        int r = lg__chan_push(ch, msg);
+        if (r == -EPIPE)
+            return -EPIPE;
+        if (r == 0) {
+            lg__chan_after_push(ch);
+            if (!cb)
+                return 0;
+            p = malloc(sizeof *p);
+            if (!p)
+                return 0;   /* delivered; only the notice is lost */
+            p->cb = cb;
+            p->data = data;
+            p->status = 0;
+            append(&tx->done_tail, p);
+            uv_async_send(&tx->async);
+            return 0;
+        }
+    }
+    p = malloc(sizeof *p + ch->elem);
+    if (!p)
+        return -ENOMEM;
+    memcpy(p->msg, msg, ch->elem);
+    p->cb = cb;
+    p->data = data;
+    p->status = 0;
+    append(&tx->wait_tail, p);
+    uv_async_send(&tx->async);   /* tx_cb flushes what fits, then arms */
+    return 0;
+}
+
+/* Any thread: every loop side learns the channel closed, on its thread. */
+void lg__chan_uv_closed(struct lg_chan *ch)
+{
+    if (!uv_present())
+        return;
+    pthread_mutex_lock(&ch->uv_lock);
+    if (ch->rx)
+        uv_async_send(&ch->rx->async);
+    for (struct lg__chan_tx *tx = ch->tx; tx; tx = tx->next)
+        uv_async_send(&tx->async);
+    pthread_mutex_unlock(&ch->uv_lock);
+}

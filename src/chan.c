@@ -1,0 +1,387 @@
+/* lg_chan: the ring, and the calls of plain threads (blocking, timed, try).
+ * The layout and the wake-up protocol are described in chan-internal.h;
+ * the libuv side is chan-uv.c. */
+#include <errno.h>
+#include <limits.h>
+#include <linux/futex.h>
+#include <sched.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "chan-internal.h"
+
+#define SPIN_NS 20000         /* a receiver or sender polls this long before
+                                 parking: a futex wake-up costs ~10 us */
+
+#if defined(__x86_64__) || defined(__i386__)
+#define cpu_relax() __builtin_ia32_pause()
+#else
+#define cpu_relax() ((void)0)
+#endif
+
+struct cell {
+    _Atomic size_t seq;
+    unsigned char data[];
+};
+
+static struct cell *cell_at(struct lg_chan *ch, size_t pos)
+{
+    return (struct cell *)(ch->cells + (pos & (ch->ncells - 1)) * ch->stride);
+}
+
+void lg__chan_fence(void)
+{
+#if defined(__x86_64__)
+    /* A locked RMW of a stack word: a full barrier, cheaper than mfence,
+     * and one ThreadSanitizer accepts (it rejects atomic_thread_fence). */
+    int x = 0;
+    __atomic_fetch_or(&x, 0, __ATOMIC_SEQ_CST);
+#else
+    atomic_thread_fence(memory_order_seq_cst);
+#endif
+}
+
+int lg__chan_push(struct lg_chan *ch, const void *msg)
+{
+    size_t pos = atomic_load_explicit(&ch->tail, memory_order_relaxed);
+    struct cell *c;
+    for (;;) {
+        if (pos & LG__CHAN_CLOSED_BIT)
+            return -EPIPE;
+        c = cell_at(ch, pos);
+        size_t seq = atomic_load_explicit(&c->seq, memory_order_acquire);
+        intptr_t dif = (intptr_t)seq - (intptr_t)pos;
+        if (dif == 0) {
+            if (ch->cap != ch->ncells &&
+                pos - atomic_load_explicit(&ch->head, memory_order_acquire) >=
+                    ch->cap)
+                return -EAGAIN;
+            if (atomic_compare_exchange_weak_explicit(
+                    &ch->tail, &pos, pos + 1, memory_order_relaxed,
+                    memory_order_relaxed))
+                break;
+        } else if (dif < 0) {
+            return -EAGAIN;
+        } else {
+            pos = atomic_load_explicit(&ch->tail, memory_order_relaxed);
+        }
+    }
+    memcpy(c->data, msg, ch->elem);
+    atomic_store_explicit(&c->seq, pos + 1, memory_order_release);
+    return 0;
+}
+
+int lg__chan_pop(struct lg_chan *ch, void *msg)
+{
+    size_t pos = atomic_load_explicit(&ch->head, memory_order_relaxed);
+    struct cell *c;
+    for (;;) {
+        c = cell_at(ch, pos);
+        size_t seq = atomic_load_explicit(&c->seq, memory_order_acquire);
+        intptr_t dif = (intptr_t)seq - (intptr_t)(pos + 1);
+        if (dif == 0) {
+            if (atomic_compare_exchange_weak_explicit(
+                    &ch->head, &pos, pos + 1, memory_order_relaxed,
+                    memory_order_relaxed))
+                break;
+        } else if (dif < 0) {
+            return lg__chan_drained(ch) ? -EPIPE : -EAGAIN;
+        } else {
+            pos = atomic_load_explicit(&ch->head, memory_order_relaxed);
+        }
+    }
+    memcpy(msg, c->data, ch->elem);
+    atomic_store_explicit(&c->seq, pos + ch->ncells, memory_order_release);
+    return 0;
+}
+
+int lg__chan_drained(struct lg_chan *ch)
+{
+    size_t tail = atomic_load_explicit(&ch->tail, memory_order_acquire);
+    if (!(tail & LG__CHAN_CLOSED_BIT))
+        return 0;
+    return atomic_load_explicit(&ch->head, memory_order_acquire) ==
+           (tail & ~LG__CHAN_CLOSED_BIT);
+}
+
+int lg__chan_ready(struct lg_chan *ch)
+{
+    size_t pos = atomic_load_explicit(&ch->head, memory_order_relaxed);
+    struct cell *c = cell_at(ch, pos);
+    return atomic_load_explicit(&c->seq, memory_order_acquire) == pos + 1;
+}
+
+int lg__chan_push_would_fit(struct lg_chan *ch)
+{
+    size_t pos = atomic_load_explicit(&ch->tail, memory_order_acquire);
+    if (pos & LG__CHAN_CLOSED_BIT)
+        return 1;
+    if (ch->cap != ch->ncells &&
+        pos - atomic_load_explicit(&ch->head, memory_order_acquire) >= ch->cap)
+        return 0;
+    struct cell *c = cell_at(ch, pos);
+    return atomic_load_explicit(&c->seq, memory_order_acquire) == pos;
+}
+
+static long futex(_Atomic uint32_t *word, int op, uint32_t val,
+                  const struct timespec *abs)
+{
+    return syscall(SYS_futex, (uint32_t *)word, op | FUTEX_PRIVATE_FLAG, val,
+                   abs, NULL, FUTEX_BITSET_MATCH_ANY);
+}
+
+static void wake(_Atomic uint32_t *seq, int n)
+{
+    atomic_fetch_add_explicit(seq, 1, memory_order_release);
+    futex(seq, FUTEX_WAKE, (uint32_t)n, NULL);
+}
+
+void lg__chan_after_push(struct lg_chan *ch)
+{
+    lg__chan_fence();
+    if (atomic_load_explicit(&ch->recv_waiters, memory_order_relaxed))
+        wake(&ch->recv_seq, 1);
+    if (atomic_load_explicit(&ch->rx_armed, memory_order_relaxed))
+        lg__chan_uv_wake_rx(ch);
+}
+
+void lg__chan_after_pop(struct lg_chan *ch)
+{
+    lg__chan_fence();
+    if (atomic_load_explicit(&ch->send_waiters, memory_order_relaxed))
+        wake(&ch->send_seq, 1);
+    if (atomic_load_explicit(&ch->tx_waiting, memory_order_relaxed))
+        lg__chan_uv_wake_tx(ch);
+}
+
+int lg_chan_new(lg_chan_t **out, size_t capacity, size_t elem_size)
+{
+    if (!out || capacity == 0 || elem_size == 0 ||
+        capacity > ((size_t)1 << 40) || elem_size > ((size_t)1 << 30))
+        return -EINVAL;
+    size_t n = 2;
+    while (n < capacity)
+        n <<= 1;
+    size_t stride = (sizeof(struct cell) + elem_size + 63) & ~(size_t)63;
+    struct lg_chan *ch;
+    if (posix_memalign((void **)&ch, 64, sizeof *ch) != 0)
+        return -ENOMEM;
+    memset(ch, 0, sizeof *ch);
+    if (posix_memalign((void **)&ch->cells, 64, n * stride) != 0) {
+        free(ch);
+        return -ENOMEM;
+    }
+    for (size_t i = 0; i < n; i++)
+        atomic_init(&((struct cell *)(ch->cells + i * stride))->seq, i);
+    ch->cap = capacity;
+    ch->ncells = n;
+    ch->elem = elem_size;
+    ch->stride = stride;
+    atomic_init(&ch->refs, 1);
+    pthread_mutex_init(&ch->uv_lock, NULL);
+    *out = ch;
+    return 0;
+}
+
+void lg_chan_close(lg_chan_t *ch)
+{
+    if (!ch)
+        return;
+    size_t was = atomic_fetch_or_explicit(&ch->tail, LG__CHAN_CLOSED_BIT,
+                                          memory_order_acq_rel);
+    if (was & LG__CHAN_CLOSED_BIT)
+        return;
+    wake(&ch->recv_seq, INT_MAX);
+    wake(&ch->send_seq, INT_MAX);
+    lg__chan_uv_closed(ch);
+}
+
+void lg__chan_unref(struct lg_chan *ch)
+{
+    if (atomic_fetch_sub_explicit(&ch->refs, 1, memory_order_acq_rel) != 1)
+        return;
+    pthread_mutex_destroy(&ch->uv_lock);
+    free(ch->cells);
+    free(ch);
+}
+
+void lg_chan_free(lg_chan_t *ch)
+{
+    if (!ch)
+        return;
+    lg_chan_close(ch);
+    atomic_store(&ch->freed, 1);
+    lg__chan_unref(ch);
+}
+
+int lg_chan_try_send(lg_chan_t *ch, const void *msg)
+{
+    int r = lg__chan_push(ch, msg);
+    if (r == 0)
+        lg__chan_after_push(ch);
+    return r;
+}
+
+int lg_chan_try_recv(lg_chan_t *ch, void *msg)
+{
+    int r = lg__chan_pop(ch, msg);
+    if (r == 0)
+        lg__chan_after_pop(ch);
+    return r;
+}
+
+void lg__chan_note_loop_thread(struct lg_chan *ch)
+{
+    pthread_t self = pthread_self();
+    pthread_mutex_lock(&ch->uv_lock);
+    int n = atomic_load(&ch->n_loop_threads);
+    int known = 0;
+    for (int i = 0; i < n; i++)
+        known |= pthread_equal(ch->loop_threads[i], self);
+    if (!known && n < LG__CHAN_MAX_LOOPS) {
+        ch->loop_threads[n] = self;
+        atomic_store(&ch->n_loop_threads, n + 1);
+    }
+    pthread_mutex_unlock(&ch->uv_lock);
+}
+
+/* A blocking call on a loop thread would freeze the loop, and with it
+ * whoever was to make room or send: refuse it, and report it when the
+ * detector is loaded. */
+static int on_loop(struct lg_chan *ch, const char *call, void *fn,
+                   void *caller)
+{
+    int loop = lg_thread_is_loop();
+    int n = atomic_load_explicit(&ch->n_loop_threads, memory_order_acquire);
+    pthread_t self = pthread_self();
+    for (int i = 0; !loop && i < n; i++)
+        loop = pthread_equal(ch->loop_threads[i], self);
+    if (!loop)
+        return 0;
+    if (lg__detector_active() && !lg__tls.in_shim) {
+        struct lg__wait w = {.call = call, .timeout_ns = -1,
+                             .caller = caller, .fn = fn};
+        lg__object_ptr(&w, "chan", ch);
+        lg__wait_begin(&w);
+        lg__wait_end(&w);
+    }
+    return 1;
+}
+
+static void deadline_after(struct timespec *ts, uint64_t ms)
+{
+    clock_gettime(CLOCK_MONOTONIC, ts);
+    uint64_t ns = (uint64_t)ts->tv_nsec + (ms % 1000) * 1000000;
+    ts->tv_sec += (time_t)(ms / 1000 + ns / 1000000000);
+    ts->tv_nsec = (long)(ns % 1000000000);
+}
+
+static int past(const struct timespec *abs)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return now.tv_sec > abs->tv_sec ||
+           (now.tv_sec == abs->tv_sec && now.tv_nsec >= abs->tv_nsec);
+}
+
+/* The one waiting loop behind every blocking and timed call: poll for
+ * SPIN_NS, then park on the futex word `seq`, announced in `waiters`.
+ * `op` is the non-blocking attempt (push or pop). abs NULL: no deadline. */
+static int wait_for(struct lg_chan *ch, int (*op)(struct lg_chan *, void *),
+                    void *msg, _Atomic uint32_t *seq,
+                    _Atomic uint32_t *waiters, const struct timespec *abs)
+{
+    int r = op(ch, msg);
+    if (r != -EAGAIN)
+        return r;
+    uint64_t spin_end = lg__now_ns() + SPIN_NS;
+    for (unsigned i = 1; r == -EAGAIN; i++) {
+        if ((i & 63) == 0 && lg__now_ns() > spin_end)
+            break;
+        cpu_relax();
+        r = op(ch, msg);
+    }
+    while (r == -EAGAIN) {
+        uint32_t s = atomic_load_explicit(seq, memory_order_acquire);
+        atomic_fetch_add_explicit(waiters, 1, memory_order_seq_cst);
+        lg__chan_fence();
+        r = op(ch, msg);
+        if (r == -EAGAIN) {
+            if (abs && past(abs)) {
+                atomic_fetch_sub(waiters, 1);
+                return -ETIMEDOUT;
+            }
+            /* EINTR and EAGAIN (the word moved) just mean: look again. */
+            futex(seq, FUTEX_WAIT_BITSET, s, abs);
+        }
+        atomic_fetch_sub_explicit(waiters, 1, memory_order_relaxed);
+    }
+    return r;
+}
+
+static int push_op(struct lg_chan *ch, void *msg)
+{
+    return lg__chan_push(ch, msg);
+}
+
+static int pop_op(struct lg_chan *ch, void *msg)
+{
+    return lg__chan_pop(ch, msg);
+}
+
+static int send_wait(lg_chan_t *ch, const void *msg,
+                     const struct timespec *abs)
+{
+    int r = wait_for(ch, push_op, (void *)msg, &ch->send_seq,
+                     &ch->send_waiters, abs);
+    if (r == 0)
+        lg__chan_after_push(ch);
+    return r;
+}
+
+static int recv_wait(lg_chan_t *ch, void *msg, const struct timespec *abs)
+{
+    int r = wait_for(ch, pop_op, msg, &ch->recv_seq, &ch->recv_waiters, abs);
+    if (r == 0)
+        lg__chan_after_pop(ch);
+    return r;
+}
+
+int lg_chan_send_blocking(lg_chan_t *ch, const void *msg)
+{
+    if (on_loop(ch, "lg_chan_send_blocking", (void *)lg_chan_send_blocking,
+                __builtin_return_address(0)))
+        return -EDEADLK;
+    return send_wait(ch, msg, NULL);
+}
+
+int lg_chan_recv_blocking(lg_chan_t *ch, void *msg)
+{
+    if (on_loop(ch, "lg_chan_recv_blocking", (void *)lg_chan_recv_blocking,
+                __builtin_return_address(0)))
+        return -EDEADLK;
+    return recv_wait(ch, msg, NULL);
+}
+
+int lg_chan_send_timed(lg_chan_t *ch, const void *msg, uint64_t timeout_ms)
+{
+    if (on_loop(ch, "lg_chan_send_timed", (void *)lg_chan_send_timed,
+                __builtin_return_address(0)))
+        return -EDEADLK;
+    struct timespec abs;
+    deadline_after(&abs, timeout_ms);
+    return send_wait(ch, msg, &abs);
+}
+
+int lg_chan_recv_timed(lg_chan_t *ch, void *msg, uint64_t timeout_ms)
+{
+    if (on_loop(ch, "lg_chan_recv_timed", (void *)lg_chan_recv_timed,
+                __builtin_return_address(0)))
+        return -EDEADLK;
+    struct timespec abs;
+    deadline_after(&abs, timeout_ms);
+    return recv_wait(ch, msg, &abs);
+}
