@@ -32,6 +32,11 @@ struct lg_chan {
     _Alignas(64) _Atomic size_t tail;    /* next position to fill; holds
                                             CLOSED_BIT once closed */
     _Alignas(64) _Atomic size_t head;    /* next position to take */
+    _Atomic size_t stash_n;              /* messages in the stash: taken
+                                            off the ring by a loop that
+                                            stopped receiving mid-batch;
+                                            older than the ring's, so
+                                            every pop takes them first */
     _Alignas(64) _Atomic uint32_t recv_seq;   /* futex: bumped when a
                                                  message or close comes */
     _Atomic uint32_t recv_waiters;       /* threads parked on recv_seq */
@@ -51,6 +56,9 @@ struct lg_chan {
     unsigned char *cells;
     pthread_mutex_t uv_lock;             /* guards rx, tx and loop_threads:
                                             never held on the fast path */
+    pthread_mutex_t stash_lock;          /* guards the stash */
+    unsigned char *stash;                /* stash_cap messages */
+    size_t stash_off, stash_cap;
     struct lg__chan_rx *rx;
     struct lg__chan_tx *tx;
     pthread_t loop_threads[LG__CHAN_MAX_LOOPS];
@@ -59,10 +67,20 @@ struct lg_chan {
 
 int lg__chan_push(struct lg_chan *ch, const void *msg);
 int lg__chan_pop(struct lg_chan *ch, void *msg);
+/* Takes up to max consecutive ready messages off the ring with one CAS:
+ * returns how many, the first at *first. Each must then be copied out with
+ * lg__chan_take, or handed to lg__chan_stash; until then producers wait for
+ * its cell. One CAS per batch instead of per message is most of a loop
+ * receiver's speed. */
+size_t lg__chan_claim(struct lg_chan *ch, size_t max, size_t *first);
+void lg__chan_take(struct lg_chan *ch, size_t pos, void *msg);
+/* Moves n claimed messages from pos on into the stash (a receiving loop
+ * stopped in the middle of a batch). Returns 0 or -ENOMEM. */
+int lg__chan_stash(struct lg_chan *ch, size_t pos, size_t n);
 /* After a push: wakes parked receivers and a sleeping receiving loop. */
 void lg__chan_after_push(struct lg_chan *ch);
-/* After one or more pops: wakes parked senders and waiting sending loops. */
-void lg__chan_after_pop(struct lg_chan *ch);
+/* After n pops: wakes up to n parked senders and waiting sending loops. */
+void lg__chan_after_pop(struct lg_chan *ch, size_t n);
 /* True when the channel is closed and every accepted message was taken. */
 int lg__chan_drained(struct lg_chan *ch);
 /* True when a message is ready to be taken. */

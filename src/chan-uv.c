@@ -26,6 +26,7 @@
 
 #define BUDGET 1024           /* messages per wake-up before other handles
                                  get their turn */
+#define BATCH 256             /* messages claimed with one CAS */
 
 struct lg__chan_rx {
     uv_async_t async;
@@ -94,17 +95,47 @@ static void rx_wake_self(struct lg__chan_rx *rx)
     uv_async_send(&rx->async);
 }
 
+/* Delivers up to `budget` messages: a batch claimed at once, each copied
+ * out (freeing its cell) just before its callback. A callback that stops
+ * the receiver leaves the rest of the batch in the stash, in order, for
+ * whoever receives next. Returns how many were delivered. */
+static int rx_deliver(struct lg__chan_rx *rx, int budget)
+{
+    struct lg_chan *ch = rx->ch;
+    int n = 0;
+    while (n < budget && !rx->stopping) {
+        if (LG__UNLIKELY(atomic_load(&ch->stash_n))) {
+            if (lg__chan_pop(ch, rx->buf) != 0)
+                break;
+            n++;
+            rx->cb(ch, 0, rx->buf, rx->data);
+            continue;
+        }
+        size_t first, max = (size_t)(budget - n) < BATCH
+                                ? (size_t)(budget - n) : BATCH;
+        size_t k = lg__chan_claim(ch, max, &first);
+        if (k == 0)
+            break;
+        for (size_t i = 0; i < k; i++) {
+            /* Out of memory for the stash, the batch is delivered after
+             * all: late callbacks are better than lost messages. */
+            if (rx->stopping && lg__chan_stash(ch, first + i, k - i) == 0)
+                break;
+            lg__chan_take(ch, first + i, rx->buf);
+            n++;
+            rx->cb(ch, 0, rx->buf, rx->data);
+        }
+    }
+    return n;
+}
+
 static void rx_cb(uv_async_t *h)
 {
     struct lg__chan_rx *rx = h->data;
     struct lg_chan *ch = rx->ch;
-    int n = 0;
-    while (n < BUDGET && !rx->stopping && lg__chan_pop(ch, rx->buf) == 0) {
-        n++;
-        rx->cb(ch, 0, rx->buf, rx->data);
-    }
+    int n = rx_deliver(rx, BUDGET);
     if (n)
-        lg__chan_after_pop(ch);
+        lg__chan_after_pop(ch, (size_t)n);
     if (rx->stopping)
         return;
     if (n == BUDGET) {

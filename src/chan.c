@@ -13,8 +13,10 @@
 
 #include "chan-internal.h"
 
-#define SPIN_NS 20000         /* a receiver or sender polls this long before
-                                 parking: a futex wake-up costs ~10 us */
+#define RECV_SPIN_NS 20000    /* a receiver polls this long before parking:
+                                 a futex wake-up costs ~10 us */
+#define SEND_SPIN_NS 5000     /* a sender facing a full channel spins less:
+                                 its receiver needs the CPU to make room */
 
 #if defined(__x86_64__) || defined(__i386__)
 #define cpu_relax() __builtin_ia32_pause()
@@ -74,8 +76,78 @@ int lg__chan_push(struct lg_chan *ch, const void *msg)
     return 0;
 }
 
+static int stash_pop(struct lg_chan *ch, void *msg)
+{
+    int r = -EAGAIN;
+    pthread_mutex_lock(&ch->stash_lock);
+    size_t n = atomic_load_explicit(&ch->stash_n, memory_order_relaxed);
+    if (n) {
+        memcpy(msg, ch->stash + ch->stash_off * ch->elem, ch->elem);
+        ch->stash_off++;
+        atomic_store_explicit(&ch->stash_n, n - 1, memory_order_release);
+        r = 0;
+    }
+    pthread_mutex_unlock(&ch->stash_lock);
+    return r;
+}
+
+int lg__chan_stash(struct lg_chan *ch, size_t pos, size_t n)
+{
+    pthread_mutex_lock(&ch->stash_lock);
+    size_t have = atomic_load_explicit(&ch->stash_n, memory_order_relaxed);
+    /* Compact what is left, then append: the stash only ever grows by a
+     * receiver stopping, so this is rare and small. */
+    unsigned char *buf = malloc((have + n) * ch->elem);
+    if (!buf) {
+        pthread_mutex_unlock(&ch->stash_lock);
+        return -ENOMEM;
+    }
+    if (have)
+        memcpy(buf, ch->stash + ch->stash_off * ch->elem, have * ch->elem);
+    for (size_t i = 0; i < n; i++)
+        lg__chan_take(ch, pos + i, buf + (have + i) * ch->elem);
+    free(ch->stash);
+    ch->stash = buf;
+    ch->stash_off = 0;
+    ch->stash_cap = have + n;
+    atomic_store_explicit(&ch->stash_n, have + n, memory_order_release);
+    pthread_mutex_unlock(&ch->stash_lock);
+    return 0;
+}
+
+size_t lg__chan_claim(struct lg_chan *ch, size_t max, size_t *first)
+{
+    size_t pos = atomic_load_explicit(&ch->head, memory_order_relaxed);
+    for (;;) {
+        size_t n = 0;
+        while (n < max &&
+               atomic_load_explicit(&cell_at(ch, pos + n)->seq,
+                                    memory_order_acquire) == pos + n + 1)
+            n++;
+        if (n == 0)
+            return 0;
+        if (atomic_compare_exchange_weak_explicit(
+                &ch->head, &pos, pos + n, memory_order_relaxed,
+                memory_order_relaxed)) {
+            *first = pos;
+            return n;
+        }
+    }
+}
+
+void lg__chan_take(struct lg_chan *ch, size_t pos, void *msg)
+{
+    struct cell *c = cell_at(ch, pos);
+    memcpy(msg, c->data, ch->elem);
+    atomic_store_explicit(&c->seq, pos + ch->ncells, memory_order_release);
+}
+
 int lg__chan_pop(struct lg_chan *ch, void *msg)
 {
+    if (LG__UNLIKELY(atomic_load_explicit(&ch->stash_n,
+                                          memory_order_acquire)) &&
+        stash_pop(ch, msg) == 0)
+        return 0;
     size_t pos = atomic_load_explicit(&ch->head, memory_order_relaxed);
     struct cell *c;
     for (;;) {
@@ -101,7 +173,8 @@ int lg__chan_pop(struct lg_chan *ch, void *msg)
 int lg__chan_drained(struct lg_chan *ch)
 {
     size_t tail = atomic_load_explicit(&ch->tail, memory_order_acquire);
-    if (!(tail & LG__CHAN_CLOSED_BIT))
+    if (!(tail & LG__CHAN_CLOSED_BIT) ||
+        atomic_load_explicit(&ch->stash_n, memory_order_acquire))
         return 0;
     return atomic_load_explicit(&ch->head, memory_order_acquire) ==
            (tail & ~LG__CHAN_CLOSED_BIT);
@@ -109,6 +182,8 @@ int lg__chan_drained(struct lg_chan *ch)
 
 int lg__chan_ready(struct lg_chan *ch)
 {
+    if (atomic_load_explicit(&ch->stash_n, memory_order_acquire))
+        return 1;
     size_t pos = atomic_load_explicit(&ch->head, memory_order_relaxed);
     struct cell *c = cell_at(ch, pos);
     return atomic_load_explicit(&c->seq, memory_order_acquire) == pos + 1;
@@ -148,11 +223,13 @@ void lg__chan_after_push(struct lg_chan *ch)
         lg__chan_uv_wake_rx(ch);
 }
 
-void lg__chan_after_pop(struct lg_chan *ch)
+void lg__chan_after_pop(struct lg_chan *ch, size_t n)
 {
     lg__chan_fence();
+    /* A batch freed n cells: wake as many parked senders (a single wake
+     * would leave the others asleep beside free room). */
     if (atomic_load_explicit(&ch->send_waiters, memory_order_relaxed))
-        wake(&ch->send_seq, 1);
+        wake(&ch->send_seq, n > INT_MAX ? INT_MAX : (int)n);
     if (atomic_load_explicit(&ch->tx_waiting, memory_order_relaxed))
         lg__chan_uv_wake_tx(ch);
 }
@@ -165,7 +242,7 @@ int lg_chan_new(lg_chan_t **out, size_t capacity, size_t elem_size)
     size_t n = 2;
     while (n < capacity)
         n <<= 1;
-    size_t stride = (sizeof(struct cell) + elem_size + 63) & ~(size_t)63;
+    size_t stride = (sizeof(struct cell) + elem_size + 15) & ~(size_t)15;
     struct lg_chan *ch;
     if (posix_memalign((void **)&ch, 64, sizeof *ch) != 0)
         return -ENOMEM;
@@ -182,6 +259,7 @@ int lg_chan_new(lg_chan_t **out, size_t capacity, size_t elem_size)
     ch->stride = stride;
     atomic_init(&ch->refs, 1);
     pthread_mutex_init(&ch->uv_lock, NULL);
+    pthread_mutex_init(&ch->stash_lock, NULL);
     *out = ch;
     return 0;
 }
@@ -204,6 +282,8 @@ void lg__chan_unref(struct lg_chan *ch)
     if (atomic_fetch_sub_explicit(&ch->refs, 1, memory_order_acq_rel) != 1)
         return;
     pthread_mutex_destroy(&ch->uv_lock);
+    pthread_mutex_destroy(&ch->stash_lock);
+    free(ch->stash);
     free(ch->cells);
     free(ch);
 }
@@ -229,7 +309,7 @@ int lg_chan_try_recv(lg_chan_t *ch, void *msg)
 {
     int r = lg__chan_pop(ch, msg);
     if (r == 0)
-        lg__chan_after_pop(ch);
+        lg__chan_after_pop(ch, 1);
     return r;
 }
 
@@ -288,16 +368,17 @@ static int past(const struct timespec *abs)
 }
 
 /* The one waiting loop behind every blocking and timed call: poll for
- * SPIN_NS, then park on the futex word `seq`, announced in `waiters`.
+ * spin_ns, then park on the futex word `seq`, announced in `waiters`.
  * `op` is the non-blocking attempt (push or pop). abs NULL: no deadline. */
 static int wait_for(struct lg_chan *ch, int (*op)(struct lg_chan *, void *),
                     void *msg, _Atomic uint32_t *seq,
-                    _Atomic uint32_t *waiters, const struct timespec *abs)
+                    _Atomic uint32_t *waiters, const struct timespec *abs,
+                    uint64_t spin_ns)
 {
     int r = op(ch, msg);
     if (r != -EAGAIN)
         return r;
-    uint64_t spin_end = lg__now_ns() + SPIN_NS;
+    uint64_t spin_end = lg__now_ns() + spin_ns;
     for (unsigned i = 1; r == -EAGAIN; i++) {
         if ((i & 63) == 0 && lg__now_ns() > spin_end)
             break;
@@ -336,7 +417,7 @@ static int send_wait(lg_chan_t *ch, const void *msg,
                      const struct timespec *abs)
 {
     int r = wait_for(ch, push_op, (void *)msg, &ch->send_seq,
-                     &ch->send_waiters, abs);
+                     &ch->send_waiters, abs, SEND_SPIN_NS);
     if (r == 0)
         lg__chan_after_push(ch);
     return r;
@@ -344,9 +425,10 @@ static int send_wait(lg_chan_t *ch, const void *msg,
 
 static int recv_wait(lg_chan_t *ch, void *msg, const struct timespec *abs)
 {
-    int r = wait_for(ch, pop_op, msg, &ch->recv_seq, &ch->recv_waiters, abs);
+    int r = wait_for(ch, pop_op, msg, &ch->recv_seq, &ch->recv_waiters, abs,
+                     RECV_SPIN_NS);
     if (r == 0)
-        lg__chan_after_pop(ch);
+        lg__chan_after_pop(ch, 1);
     return r;
 }
 
