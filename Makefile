@@ -116,17 +116,26 @@ $(BUILD)/tests/libearly.so: tests/integration/early-lib.c
 	@echo "  CC      $@"
 	$(Q)$(CC) $(CPPFLAGS_ALL) $(CFLAGS_ALL) -fPIC -shared -o $@ $< -lpthread
 
+# prog-chan-deadlock calls lg_chan, so it links libloopguard (prog-% does not).
+$(BUILD)/tests/prog-chan-deadlock: tests/integration/prog-chan-deadlock.c \
+                                   $(CORE_LIB) $(HDRS)
+	@mkdir -p $(@D)
+	@echo "  CC      $@"
+	$(Q)$(CC) $(CPPFLAGS_ALL) $(UV_CFLAGS) $(CFLAGS_ALL) -o $@ $< \
+	    -L$(BUILD) -lloopguard -Wl,-rpath,'$$ORIGIN/..' $(UV_LIBS) -lpthread
+
 $(BUILD)/tests/prog-early: tests/integration/prog-early.c \
                            $(BUILD)/tests/libearly.so
 	@echo "  CC      $@"
 	$(Q)$(CC) $(CPPFLAGS_ALL) $(UV_CFLAGS) $(CFLAGS_ALL) -o $@ $< \
 	    -L$(BUILD)/tests -learly -Wl,-rpath,'$$ORIGIN' $(UV_LIBS) -lpthread
 
-$(BUILD)/examples/%: examples/%/main.c $(HDRS)
+# Examples use lg_chan; the rpath finds $(BUILD)/libloopguard.so uninstalled.
+$(BUILD)/examples/%: examples/%/main.c $(CORE_LIB) $(HDRS)
 	@mkdir -p $(@D)
 	@echo "  CC      $@"
 	$(Q)$(CC) $(CPPFLAGS_ALL) $(UV_CFLAGS) $(CFLAGS_ALL) -o $@ $< \
-	    -L$(BUILD) $(UV_LIBS) -lpthread
+	    -L$(BUILD) -lloopguard -Wl,-rpath,'$$ORIGIN/..' $(UV_LIBS) -lpthread
 
 test-bins: all $(UNIT_BIN) $(PROG_BIN) $(EXAMPLE_BIN)
 

@@ -158,7 +158,10 @@ LG_EXTERN int lg_chan_recv_stop(lg_chan_t *ch);
  * loop's is waiting, else parked on the loop side and delivered, in order,
  * as room appears. cb (may be NULL) runs once, later, on the loop thread:
  * 0 once delivered, -EPIPE if the channel closed first. Returns 0 (cb will
- * run), -EPIPE (already closed; cb will not run), -ENOMEM, -ENOSYS. */
+ * run), -EPIPE (already closed; cb will not run), -ENOMEM, -ENOSYS.
+ * The first call from a loop attaches a handle to that loop, which keeps it
+ * running until the channel is closed (then the handle closes itself on
+ * the loop thread): close the channel before expecting uv_run to return. */
 LG_EXTERN int lg_chan_send_async(lg_chan_t *ch, struct uv_loop_s *loop,
                                  const void *msg, lg_chan_send_cb cb,
                                  void *data);
