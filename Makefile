@@ -158,6 +158,14 @@ demo: deps all $(EXAMPLE_BIN)
 
 bench: deps all $(BENCH_BIN)
 	@sh bench/run.sh $(BUILD)
+	@sh bench/run-chan.sh $(BUILD)
+
+# bench-chan measures lg_chan, so it links libloopguard (bench-% does not).
+$(BUILD)/bench/bench-chan: bench/bench-chan.c $(CORE_LIB) $(HDRS)
+	@mkdir -p $(@D)
+	@echo "  CC      $@"
+	$(Q)$(CC) $(CPPFLAGS_ALL) $(UV_CFLAGS) $(CFLAGS_ALL) -o $@ $< \
+	    -L$(BUILD) -lloopguard -Wl,-rpath,'$$ORIGIN/..' $(UV_LIBS) -lpthread
 
 $(BUILD)/bench/%: bench/%.c $(HDRS)
 	@mkdir -p $(@D)

@@ -83,10 +83,12 @@ LG_EXTERN int lg_thread_is_loop(void);
  * Errors are negative errno values: -EAGAIN (full or empty, try calls),
  * -EPIPE (closed; receivers get it only once the channel is drained),
  * -ETIMEDOUT, -EINVAL, -ENOMEM, and -EDEADLK: a blocking or timed call made
- * on a loop thread (a thread inside uv_run or lg_loop_enter, or the thread
- * that runs this channel's callbacks) is refused at once instead of
- * freezing the loop, and reported as a blocking_call when the detector
- * (libloopguard-preload.so) is loaded.
+ * on a loop thread is refused at once instead of freezing the loop, and
+ * reported as a blocking_call when the detector (libloopguard-preload.so)
+ * is loaded. A loop thread here is one between lg_loop_enter and
+ * lg_loop_leave, one inside uv_run when the detector is loaded (it marks
+ * uv_run), or one running a loop that has this channel attached
+ * (lg_chan_recv_start, or lg_chan_send_async until the channel closes).
  *
  * Lifetime: lg_chan_close() may be called from any thread, any number of
  * times. lg_chan_free() may be called from any thread once no thread is

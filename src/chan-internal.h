@@ -61,7 +61,9 @@ struct lg_chan {
     size_t stash_off, stash_cap;
     struct lg__chan_rx *rx;
     struct lg__chan_tx *tx;
-    pthread_t loop_threads[LG__CHAN_MAX_LOOPS];
+    _Atomic uintptr_t loop_threads[LG__CHAN_MAX_LOOPS];  /* pthread_t of
+                                            the threads running the
+                                            attached loop sides */
     _Atomic int n_loop_threads;
 };
 
@@ -89,8 +91,10 @@ int lg__chan_ready(struct lg_chan *ch);
 int lg__chan_push_would_fit(struct lg_chan *ch);
 /* A full memory barrier (StoreLoad included). */
 void lg__chan_fence(void);
-/* Remembers the calling thread as one that runs this channel's loop side. */
-void lg__chan_note_loop_thread(struct lg_chan *ch);
+/* Rebuilds loop_threads from the attached loop sides; under uv_lock. A
+ * thread runs the channel's callbacks only while a side is attached. */
+void lg__chan_set_loop_threads(struct lg_chan *ch, const pthread_t *t,
+                               int n);
 /* Drops a reference; the last one frees the channel. */
 void lg__chan_unref(struct lg_chan *ch);
 

@@ -31,6 +31,7 @@
 struct lg__chan_rx {
     uv_async_t async;
     struct lg_chan *ch;
+    pthread_t thread;         /* the loop's thread */
     lg_chan_recv_cb cb;
     void *data;
     int stopping;             /* recv_stop or the final callback ran */
@@ -49,6 +50,7 @@ struct parked {               /* a message waiting for room, or a callback
 struct lg__chan_tx {
     uv_async_t async;
     struct lg_chan *ch;
+    pthread_t thread;         /* the loop's thread */
     uv_loop_t *loop;
     struct lg__chan_tx *next;
     struct parked *wait, **wait_tail;   /* messages waiting for room */
@@ -56,6 +58,20 @@ struct lg__chan_tx {
     _Atomic int armed;                  /* waiting for a pop to wake it */
     int closing;
 };
+
+/* Under uv_lock: the threads of the attached sides are the ones that run
+ * this channel's callbacks, on which a blocking call gets -EDEADLK. */
+static void loop_threads_update(struct lg_chan *ch)
+{
+    pthread_t t[LG__CHAN_MAX_LOOPS];
+    int n = 0;
+    if (ch->rx)
+        t[n++] = ch->rx->thread;
+    for (struct lg__chan_tx *tx = ch->tx; tx && n < LG__CHAN_MAX_LOOPS;
+         tx = tx->next)
+        t[n++] = tx->thread;
+    lg__chan_set_loop_threads(ch, t, n);
+}
 
 static int uv_present(void)
 {
@@ -85,6 +101,7 @@ static void rx_detach(struct lg__chan_rx *rx)
     pthread_mutex_lock(&ch->uv_lock);
     if (ch->rx == rx)
         ch->rx = NULL;
+    loop_threads_update(ch);
     pthread_mutex_unlock(&ch->uv_lock);
     atomic_store(&ch->rx_armed, 0);
     uv_close((uv_handle_t *)&rx->async, rx_closed);
@@ -179,6 +196,7 @@ int lg_chan_recv_start(lg_chan_t *ch, uv_loop_t *loop, lg_chan_recv_cb cb,
     rx->ch = ch;
     rx->cb = cb;
     rx->data = data;
+    rx->thread = pthread_self();
     pthread_mutex_lock(&ch->uv_lock);
     if (ch->rx) {
         pthread_mutex_unlock(&ch->uv_lock);
@@ -190,13 +208,13 @@ int lg_chan_recv_start(lg_chan_t *ch, uv_loop_t *loop, lg_chan_recv_cb cb,
         rx->async.data = rx;
         atomic_fetch_add(&ch->refs, 1);
         ch->rx = rx;
+        loop_threads_update(ch);
     }
     pthread_mutex_unlock(&ch->uv_lock);
     if (r != 0) {
         free(rx);
         return r;
     }
-    lg__chan_note_loop_thread(ch);
     rx_wake_self(rx);   /* deliver what is already there, then arm */
     return 0;
 }
@@ -281,6 +299,7 @@ static void tx_detach(struct lg__chan_tx *tx)
             *pp = tx->next;
             break;
         }
+    loop_threads_update(ch);
     pthread_mutex_unlock(&ch->uv_lock);
     if (atomic_exchange(&tx->armed, 0))
         atomic_fetch_sub(&ch->tx_waiting, 1);
@@ -343,11 +362,13 @@ static struct lg__chan_tx *tx_for(struct lg_chan *ch, uv_loop_t *loop,
         if (*err == 0) {
             tx->async.data = tx;
             tx->ch = ch;
+            tx->thread = pthread_self();
             tx->loop = loop;
             tx->wait_tail = &tx->wait;
             tx->done_tail = &tx->done;
             tx->next = ch->tx;
             ch->tx = tx;
+            loop_threads_update(ch);
             atomic_fetch_add(&ch->refs, 1);
         } else {
             free(tx);
@@ -371,19 +392,23 @@ int lg_chan_send_async(lg_chan_t *ch, uv_loop_t *loop, const void *msg,
     struct lg__chan_tx *tx = tx_for(ch, loop, &err);
     if (!tx)
         return err;
-    lg__chan_note_loop_thread(ch);
-    struct parked *p;
+    /* The node is allocated before anything is sent: 0 must mean that cb
+     * will run, so running out of memory has to happen first. */
+    struct parked *p = malloc(sizeof *p + (tx->wait ? ch->elem : 0));
+    if (!p)
+        return -ENOMEM;
     if (!tx->wait) {
         int r = lg__chan_push(ch, msg);
-        if (r == -EPIPE)
+        if (r == -EPIPE) {
+            free(p);
             return -EPIPE;
+        }
         if (r == 0) {
             lg__chan_after_push(ch);
-            if (!cb)
+            if (!cb) {
+                free(p);
                 return 0;
-            p = malloc(sizeof *p);
-            if (!p)
-                return 0;   /* delivered; only the notice is lost */
+            }
             p->cb = cb;
             p->data = data;
             p->status = 0;
@@ -391,10 +416,12 @@ int lg_chan_send_async(lg_chan_t *ch, uv_loop_t *loop, const void *msg,
             uv_async_send(&tx->async);
             return 0;
         }
+        /* Full: park it, in a node big enough for the message. */
+        free(p);
+        p = malloc(sizeof *p + ch->elem);
+        if (!p)
+            return -ENOMEM;
     }
-    p = malloc(sizeof *p + ch->elem);
-    if (!p)
-        return -ENOMEM;
     memcpy(p->msg, msg, ch->elem);
     p->cb = cb;
     p->data = data;

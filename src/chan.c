@@ -313,19 +313,15 @@ int lg_chan_try_recv(lg_chan_t *ch, void *msg)
     return r;
 }
 
-void lg__chan_note_loop_thread(struct lg_chan *ch)
+void lg__chan_set_loop_threads(struct lg_chan *ch, const pthread_t *t,
+                               int n)
 {
-    pthread_t self = pthread_self();
-    pthread_mutex_lock(&ch->uv_lock);
-    int n = atomic_load(&ch->n_loop_threads);
-    int known = 0;
+    if (n > LG__CHAN_MAX_LOOPS)
+        n = LG__CHAN_MAX_LOOPS;
+    atomic_store(&ch->n_loop_threads, 0);
     for (int i = 0; i < n; i++)
-        known |= pthread_equal(ch->loop_threads[i], self);
-    if (!known && n < LG__CHAN_MAX_LOOPS) {
-        ch->loop_threads[n] = self;
-        atomic_store(&ch->n_loop_threads, n + 1);
-    }
-    pthread_mutex_unlock(&ch->uv_lock);
+        atomic_store(&ch->loop_threads[i], (uintptr_t)t[i]);
+    atomic_store(&ch->n_loop_threads, n);
 }
 
 /* A blocking call on a loop thread would freeze the loop, and with it
@@ -338,7 +334,8 @@ static int on_loop(struct lg_chan *ch, const char *call, void *fn,
     int n = atomic_load_explicit(&ch->n_loop_threads, memory_order_acquire);
     pthread_t self = pthread_self();
     for (int i = 0; !loop && i < n; i++)
-        loop = pthread_equal(ch->loop_threads[i], self);
+        loop = pthread_equal((pthread_t)atomic_load(&ch->loop_threads[i]),
+                             self);
     if (!loop)
         return 0;
     if (lg__detector_active() && !lg__tls.in_shim) {
