@@ -67,6 +67,10 @@ LG_EXTERN int lg_thread_is_loop(void);
  * loops, where threads may block and a loop never does. Many producers;
  * each producer's messages arrive in the order it sent them; every message
  * accepted is delivered exactly once. Messages are copied in and out.
+ * (With several receivers at once, one exception: a receiving loop takes
+ * messages in batches, and if its callback stops it mid-batch, the rest of
+ * the batch goes to whoever receives next, possibly after a newer message
+ * another receiver already took.)
  *
  * Who calls what:
  *   plain threads    lg_chan_send_blocking / _recv_blocking / _timed: may

@@ -64,7 +64,10 @@ struct lg_chan {
     _Atomic uintptr_t loop_threads[LG__CHAN_MAX_LOOPS];  /* pthread_t of
                                             the threads running the
                                             attached loop sides */
-    _Atomic int n_loop_threads;
+    _Atomic int n_loop_threads;          /* entries in loop_threads */
+    _Atomic int n_loop_sides;            /* attached sides: more than fit
+                                            in the table means a walk of
+                                            rx and tx under uv_lock */
 };
 
 int lg__chan_push(struct lg_chan *ch, const void *msg);
@@ -79,8 +82,9 @@ void lg__chan_take(struct lg_chan *ch, size_t pos, void *msg);
 /* Moves n claimed messages from pos on into the stash (a receiving loop
  * stopped in the middle of a batch). Returns 0 or -ENOMEM. */
 int lg__chan_stash(struct lg_chan *ch, size_t pos, size_t n);
-/* After a push: wakes parked receivers and a sleeping receiving loop. */
-void lg__chan_after_push(struct lg_chan *ch);
+/* After n pushes: wakes up to n parked receivers and a sleeping receiving
+ * loop. */
+void lg__chan_after_push(struct lg_chan *ch, size_t n);
 /* After n pops: wakes up to n parked senders and waiting sending loops. */
 void lg__chan_after_pop(struct lg_chan *ch, size_t n);
 /* True when the channel is closed and every accepted message was taken. */
@@ -95,6 +99,9 @@ void lg__chan_fence(void);
  * thread runs the channel's callbacks only while a side is attached. */
 void lg__chan_set_loop_threads(struct lg_chan *ch, const pthread_t *t,
                                int n);
+/* True when the calling thread runs one of the attached loop sides, by a
+ * walk under uv_lock (chan-uv.c); for when the table overflowed. */
+int lg__chan_uv_is_loop_thread(struct lg_chan *ch);
 /* Drops a reference; the last one frees the channel. */
 void lg__chan_unref(struct lg_chan *ch);
 

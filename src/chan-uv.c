@@ -64,13 +64,27 @@ struct lg__chan_tx {
 static void loop_threads_update(struct lg_chan *ch)
 {
     pthread_t t[LG__CHAN_MAX_LOOPS];
-    int n = 0;
+    int n = 0, sides = 0;
     if (ch->rx)
-        t[n++] = ch->rx->thread;
-    for (struct lg__chan_tx *tx = ch->tx; tx && n < LG__CHAN_MAX_LOOPS;
-         tx = tx->next)
-        t[n++] = tx->thread;
+        t[n++] = ch->rx->thread, sides++;
+    for (struct lg__chan_tx *tx = ch->tx; tx; tx = tx->next, sides++)
+        if (n < LG__CHAN_MAX_LOOPS)
+            t[n++] = tx->thread;
+    atomic_store(&ch->n_loop_sides, sides);
     lg__chan_set_loop_threads(ch, t, n);
+}
+
+int lg__chan_uv_is_loop_thread(struct lg_chan *ch)
+{
+    pthread_t self = pthread_self();
+    int found = 0;
+    pthread_mutex_lock(&ch->uv_lock);
+    if (ch->rx)
+        found = pthread_equal(ch->rx->thread, self);
+    for (struct lg__chan_tx *tx = ch->tx; tx && !found; tx = tx->next)
+        found = pthread_equal(tx->thread, self);
+    pthread_mutex_unlock(&ch->uv_lock);
+    return found;
 }
 
 static int uv_present(void)
@@ -270,7 +284,7 @@ static int tx_flush(struct lg__chan_tx *tx)
             free(p);
     }
     if (pushed)
-        lg__chan_after_push(tx->ch);
+        lg__chan_after_push(tx->ch, (size_t)pushed);
     return pushed;
 }
 
@@ -370,6 +384,11 @@ static struct lg__chan_tx *tx_for(struct lg_chan *ch, uv_loop_t *loop,
             ch->tx = tx;
             loop_threads_update(ch);
             atomic_fetch_add(&ch->refs, 1);
+            /* A close that came after our caller's check but before this
+             * lock did not see this handle: let it see the close itself.
+             * (lg__chan_uv_closed takes uv_lock after setting the bit.) */
+            if (closed(ch))
+                uv_async_send(&tx->async);
         } else {
             free(tx);
             tx = NULL;
@@ -404,7 +423,7 @@ int lg_chan_send_async(lg_chan_t *ch, uv_loop_t *loop, const void *msg,
             return -EPIPE;
         }
         if (r == 0) {
-            lg__chan_after_push(ch);
+            lg__chan_after_push(ch, 1);
             if (!cb) {
                 free(p);
                 return 0;

@@ -46,6 +46,20 @@ void lg__chan_fence(void)
 #endif
 }
 
+/* With a capacity below the ring's size, position pos may be filled only
+ * once the message `cap` places before it was released by its receiver
+ * (taken and its cell freed, not merely claimed in a loop's batch): that
+ * keeps at most `cap` messages between send and receipt. */
+static int released(struct lg_chan *ch, size_t pos)
+{
+    if (pos < ch->cap)
+        return 1;
+    size_t old = pos - ch->cap;
+    size_t seq = atomic_load_explicit(&cell_at(ch, old)->seq,
+                                      memory_order_acquire);
+    return (intptr_t)(seq - (old + ch->ncells)) >= 0;
+}
+
 int lg__chan_push(struct lg_chan *ch, const void *msg)
 {
     size_t pos = atomic_load_explicit(&ch->tail, memory_order_relaxed);
@@ -57,9 +71,7 @@ int lg__chan_push(struct lg_chan *ch, const void *msg)
         size_t seq = atomic_load_explicit(&c->seq, memory_order_acquire);
         intptr_t dif = (intptr_t)seq - (intptr_t)pos;
         if (dif == 0) {
-            if (ch->cap != ch->ncells &&
-                pos - atomic_load_explicit(&ch->head, memory_order_acquire) >=
-                    ch->cap)
+            if (ch->cap != ch->ncells && !released(ch, pos))
                 return -EAGAIN;
             if (atomic_compare_exchange_weak_explicit(
                     &ch->tail, &pos, pos + 1, memory_order_relaxed,
@@ -112,6 +124,7 @@ int lg__chan_stash(struct lg_chan *ch, size_t pos, size_t n)
     ch->stash_cap = have + n;
     atomic_store_explicit(&ch->stash_n, have + n, memory_order_release);
     pthread_mutex_unlock(&ch->stash_lock);
+    lg__chan_after_push(ch, n);   /* they are anyone's to take again */
     return 0;
 }
 
@@ -194,8 +207,7 @@ int lg__chan_push_would_fit(struct lg_chan *ch)
     size_t pos = atomic_load_explicit(&ch->tail, memory_order_acquire);
     if (pos & LG__CHAN_CLOSED_BIT)
         return 1;
-    if (ch->cap != ch->ncells &&
-        pos - atomic_load_explicit(&ch->head, memory_order_acquire) >= ch->cap)
+    if (ch->cap != ch->ncells && !released(ch, pos))
         return 0;
     struct cell *c = cell_at(ch, pos);
     return atomic_load_explicit(&c->seq, memory_order_acquire) == pos;
@@ -214,11 +226,16 @@ static void wake(_Atomic uint32_t *seq, int n)
     futex(seq, FUTEX_WAKE, (uint32_t)n, NULL);
 }
 
-void lg__chan_after_push(struct lg_chan *ch)
+static int clamp_int(size_t n)
+{
+    return n > INT_MAX ? INT_MAX : (int)n;
+}
+
+void lg__chan_after_push(struct lg_chan *ch, size_t n)
 {
     lg__chan_fence();
     if (atomic_load_explicit(&ch->recv_waiters, memory_order_relaxed))
-        wake(&ch->recv_seq, 1);
+        wake(&ch->recv_seq, clamp_int(n));
     if (atomic_load_explicit(&ch->rx_armed, memory_order_relaxed))
         lg__chan_uv_wake_rx(ch);
 }
@@ -229,7 +246,7 @@ void lg__chan_after_pop(struct lg_chan *ch, size_t n)
     /* A batch freed n cells: wake as many parked senders (a single wake
      * would leave the others asleep beside free room). */
     if (atomic_load_explicit(&ch->send_waiters, memory_order_relaxed))
-        wake(&ch->send_seq, n > INT_MAX ? INT_MAX : (int)n);
+        wake(&ch->send_seq, clamp_int(n));
     if (atomic_load_explicit(&ch->tx_waiting, memory_order_relaxed))
         lg__chan_uv_wake_tx(ch);
 }
@@ -243,11 +260,14 @@ int lg_chan_new(lg_chan_t **out, size_t capacity, size_t elem_size)
     while (n < capacity)
         n <<= 1;
     size_t stride = (sizeof(struct cell) + elem_size + 15) & ~(size_t)15;
+    size_t bytes;
+    if (__builtin_mul_overflow(n, stride, &bytes))
+        return -ENOMEM;
     struct lg_chan *ch;
     if (posix_memalign((void **)&ch, 64, sizeof *ch) != 0)
         return -ENOMEM;
     memset(ch, 0, sizeof *ch);
-    if (posix_memalign((void **)&ch->cells, 64, n * stride) != 0) {
+    if (posix_memalign((void **)&ch->cells, 64, bytes) != 0) {
         free(ch);
         return -ENOMEM;
     }
@@ -301,7 +321,7 @@ int lg_chan_try_send(lg_chan_t *ch, const void *msg)
 {
     int r = lg__chan_push(ch, msg);
     if (r == 0)
-        lg__chan_after_push(ch);
+        lg__chan_after_push(ch, 1);
     return r;
 }
 
@@ -336,6 +356,8 @@ static int on_loop(struct lg_chan *ch, const char *call, void *fn,
     for (int i = 0; !loop && i < n; i++)
         loop = pthread_equal((pthread_t)atomic_load(&ch->loop_threads[i]),
                              self);
+    if (!loop && atomic_load(&ch->n_loop_sides) > n)
+        loop = lg__chan_uv_is_loop_thread(ch);
     if (!loop)
         return 0;
     if (lg__detector_active() && !lg__tls.in_shim) {
@@ -370,9 +392,10 @@ static int past(const struct timespec *abs)
 static int wait_for(struct lg_chan *ch, int (*op)(struct lg_chan *, void *),
                     void *msg, _Atomic uint32_t *seq,
                     _Atomic uint32_t *waiters, const struct timespec *abs,
-                    uint64_t spin_ns)
+                    uint64_t spin_ns, int *parked)
 {
     int r = op(ch, msg);
+    *parked = 0;
     if (r != -EAGAIN)
         return r;
     uint64_t spin_end = lg__now_ns() + spin_ns;
@@ -394,6 +417,7 @@ static int wait_for(struct lg_chan *ch, int (*op)(struct lg_chan *, void *),
             }
             /* EINTR and EAGAIN (the word moved) just mean: look again. */
             futex(seq, FUTEX_WAIT_BITSET, s, abs);
+            *parked = 1;
         }
         atomic_fetch_sub_explicit(waiters, 1, memory_order_relaxed);
     }
@@ -410,22 +434,41 @@ static int pop_op(struct lg_chan *ch, void *msg)
     return lg__chan_pop(ch, msg);
 }
 
+/* A wake-up can be spent by a thread that then finds nothing (a message
+ * claimed but not yet published, a cell taken but not yet freed) and goes
+ * back to sleep, while what woke it is still there. So a thread that parked
+ * and then succeeded passes a wake-up on to its own side's sleepers when
+ * there is more for them: nothing is ever left beside a sleeping thread.
+ * Threads that never parked skip this: it would cost every busy send a
+ * system call. */
 static int send_wait(lg_chan_t *ch, const void *msg,
                      const struct timespec *abs)
 {
+    int parked;
     int r = wait_for(ch, push_op, (void *)msg, &ch->send_seq,
-                     &ch->send_waiters, abs, SEND_SPIN_NS);
-    if (r == 0)
-        lg__chan_after_push(ch);
+                     &ch->send_waiters, abs, SEND_SPIN_NS, &parked);
+    if (r == 0) {
+        lg__chan_after_push(ch, 1);
+        if (parked &&
+            atomic_load_explicit(&ch->send_waiters, memory_order_relaxed) &&
+            lg__chan_push_would_fit(ch))
+            wake(&ch->send_seq, 1);
+    }
     return r;
 }
 
 static int recv_wait(lg_chan_t *ch, void *msg, const struct timespec *abs)
 {
+    int parked;
     int r = wait_for(ch, pop_op, msg, &ch->recv_seq, &ch->recv_waiters, abs,
-                     RECV_SPIN_NS);
-    if (r == 0)
+                     RECV_SPIN_NS, &parked);
+    if (r == 0) {
         lg__chan_after_pop(ch, 1);
+        if (parked &&
+            atomic_load_explicit(&ch->recv_waiters, memory_order_relaxed) &&
+            lg__chan_ready(ch))
+            wake(&ch->recv_seq, 1);
+    }
     return r;
 }
 
