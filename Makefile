@@ -142,6 +142,7 @@ test-bins: all $(UNIT_BIN) $(PROG_BIN) $(EXAMPLE_BIN)
 check: deps
 	$(MAKE) check-unit check-integration
 	$(MAKE) check-asan
+	$(MAKE) check-tsan
 
 check-unit: test-bins
 	@sh tests/run-unit.sh $(BUILD) $(UNIT_BIN)
@@ -152,6 +153,20 @@ check-integration: test-bins
 # The same suites, rebuilt with AddressSanitizer and UBSan.
 check-asan:
 	$(MAKE) BUILD=build/asan SAN=address,undefined check-unit check-integration
+
+# The channel's unit tests and the library they link, rebuilt with
+# ThreadSanitizer (the preload is not involved). Each test runs through a
+# link to tests/support/tsan-run.sh, which turns ASLR off where TSan needs.
+.PHONY: check-tsan
+CHAN_TESTS := $(patsubst tests/unit/%.c,%,$(sort \
+                  $(wildcard tests/unit/test-chan-*.c)))
+check-tsan:
+	$(MAKE) BUILD=build/tsan SAN=thread $(CHAN_TESTS:%=build/tsan/tests/%)
+	@mkdir -p build/tsan/wrap
+	@for t in $(CHAN_TESTS); do \
+	    ln -sf $(CURDIR)/tests/support/tsan-run.sh build/tsan/wrap/$$t; \
+	done
+	@sh tests/run-unit.sh build/tsan $(CHAN_TESTS:%=build/tsan/wrap/%)
 
 demo: deps all $(EXAMPLE_BIN)
 	@sh examples/run-demo.sh $(BUILD)

@@ -259,7 +259,15 @@ int lg_chan_new(lg_chan_t **out, size_t capacity, size_t elem_size)
     size_t n = 2;
     while (n < capacity)
         n <<= 1;
-    size_t stride = (sizeof(struct cell) + elem_size + 15) & ~(size_t)15;
+    /* Cells of 16, 32 or 64 bytes never straddle a cache line; larger
+     * ones start on one. A cell shared by two lines is written by a
+     * producer while the loop reads its neighbour (64-byte messages ran
+     * at 3/4 of the speed with 80-byte cells). */
+    size_t stride = 16;
+    while (stride < sizeof(struct cell) + elem_size && stride < 64)
+        stride <<= 1;
+    if (stride < sizeof(struct cell) + elem_size)
+        stride = (sizeof(struct cell) + elem_size + 63) & ~(size_t)63;
     size_t bytes;
     if (__builtin_mul_overflow(n, stride, &bytes))
         return -ENOMEM;
