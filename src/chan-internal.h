@@ -68,6 +68,8 @@ struct lg_chan {
     _Atomic int n_loop_sides;            /* attached sides: more than fit
                                             in the table means a walk of
                                             rx and tx under uv_lock */
+    _Atomic unsigned loop_table_seq;     /* seqlock over the three fields
+                                            above: odd while rewritten */
 };
 
 int lg__chan_push(struct lg_chan *ch, const void *msg);
@@ -98,7 +100,7 @@ void lg__chan_fence(void);
 /* Rebuilds loop_threads from the attached loop sides; under uv_lock. A
  * thread runs the channel's callbacks only while a side is attached. */
 void lg__chan_set_loop_threads(struct lg_chan *ch, const pthread_t *t,
-                               int n);
+                               int n, int sides);
 /* True when the calling thread runs one of the attached loop sides, by a
  * walk under uv_lock (chan-uv.c); for when the table overflowed. */
 int lg__chan_uv_is_loop_thread(struct lg_chan *ch);

@@ -70,8 +70,7 @@ static void loop_threads_update(struct lg_chan *ch)
     for (struct lg__chan_tx *tx = ch->tx; tx; tx = tx->next, sides++)
         if (n < LG__CHAN_MAX_LOOPS)
             t[n++] = tx->thread;
-    atomic_store(&ch->n_loop_sides, sides);
-    lg__chan_set_loop_threads(ch, t, n);
+    lg__chan_set_loop_threads(ch, t, n, sides);
 }
 
 int lg__chan_uv_is_loop_thread(struct lg_chan *ch)

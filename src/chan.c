@@ -234,8 +234,12 @@ static int clamp_int(size_t n)
 void lg__chan_after_push(struct lg_chan *ch, size_t n)
 {
     lg__chan_fence();
+    /* On a closed channel this push may have been the last one in flight:
+     * every parked receiver must wake, to take it or to see -EPIPE. */
     if (atomic_load_explicit(&ch->recv_waiters, memory_order_relaxed))
-        wake(&ch->recv_seq, clamp_int(n));
+        wake(&ch->recv_seq,
+             atomic_load(&ch->tail) & LG__CHAN_CLOSED_BIT ? INT_MAX
+                                                          : clamp_int(n));
     if (atomic_load_explicit(&ch->rx_armed, memory_order_relaxed))
         lg__chan_uv_wake_rx(ch);
 }
@@ -249,6 +253,11 @@ void lg__chan_after_pop(struct lg_chan *ch, size_t n)
         wake(&ch->send_seq, clamp_int(n));
     if (atomic_load_explicit(&ch->tx_waiting, memory_order_relaxed))
         lg__chan_uv_wake_tx(ch);
+    /* The last message of a closed channel is gone: the other parked
+     * receivers will only ever get -EPIPE now. */
+    if (atomic_load_explicit(&ch->recv_waiters, memory_order_relaxed) &&
+        lg__chan_drained(ch))
+        wake(&ch->recv_seq, INT_MAX);
 }
 
 int lg_chan_new(lg_chan_t **out, size_t capacity, size_t elem_size)
@@ -342,14 +351,39 @@ int lg_chan_try_recv(lg_chan_t *ch, void *msg)
 }
 
 void lg__chan_set_loop_threads(struct lg_chan *ch, const pthread_t *t,
-                               int n)
+                               int n, int sides)
 {
     if (n > LG__CHAN_MAX_LOOPS)
         n = LG__CHAN_MAX_LOOPS;
-    atomic_store(&ch->n_loop_threads, 0);
+    atomic_fetch_add(&ch->loop_table_seq, 1);    /* odd: being rewritten */
     for (int i = 0; i < n; i++)
         atomic_store(&ch->loop_threads[i], (uintptr_t)t[i]);
     atomic_store(&ch->n_loop_threads, n);
+    atomic_store(&ch->n_loop_sides, sides);
+    atomic_fetch_add(&ch->loop_table_seq, 1);    /* even: consistent */
+}
+
+/* Reads one consistent version of the table (a seqlock: the writers, under
+ * uv_lock, are rare attaches and detaches). 1: self is in it; 0: not;
+ * -1: more sides are attached than the table holds. */
+static int loop_table_has(struct lg_chan *ch, pthread_t self)
+{
+    for (;;) {
+        unsigned s1 = atomic_load(&ch->loop_table_seq);
+        if (s1 & 1) {
+            cpu_relax();
+            continue;
+        }
+        int n = atomic_load(&ch->n_loop_threads);
+        int sides = atomic_load(&ch->n_loop_sides);
+        int found = 0;
+        for (int i = 0; i < n && !found; i++)
+            found = pthread_equal(
+                (pthread_t)atomic_load(&ch->loop_threads[i]), self);
+        if (atomic_load(&ch->loop_table_seq) != s1)
+            continue;
+        return found ? 1 : sides > n ? -1 : 0;
+    }
 }
 
 /* A blocking call on a loop thread would freeze the loop, and with it
@@ -359,13 +393,10 @@ static int on_loop(struct lg_chan *ch, const char *call, void *fn,
                    void *caller)
 {
     int loop = lg_thread_is_loop();
-    int n = atomic_load_explicit(&ch->n_loop_threads, memory_order_acquire);
-    pthread_t self = pthread_self();
-    for (int i = 0; !loop && i < n; i++)
-        loop = pthread_equal((pthread_t)atomic_load(&ch->loop_threads[i]),
-                             self);
-    if (!loop && atomic_load(&ch->n_loop_sides) > n)
-        loop = lg__chan_uv_is_loop_thread(ch);
+    if (!loop) {
+        int t = loop_table_has(ch, pthread_self());
+        loop = t > 0 || (t < 0 && lg__chan_uv_is_loop_thread(ch));
+    }
     if (!loop)
         return 0;
     if (lg__detector_active() && !lg__tls.in_shim) {
