@@ -131,6 +131,23 @@ $(BUILD)/tests/prog-early: tests/integration/prog-early.c \
 	    -L$(BUILD)/tests -learly -Wl,-rpath,'$$ORIGIN' $(UV_LIBS) -lpthread
 
 # Examples use lg_chan; the rpath finds $(BUILD)/libloopguard.so uninstalled.
+$(BUILD)/tests/prog-hostile: tests/integration/prog-hostile.c $(CORE_LIB)
+	@echo "  CC      $@"
+	$(Q)$(CC) $(CPPFLAGS_ALL) $(CFLAGS_ALL) -o $@ $< -L$(BUILD) -lloopguard \
+	    -Wl,-rpath,'$$ORIGIN/..' -lpthread
+
+# A libuv plugin the test program loads with RTLD_LOCAL (test-hostile-hosts).
+$(BUILD)/tests/uv-plugin.so: tests/integration/uv-plugin.c
+	@mkdir -p $(@D)
+	@echo "  CC      $@"
+	$(Q)$(CC) $(CPPFLAGS_ALL) $(UV_CFLAGS) $(CFLAGS_ALL) -fPIC -shared -o $@ $< \
+	    $(UV_LIBS)
+
+$(BUILD)/tests/prog-plugin: tests/integration/prog-plugin.c \
+                            $(BUILD)/tests/uv-plugin.so
+	@echo "  CC      $@"
+	$(Q)$(CC) $(CPPFLAGS_ALL) $(CFLAGS_ALL) -o $@ $< -ldl
+
 $(BUILD)/examples/%: examples/%/main.c $(CORE_LIB) $(HDRS)
 	@mkdir -p $(@D)
 	@echo "  CC      $@"

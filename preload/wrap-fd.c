@@ -28,7 +28,7 @@
 /* To the host, loopguard's log descriptor does not exist. */
 LG_EXPORT int close(int fd)
 {
-    if (LG__UNLIKELY(fd > 2 && fd == lg__log_fd())) {
+    if (LG__UNLIKELY(fd > 2 && fd == lg__log_fd()) && lg__log_owns(fd)) {
         errno = EBADF;
         return -1;
     }
@@ -55,6 +55,22 @@ LG_EXPORT int close_range(unsigned int first, unsigned int last, int flags)
     if (!(flags & CLOSE_RANGE_CLOEXEC))
         lg__fd_forget_range(first, last);
     return r;
+}
+
+/* glibc's closefrom closes through an internal close_range, which our
+ * close_range never sees: keep the log's descriptor out of its way too. */
+LG_EXPORT void closefrom(int low)
+{
+    int log = lg__log_fd();
+    if (log > 0 && low >= 0 && log >= low) {
+        if (log > low)
+            REAL(close_range)((unsigned)low, (unsigned)log - 1, 0);
+        lg__fd_forget_range((unsigned)low, (unsigned)log);
+        low = log + 1;
+    }
+    REAL(closefrom)(low);
+    if (low >= 0)
+        lg__fd_forget_range((unsigned)low, ~0u);
 }
 
 LG_EXPORT int dup2(int old, int new)

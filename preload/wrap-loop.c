@@ -1,6 +1,7 @@
 /* Loop runners. A thread is a loop thread from the moment it enters one
  * until the runner returns, so nested and repeated runs (UV_RUN_NOWAIT in a
  * loop) each mark and unmark it. */
+#include <dlfcn.h>
 #include <uv.h>
 
 #include "enter.h"
@@ -15,13 +16,15 @@ static const char *const uv_thin_wrappers[] = {
     NULL,
 };
 
-static int uv_known;   /* libuv's text ranges registered (ignore.c) */
+/* The last libuv whose text ranges were registered (ignore.c); usually the
+ * only one, but a plugin may bring its own. */
+static const void *uv_known;
 
-static LG__COLD void uv_learn(void)
+static LG__COLD void uv_learn(const void *real)
 {
     lg__tls.in_shim = 1;
-    lg__ignore_library((const void *)REAL(uv_run), uv_thin_wrappers);
-    __atomic_store_n(&uv_known, 1, __ATOMIC_RELEASE);
+    lg__ignore_library(real, uv_thin_wrappers);
+    __atomic_store_n(&uv_known, real, __ATOMIC_RELEASE);
     lg__tls.in_shim = 0;
 }
 
@@ -32,16 +35,43 @@ void lg__preload_loops_init(void)
 {
     if (lg__real_uv_run) {
         lg__ignore_library((const void *)lg__real_uv_run, uv_thin_wrappers);
-        uv_known = 1;
+        uv_known = (const void *)lg__real_uv_run;
     }
+}
+
+/* The real uv_run when RTLD_NEXT cannot see it: a plugin dlopened with
+ * RTLD_LOCAL links its own libuv, which only that plugin's scope reaches;
+ * its uv_run call still binds to ours, which comes first. Looked up in the
+ * caller's scope, through its own handle. */
+static LG__COLD int (*uv_run_in_scope_of(void *caller))(uv_loop_t *,
+                                                       uv_run_mode)
+{
+    Dl_info info;
+    void *f = NULL;
+    lg__tls.in_shim = 1;
+    if (dladdr(caller, &info) && info.dli_fname) {
+        void *h = dlopen(info.dli_fname, RTLD_LAZY | RTLD_NOLOAD);
+        if (h) {
+            f = dlsym(h, "uv_run");
+            dlclose(h);
+        }
+    }
+    lg__tls.in_shim = 0;
+    return f == (void *)uv_run ? NULL : (int (*)(uv_loop_t *, uv_run_mode))f;
 }
 
 LG_EXPORT int uv_run(uv_loop_t *loop, uv_run_mode mode)
 {
-    if (LG__UNLIKELY(!__atomic_load_n(&uv_known, __ATOMIC_ACQUIRE)) &&
+    int (*real)(uv_loop_t *, uv_run_mode) = lg__real_uv_run;
+    if (LG__UNLIKELY(!real)) {
+        real = uv_run_in_scope_of(__builtin_return_address(0));
+        if (!real)
+            real = REAL(uv_run);   /* nowhere to be found: says so, aborts */
+    }
+    if (LG__UNLIKELY(__atomic_load_n(&uv_known, __ATOMIC_ACQUIRE) !=
+                     (const void *)real) &&
         !lg__tls.in_shim)
-        uv_learn();
-    int (*real)(uv_loop_t *, uv_run_mode) = REAL(uv_run);
+        uv_learn((const void *)real);
     int entered = lg__loop_enter(LG__LOOP_LIBUV, LG__VIA_ENTRY, loop,
                                  (const void *)real,
                                  __builtin_return_address(0)) == 0;

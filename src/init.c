@@ -86,6 +86,7 @@ static void option_error(void *arg, const char *line)
 static void at_exit(void)
 {
     lg__exiting = 1;
+    pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, NULL);
     lg__tls.in_shim = 1;
     lg__report_summary();
     if (lg__opt.exitcode && lg__violations()) {

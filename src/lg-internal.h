@@ -376,6 +376,9 @@ LG__INTERNAL size_t lg__log_record_max(void);
 /* The log's descriptor when it is a file loopguard opened, else -1: the
  * host's close() of it fails with EBADF, as if loopguard were absent. */
 LG__INTERNAL int lg__log_fd(void);
+/* True when fd is the log's descriptor and still refers to the log's file
+ * (one fstat): only then does close() pretend it is not open. */
+LG__INTERNAL int lg__log_owns(int fd);
 /* Called before the host replaces descriptor fd (dup2/dup3): moves the log
  * out of the way when fd is the log's. */
 LG__INTERNAL void lg__log_evacuate(int fd);

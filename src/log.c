@@ -6,6 +6,7 @@
  * With %p in its name, a forked child opens its own file on first write. */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -17,6 +18,9 @@
 static int log_fd = -1;               /* -1 until opened; 2 = stderr */
 static pid_t log_pid;                 /* process that opened log_fd */
 static size_t log_record_max = 4096;  /* PIPE_BUF unless a regular file */
+static dev_t log_dev;                 /* identity of the file we opened: */
+static ino_t log_ino;                 /* a host's closefrom() or raw close
+                                         may free our number for reuse */
 static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static void expand_path(char *out, size_t cap, const char *tmpl, pid_t pid)
@@ -75,15 +79,37 @@ static void log_open(void)
     }
     log_fd = fd;
     set_record_max(fd);
+    struct stat st;
+    if (fstat(fd, &st) == 0) {
+        log_dev = st.st_dev;
+        log_ino = st.st_ino;
+    }
+}
+
+/* True while log_fd (a file we opened) still refers to that file. */
+static int log_fd_is_ours(void)
+{
+    struct stat st;
+    return log_fd > 2 && fstat(log_fd, &st) == 0 && st.st_dev == log_dev &&
+           st.st_ino == log_ino;
 }
 
 static void log_ensure(void)
 {
-    if (log_fd < 0)
+    if (log_fd < 0) {
         log_open();
-    else if (log_fd != 2 && strstr(lg__opt.log, "%p") &&
-             getpid() != log_pid) {
-        close(log_fd);
+    } else if (log_fd != 2 && strstr(lg__opt.log, "%p") &&
+               getpid() != log_pid) {
+        /* A forked child writes to its own file. log_fd is cleared first:
+         * our close wrapper refuses to close the log's descriptor. */
+        int old = log_fd;
+        log_fd = -1;
+        close(old);
+        log_open();
+    } else if (log_fd > 2 && !log_fd_is_ours()) {
+        /* Closed behind our back (closefrom, a raw close), maybe reused by
+         * the host for its own file: never write there; open anew. */
+        log_fd = -1;
         log_open();
     }
 }
@@ -104,10 +130,19 @@ void lg__log_write(const char *buf, size_t len)
      * moves it first (lg__log_evacuate), cannot redirect a record. */
     pthread_mutex_lock(&log_lock);
     log_ensure();
+    int tries = 0;
     while (len > 0) {
         ssize_t n = write(log_fd, buf, len);
         if (n < 0 && errno == EINTR)
             continue;
+        /* stderr may be a non-blocking pipe (Node sets O_NONBLOCK on it):
+         * wait for room rather than lose the record, a bounded while. */
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) &&
+            tries++ < 50) {
+            struct pollfd p = {.fd = log_fd, .events = POLLOUT};
+            poll(&p, 1, 100);
+            continue;
+        }
         if (n <= 0)
             break;
         buf += n;
@@ -120,6 +155,16 @@ void lg__log_write(const char *buf, size_t len)
 int lg__log_fd(void)
 {
     return log_fd > 2 ? log_fd : -1;
+}
+
+int lg__log_owns(int fd)
+{
+    if (fd <= 2 || fd != log_fd)
+        return 0;
+    int saved = errno;
+    int ours = log_fd_is_ours();
+    errno = saved;
+    return ours;
 }
 
 /* The host is about to dup2 over our descriptor: move ours away first. */

@@ -138,6 +138,8 @@ int lg__loop_enter(int kind, int via, const void *id, const void *runner,
     if (t->depth == UINT8_MAX)
         return -EOVERFLOW;
     int saved = errno;
+    int cancel_state;
+    pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &cancel_state);
     uint8_t was = t->in_shim;
     t->in_shim = 1;
     struct lg__thread *rec = record_get();
@@ -147,6 +149,7 @@ int lg__loop_enter(int kind, int via, const void *id, const void *runner,
     }
     t->depth++;
     t->in_shim = was;
+    pthread_setcancelstate(cancel_state, NULL);
     errno = saved;
     return 0;
 }

@@ -166,6 +166,11 @@ void lg__wait_begin(struct lg__wait *w)
     int saved = errno;
     w->site = NULL;
     w->start_ns = 0;
+    /* Our own work (opening a module's file, writing the log) must not be
+     * where a pending cancellation strikes: the real call stays the only
+     * cancellation point, and no lock or half-built table is left behind. */
+    int cancel_state;
+    pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &cancel_state);
     lg__tls.in_shim = 1;
     lg__init();
     if (lg__exiting)
@@ -188,6 +193,7 @@ void lg__wait_begin(struct lg__wait *w)
     w->start_ns = lg__now_ns();
 out:
     lg__tls.in_shim = 0;
+    pthread_setcancelstate(cancel_state, NULL);
     errno = saved;
 }
 

@@ -1,0 +1,121 @@
+/* Hosts that do unusual things to the detector's state, one per mode:
+ *   cancel    a loop thread is cancelled at a wrapped call; later reports
+ *             on another thread must still work (no lock or half-built
+ *             table left behind);
+ *   closefrom closefrom(3) closes the log behind our back, then the host
+ *             reuses its number for a file of its own: our next report
+ *             must not land there, and the host's close(fd) must work;
+ *   fork      a child forked with log=...%p writes its own file and does
+ *             not keep the parent's log open.
+ * Loop threads are marked with lg_loop_enter (linked, not preloaded). */
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "loopguard.h"
+
+static volatile int go;
+
+static void *cancelled_loop(void *arg)
+{
+    (void)arg;
+    lg_loop_enter("manual", (void *)1);
+    while (!go)
+        ;
+    sleep(1);                 /* a cancellation point: cancelled here */
+    return NULL;
+}
+
+static int mode_cancel(void)
+{
+    pthread_t th;
+    void *ret;
+    if (pthread_create(&th, NULL, cancelled_loop, NULL) != 0)
+        return 1;
+    usleep(100000);
+    pthread_cancel(th);
+    go = 1;
+    pthread_join(th, &ret);
+    if (ret != PTHREAD_CANCELED)
+        return 2;
+    lg_loop_enter("manual", (void *)2);
+    usleep(1000);             /* must be reported, must not hang */
+    lg_loop_leave();
+    puts("cancel: second report done");
+    return 0;
+}
+
+static int mode_closefrom(const char *host_file)
+{
+    int fds[1000];
+    lg_loop_enter("manual", (void *)1);
+    usleep(1000);             /* first report: opens the log */
+    closefrom(3);
+    int n;
+    for (n = 0; n < 1000; n++) {
+        fds[n] = open(host_file, O_WRONLY | O_CREAT | O_APPEND, 0644);
+        if (fds[n] < 0)
+            break;
+    }
+    usleep(2000);             /* a second site, a second report */
+    lg_loop_leave();
+    for (int i = 0; i < n; i++)
+        if (close(fds[i]) != 0) {
+            printf("closefrom: close(%d) failed\n", fds[i]);
+            return 3;
+        }
+    puts("closefrom: every host descriptor closed");
+    return 0;
+}
+
+/* Counts this process's descriptors whose link contains `what`. */
+static int count_fds(const char *what)
+{
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd, "ls -l /proc/%d/fd | grep -c '%s'",
+             (int)getpid(), what);
+    FILE *p = popen(cmd, "r");
+    int n = -1;
+    if (p && fscanf(p, "%d", &n) != 1)
+        n = -1;
+    if (p)
+        pclose(p);
+    return n;
+}
+
+static int mode_fork(const char *parent_log_stem)
+{
+    lg_loop_enter("manual", (void *)1);
+    usleep(1000);             /* the parent's log is open */
+    pid_t pid = fork();
+    if (pid == 0) {
+        usleep(2000);         /* the child's own report, its own file */
+        char parent_log[512];
+        snprintf(parent_log, sizeof parent_log, "%s.%d", parent_log_stem,
+                 (int)getppid());
+        int n = count_fds(parent_log);
+        printf("fork: child holds %d descriptors on the parent's log\n", n);
+        _exit(n == 0 ? 0 : 4);
+    }
+    int st;
+    waitpid(pid, &st, 0);
+    lg_loop_leave();
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 5;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2)
+        return 1;
+    if (strcmp(argv[1], "cancel") == 0)
+        return mode_cancel();
+    if (strcmp(argv[1], "closefrom") == 0 && argc > 2)
+        return mode_closefrom(argv[2]);
+    if (strcmp(argv[1], "fork") == 0 && argc > 2)
+        return mode_fork(argv[2]);
+    return 1;
+}
