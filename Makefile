@@ -154,7 +154,41 @@ $(BUILD)/examples/%: examples/%/main.c $(CORE_LIB) $(HDRS)
 	$(Q)$(CC) $(CPPFLAGS_ALL) $(UV_CFLAGS) $(CFLAGS_ALL) -o $@ $< \
 	    -L$(BUILD) -lloopguard -Wl,-rpath,'$$ORIGIN/..' $(UV_LIBS) -lpthread
 
-test-bins: all $(UNIT_BIN) $(PROG_BIN) $(EXAMPLE_BIN)
+# ---- named-loop test programs (test-named-loops) ---------------------------
+# libevent, libev and GLib are test-only dependencies (make deps installs
+# them); the preload links none of them. libev has no .pc on Debian.
+HAVE_LIBEVENT := $(shell pkg-config --exists libevent libevent_pthreads && echo 1)
+HAVE_LIBEV := $(shell printf '\043include <ev.h>\n' | $(CC) -E -x c - >/dev/null 2>&1 && echo 1)
+HAVE_GLIB := $(shell pkg-config --exists glib-2.0 && echo 1)
+EVENT_CFLAGS := $(shell pkg-config --cflags libevent libevent_pthreads 2>/dev/null)
+EVENT_LIBS := $(shell pkg-config --libs libevent libevent_pthreads 2>/dev/null)
+GLIB_CFLAGS := $(shell pkg-config --cflags glib-2.0 2>/dev/null)
+GLIB_LIBS := $(shell pkg-config --libs glib-2.0 2>/dev/null)
+LOOPS := tests/integration/loops
+LIBEVENT_BIN := $(BUILD)/tests/loops/libevent-clean $(BUILD)/tests/loops/libevent-block
+LIBEV_BIN := $(BUILD)/tests/loops/libev-clean $(BUILD)/tests/loops/libev-block
+GLIB_BIN := $(BUILD)/tests/loops/glib-clean $(BUILD)/tests/loops/glib-block
+LOOP_BIN := $(if $(HAVE_LIBEVENT),$(LIBEVENT_BIN)) \
+            $(if $(HAVE_LIBEV),$(LIBEV_BIN)) $(if $(HAVE_GLIB),$(GLIB_BIN))
+
+$(LIBEVENT_BIN): $(BUILD)/tests/loops/%: $(LOOPS)/%.c $(LOOPS)/libevent-clean.c
+	@mkdir -p $(@D)
+	@echo "  CC      $@"
+	$(Q)$(CC) $(CPPFLAGS_ALL) $(EVENT_CFLAGS) $(CFLAGS_ALL) -o $@ $< \
+	    $(EVENT_LIBS) -lpthread
+
+$(LIBEV_BIN): $(BUILD)/tests/loops/%: $(LOOPS)/%.c $(LOOPS)/libev-clean.c
+	@mkdir -p $(@D)
+	@echo "  CC      $@"
+	$(Q)$(CC) $(CPPFLAGS_ALL) $(CFLAGS_ALL) -o $@ $< -lev -lpthread
+
+$(GLIB_BIN): $(BUILD)/tests/loops/%: $(LOOPS)/%.c $(LOOPS)/glib-clean.c
+	@mkdir -p $(@D)
+	@echo "  CC      $@"
+	$(Q)$(CC) $(CPPFLAGS_ALL) $(GLIB_CFLAGS) $(CFLAGS_ALL) -o $@ $< \
+	    $(GLIB_LIBS) -lpthread
+
+test-bins: all $(UNIT_BIN) $(PROG_BIN) $(EXAMPLE_BIN) $(LOOP_BIN)
 
 check: deps
 	$(MAKE) check-unit check-integration

@@ -23,6 +23,18 @@
 #include <unistd.h>
 #include <uv.h>
 
+/* Loop libraries the preload never includes nor links: their runners take
+ * opaque pointers (GLib's gboolean is an int). */
+struct event_base;
+struct ev_loop;
+struct _GMainLoop;
+struct _GMainContext;
+int event_base_loop(struct event_base *base, int flags);
+int event_base_dispatch(struct event_base *base);
+int ev_run(struct ev_loop *loop, int flags);
+void g_main_loop_run(struct _GMainLoop *loop);
+int g_main_context_iteration(struct _GMainContext *ctx, int may_block);
+
 /* The _FORTIFY_SOURCE entry points; glibc declares them only for fortified
  * builds. */
 ssize_t __read_chk(int fd, void *buf, size_t n, size_t buflen);

@@ -1,82 +1,200 @@
 /* Loop runners. A thread is a loop thread from the moment it enters one
- * until the runner returns, so nested and repeated runs (UV_RUN_NOWAIT in a
- * loop) each mark and unmark it. */
+ * until the runner returns, so nested and repeated runs (UV_RUN_NOWAIT or
+ * g_main_context_iteration in a loop) each mark and unmark it. libuv,
+ * libevent, libev and GLib are reached only through these wrappers: the
+ * preload links none of them. */
 #include <dlfcn.h>
 #include <uv.h>
 
 #include "enter.h"
 #include "real.h"
 
-/* libuv's public functions that only wrap a blocking primitive: a call
- * through one of them is the program's, not libuv's own (ignore.c). */
-static const char *const uv_thin_wrappers[] = {
-    "uv_cond_wait",    "uv_cond_timedwait", "uv_sem_wait",
-    "uv_thread_join",  "uv_sleep",          "uv_barrier_wait",
-    "uv_rwlock_rdlock", "uv_rwlock_wrlock", "uv_mutex_lock",
+/* Each library's public functions that only wrap a blocking primitive: a
+ * call through one of them is the program's, not the library's own
+ * (ignore.c). */
+static const char *const uv_thin[] = {
+    "uv_cond_wait",     "uv_cond_timedwait", "uv_sem_wait",
+    "uv_thread_join",   "uv_sleep",          "uv_barrier_wait",
+    "uv_rwlock_rdlock", "uv_rwlock_wrlock",  "uv_mutex_lock",
     NULL,
 };
+static const char *const glib_thin[] = {
+    "g_cond_wait",          "g_cond_wait_until",
+    "g_mutex_lock",         "g_rec_mutex_lock",
+    "g_rw_lock_reader_lock", "g_rw_lock_writer_lock",
+    "g_thread_join",        "g_usleep",
+    "g_async_queue_pop",    "g_async_queue_pop_unlocked",
+    "g_async_queue_timeout_pop", "g_async_queue_timeout_pop_unlocked",
+    "g_async_queue_timed_pop",   "g_async_queue_timed_pop_unlocked",
+    NULL,
+};
+static const char *const no_thin[] = {NULL};
 
-/* The last libuv whose text ranges were registered (ignore.c); usually the
- * only one, but a plugin may bring its own. */
-static const void *uv_known;
+/* Runners whose library's text ranges were registered (ignore.c): one
+ * compare per entry once learnt. A plugin may bring its own copy. */
+#define MAX_KNOWN 16
+static const void *known[MAX_KNOWN];
+static int n_known;
 
-static LG__COLD void uv_learn(const void *real)
+static LG__COLD void learn(const void *real, const char *const *thin)
 {
     lg__tls.in_shim = 1;
-    lg__ignore_library(real, uv_thin_wrappers);
-    __atomic_store_n(&uv_known, real, __ATOMIC_RELEASE);
+    lg__ignore_library(real, thin);
+    int n = __atomic_load_n(&n_known, __ATOMIC_ACQUIRE);
+    if (n < MAX_KNOWN) {
+        known[n] = real;
+        __atomic_store_n(&n_known, n + 1, __ATOMIC_RELEASE);
+    }
     lg__tls.in_shim = 0;
 }
 
-/* From the constructor: registers libuv when the program already has it.
- * dlsym of a missing name allocates, so the optional lookup is done here,
+static int is_known(const void *real)
+{
+    int n = __atomic_load_n(&n_known, __ATOMIC_ACQUIRE);
+    for (int i = 0; i < n; i++)
+        if (known[i] == real)
+            return 1;
+    return n >= MAX_KNOWN;
+}
+
+/* From the constructor: registers the loop libraries the program already
+ * has. dlsym of a missing name allocates, so optional lookups happen here,
  * never inside a wrapper. */
 void lg__preload_loops_init(void)
 {
-    if (lg__real_uv_run) {
-        lg__ignore_library((const void *)lg__real_uv_run, uv_thin_wrappers);
-        uv_known = (const void *)lg__real_uv_run;
-    }
+    static const struct {
+        void **real;
+        const char *const *thin;
+    } runners[] = {
+        {(void **)&lg__real_uv_run, uv_thin},
+        {(void **)&lg__real_event_base_loop, no_thin},
+        {(void **)&lg__real_ev_run, no_thin},
+        {(void **)&lg__real_g_main_loop_run, glib_thin},
+    };
+    for (size_t i = 0; i < sizeof runners / sizeof runners[0]; i++)
+        if (*runners[i].real && !is_known(*runners[i].real))
+            learn(*runners[i].real, runners[i].thin);
 }
 
-/* The real uv_run when RTLD_NEXT cannot see it: a plugin dlopened with
- * RTLD_LOCAL links its own libuv, which only that plugin's scope reaches;
- * its uv_run call still binds to ours, which comes first. Looked up in the
- * caller's scope, through its own handle. */
-static LG__COLD int (*uv_run_in_scope_of(void *caller))(uv_loop_t *,
-                                                       uv_run_mode)
+/* The real runner when RTLD_NEXT cannot see it: a plugin dlopened with
+ * RTLD_LOCAL links its own libuv (or GLib...), which only that plugin's
+ * scope reaches; its call still binds to our wrapper, which comes first.
+ * Looked up in the caller's scope, through its own handle. */
+static LG__COLD void *in_scope_of(void *caller, const char *name, void *self)
 {
     Dl_info info;
     void *f = NULL;
+    uint8_t was = lg__tls.in_shim;
     lg__tls.in_shim = 1;
     if (dladdr(caller, &info) && info.dli_fname) {
         void *h = dlopen(info.dli_fname, RTLD_LAZY | RTLD_NOLOAD);
         if (h) {
-            f = dlsym(h, "uv_run");
+            f = dlsym(h, name);
             dlclose(h);
         }
     }
-    lg__tls.in_shim = 0;
-    return f == (void *)uv_run ? NULL : (int (*)(uv_loop_t *, uv_run_mode))f;
+    lg__tls.in_shim = was;
+    return f == self ? NULL : f;
 }
+
+/* The real function of row c: the resolved one, else the caller's scope's,
+ * else REAL(c), which says it is missing and aborts. */
+#define RUNNER(c, caller)                                                     \
+    (LG__LIKELY(lg__real_##c != NULL)                                         \
+         ? lg__real_##c                                                       \
+         : runner_fallback_##c(caller))
+
+#define RUNNER_FALLBACK(c)                                                    \
+    static LG__COLD __typeof__(lg__real_##c) runner_fallback_##c(void *caller) \
+    {                                                                         \
+        void *f = in_scope_of(caller, #c, (void *)c);                         \
+        return f ? (__typeof__(lg__real_##c))f : REAL(c);                     \
+    }
+
+/* Marks the thread for the runner's duration. Returns 1 when it did. */
+static int runner_enter(int kind, const void *id, const void *real,
+                        const char *const *thin, void *caller)
+{
+    if (LG__UNLIKELY(!is_known(real)) && !lg__tls.in_shim)
+        learn(real, thin);
+    return lg__loop_enter(kind, LG__VIA_ENTRY, id, real, caller) == 0;
+}
+
+RUNNER_FALLBACK(uv_run)
+RUNNER_FALLBACK(event_base_loop)
+RUNNER_FALLBACK(event_base_dispatch)
+RUNNER_FALLBACK(ev_run)
+RUNNER_FALLBACK(g_main_loop_run)
+RUNNER_FALLBACK(g_main_context_iteration)
 
 LG_EXPORT int uv_run(uv_loop_t *loop, uv_run_mode mode)
 {
-    int (*real)(uv_loop_t *, uv_run_mode) = lg__real_uv_run;
-    if (LG__UNLIKELY(!real)) {
-        real = uv_run_in_scope_of(__builtin_return_address(0));
-        if (!real)
-            real = REAL(uv_run);   /* nowhere to be found: says so, aborts */
-    }
-    if (LG__UNLIKELY(__atomic_load_n(&uv_known, __ATOMIC_ACQUIRE) !=
-                     (const void *)real) &&
-        !lg__tls.in_shim)
-        uv_learn((const void *)real);
-    int entered = lg__loop_enter(LG__LOOP_LIBUV, LG__VIA_ENTRY, loop,
-                                 (const void *)real,
-                                 __builtin_return_address(0)) == 0;
+    int (*real)(uv_loop_t *, uv_run_mode) =
+        RUNNER(uv_run, __builtin_return_address(0));
+    int in = runner_enter(LG__LOOP_LIBUV, loop, (const void *)real, uv_thin,
+                          __builtin_return_address(0));
     int r = real(loop, mode);
-    if (entered)
+    if (in)
+        lg__loop_leave();
+    return r;
+}
+
+LG_EXPORT int event_base_loop(struct event_base *base, int flags)
+{
+    int (*real)(struct event_base *, int) =
+        RUNNER(event_base_loop, __builtin_return_address(0));
+    int in = runner_enter(LG__LOOP_LIBEVENT, base, (const void *)real,
+                          no_thin, __builtin_return_address(0));
+    int r = real(base, flags);
+    if (in)
+        lg__loop_leave();
+    return r;
+}
+
+LG_EXPORT int event_base_dispatch(struct event_base *base)
+{
+    int (*real)(struct event_base *) =
+        RUNNER(event_base_dispatch, __builtin_return_address(0));
+    int in = runner_enter(LG__LOOP_LIBEVENT, base, (const void *)real,
+                          no_thin, __builtin_return_address(0));
+    int r = real(base);
+    if (in)
+        lg__loop_leave();
+    return r;
+}
+
+LG_EXPORT int ev_run(struct ev_loop *loop, int flags)
+{
+    int (*real)(struct ev_loop *, int) =
+        RUNNER(ev_run, __builtin_return_address(0));
+    int in = runner_enter(LG__LOOP_LIBEV, loop, (const void *)real, no_thin,
+                          __builtin_return_address(0));
+    int r = real(loop, flags);
+    if (in)
+        lg__loop_leave();
+    return r;
+}
+
+LG_EXPORT void g_main_loop_run(struct _GMainLoop *loop)
+{
+    void (*real)(struct _GMainLoop *) =
+        RUNNER(g_main_loop_run, __builtin_return_address(0));
+    int in = runner_enter(LG__LOOP_GLIB, loop, (const void *)real, glib_thin,
+                          __builtin_return_address(0));
+    real(loop);
+    if (in)
+        lg__loop_leave();
+}
+
+LG_EXPORT int g_main_context_iteration(struct _GMainContext *ctx,
+                                       int may_block)
+{
+    int (*real)(struct _GMainContext *, int) =
+        RUNNER(g_main_context_iteration, __builtin_return_address(0));
+    int in = runner_enter(LG__LOOP_GLIB, ctx, (const void *)real, glib_thin,
+                          __builtin_return_address(0));
+    int r = real(ctx, may_block);
+    if (in)
         lg__loop_leave();
     return r;
 }

@@ -1,10 +1,14 @@
 /* Loop libraries' own blocking. libuv blocks on its loop thread by design
  * (its signal-lock pipe, the threadpool's start-up semaphore, the uv_spawn
- * exec-status pipe), always briefly; those calls are not the program's, so
- * a call whose first caller frame lies in the library is not reported
- * (tsan's libignore idea). The library's thin public wrappers, such as
- * uv_cond_wait, are looked through: the frame above them decides, so a
- * program calling uv_cond_wait in a callback is still reported. */
+ * exec-status pipe), always briefly, and GLib's main context takes its own
+ * locks; those calls are not the program's, so a call made from inside a
+ * registered library is not reported (tsan's libignore idea). What decides
+ * is the library function the program called: the outermost of the
+ * library's frames on top of the stack. When that is one of the library's
+ * thin public wrappers of a blocking primitive (uv_cond_wait,
+ * g_async_queue_pop), the program asked to block, and is reported; any
+ * other entry point (uv_spawn, uv_queue_work, g_idle_add) blocks only for
+ * its own bookkeeping. */
 #include <dlfcn.h>
 #include <elf.h>
 #include <link.h>
@@ -111,9 +115,9 @@ int lg__ignored_caller(void *const *pcs, int n)
     int nt = __atomic_load_n(&n_thin, __ATOMIC_ACQUIRE);
     if (nl == 0)
         return 0;
-    int i = 0;
     /* Return addresses: pc - 1 lies inside the calling function. */
-    while (i < n && in_ranges(thin, nt, (uintptr_t)pcs[i] - 1))
+    int i = 0;
+    while (i < n && in_ranges(lib_segs, nl, (uintptr_t)pcs[i] - 1))
         i++;
-    return i < n && in_ranges(lib_segs, nl, (uintptr_t)pcs[i] - 1);
+    return i > 0 && !in_ranges(thin, nt, (uintptr_t)pcs[i - 1] - 1);
 }

@@ -396,7 +396,8 @@ LG__INTERNAL void lg__log_evacuate(int fd);
 LG__INTERNAL void lg__ignore_library(const void *entry,
                                      const char *const *thin_wrappers);
 /* Given a stack (innermost first, loopguard's frames already removed),
- * returns 1 when the call comes from inside a registered loop library. */
+ * returns 1 when the call comes from inside a registered loop library for
+ * the library's own purposes (see ignore.c). */
 LG__INTERNAL int lg__ignored_caller(void *const *pcs, int n);
 
 /* ---------------------------------------------------------------------------

@@ -10,8 +10,12 @@ have_pc libunwind || have_hdr libunwind.h || need="$need libunwind-dev"
 have_hdr uthash.h || need="$need uthash-dev"
 have_pc libuv || have_hdr uv.h || need="$need libuv1-dev"
 have_pc cmocka || have_hdr cmocka.h || need="$need libcmocka-dev"
-# Tests read JSON reports back with jq.
+# Tests read JSON reports back with jq, and run programs on libevent, libev
+# and GLib loops (test-only: the preload links none of them).
 command -v jq >/dev/null 2>&1 || need="$need jq"
+have_pc libevent_pthreads || need="$need libevent-dev"
+have_hdr ev.h || need="$need libev-dev"
+have_pc glib-2.0 || need="$need libglib2.0-dev"
 if [ -z "$need" ]; then
     exit 0
 fi
