@@ -1,8 +1,8 @@
 /* Demangling for reports. Rust legacy names (_ZN...17h<hash>E) are decoded
  * here: Rust programs rarely load libstdc++. Other C++ names go to the
  * process's own __cxa_demangle, found at run time, so libloopguard.so does
- * not pull libstdc++ into C programs. Rust v0 names (_R...) are left as
- * they are: __cxa_demangle does not know them. */
+ * not pull libstdc++ into C programs. Rust v0 names (_R...) go to
+ * demangle-rust-v0.c: __cxa_demangle does not know them. */
 #include <dlfcn.h>
 #include <errno.h>
 #include <link.h>
@@ -195,7 +195,11 @@ size_t lg__demangle(const char *name, char *out, size_t cap)
     lg__buf_init(&b, out, cap);
     if (!name)
         name = "";
-    if (name[0] != '_' || name[1] != 'Z') {
+    if (name[0] == '_' && name[1] == 'R') {
+        b.len = lg__demangle_rust_v0(name, out, cap);
+        if (b.len == 0)
+            lg__buf_str(&b, name);    /* malformed: show it as it is */
+    } else if (name[0] != '_' || name[1] != 'Z') {
         lg__buf_str(&b, name);
     } else if (!rust_legacy(name, &b)) {
         cxa_demangle_fn f = find_cxa();

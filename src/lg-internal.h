@@ -213,11 +213,16 @@ struct lg__sym {
 LG__INTERNAL void lg__symbolize(uintptr_t pc, int is_return,
                                 struct lg__sym *out);
 
-/* Writes the demangled form of `name` (C++ and Rust legacy mangling, via the
- * process's __cxa_demangle when it has one) into out, NUL-terminated and
+/* Writes the demangled form of `name` (C++ via the process's __cxa_demangle
+ * when it has one, Rust legacy and v0 here) into out, NUL-terminated and
  * truncated to cap. Names that are not mangled are copied. Returns the
  * length written. May call malloc (through __cxa_demangle). */
 LG__INTERNAL size_t lg__demangle(const char *name, char *out, size_t cap);
+/* Rust v0 names (_R...) only, without crate hashes: 0 when sym is not
+ * one. Output NUL-terminated and truncated to cap; returns the length
+ * written. No allocation, bounded recursion. */
+LG__INTERNAL size_t lg__demangle_rust_v0(const char *sym, char *out,
+                                         size_t cap);
 
 /* ---------------------------------------------------------------------------
  * Descriptors (fdclass.c): may a receive on this fd wait for someone else?

@@ -1,7 +1,7 @@
 /* lg__demangle: C++ through a libstdc++ loaded at run time (and names left
- * alone before it is), Rust legacy names without it, plain and v0 names
- * unchanged, truncation. The tests run in order in one process: the first
- * one needs libstdc++ not loaded yet. */
+ * alone before it is), Rust legacy and v0 names without it, plain
+ * names unchanged, truncation. The tests run in order in one process: the
+ * first one needs libstdc++ not loaded yet. */
 #include <dlfcn.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -83,8 +83,10 @@ static void test_symbolize_demangle_plain(void **state)
     expect("uv_run", "uv_run");
     expect("", "");
     expect("_start", "_start");
-    /* Rust v0: __cxa_demangle does not know it; left as it is. */
-    expect("_RNvCs1234_7mycrate4main", "_RNvCs1234_7mycrate4main");
+    /* Rust v0: decoded here, not by __cxa_demangle; malformed ones are
+     * left as they are. */
+    expect("_RNvCs1234_7mycrate4main", "mycrate::main");
+    expect("_RNvCs1234_7mycrate4mai", "_RNvCs1234_7mycrate4mai");
 }
 
 static void test_symbolize_demangle_truncate(void **state)
