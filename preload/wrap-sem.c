@@ -68,14 +68,6 @@ static int mq_nonblocking(mqd_t q)
     return fl >= 0 && (fl & O_NONBLOCK);
 }
 
-static void mq_object(struct lg__wait *w, const char *what, long id)
-{
-    struct lg__buf b;
-    lg__buf_init(&b, w->object, sizeof w->object);
-    lg__buf_str(&b, what);
-    lg__buf_i64(&b, id);
-}
-
 static LG__COLD ssize_t mq_slow(void *caller, mqd_t q, char *p, size_t n,
                                 unsigned *prio, const struct timespec *abs,
                                 int timed)
@@ -90,7 +82,7 @@ static LG__COLD ssize_t mq_slow(void *caller, mqd_t q, char *p, size_t n,
                  timed ? (void *)REAL(mq_timedreceive)
                        : (void *)REAL(mq_receive),
                  caller, t);
-    mq_object(&w, "mq ", q);
+    lg__object_num(&w, "mq", q);
     if (timed)
         LG_BLOCKING(&w, r = REAL(mq_timedreceive)(q, p, n, prio, abs));
     else
@@ -120,7 +112,7 @@ static LG__COLD ssize_t msgrcv_slow(void *caller, int id, void *p, size_t n,
     struct lg__wait w;
     ssize_t r;
     lg_wait_init(&w, "msgrcv", (void *)REAL(msgrcv), caller, -1);
-    mq_object(&w, "msq ", id);
+    lg__object_num(&w, "msq", id);
     LG_BLOCKING(&w, r = REAL(msgrcv)(id, p, n, type, flags));
     return r;
 }

@@ -132,13 +132,20 @@ size_t lg__chan_claim(struct lg_chan *ch, size_t max, size_t *first)
 {
     size_t pos = atomic_load_explicit(&ch->head, memory_order_relaxed);
     for (;;) {
-        size_t n = 0;
+        size_t seq = atomic_load_explicit(&cell_at(ch, pos)->seq,
+                                          memory_order_acquire);
+        intptr_t dif = (intptr_t)seq - (intptr_t)(pos + 1);
+        if (dif < 0)
+            return 0;                 /* empty, or the next one in flight */
+        if (dif > 0) {                /* another receiver moved head on */
+            pos = atomic_load_explicit(&ch->head, memory_order_relaxed);
+            continue;
+        }
+        size_t n = 1;
         while (n < max &&
                atomic_load_explicit(&cell_at(ch, pos + n)->seq,
                                     memory_order_acquire) == pos + n + 1)
             n++;
-        if (n == 0)
-            return 0;
         if (atomic_compare_exchange_weak_explicit(
                 &ch->head, &pos, pos + n, memory_order_relaxed,
                 memory_order_relaxed)) {
@@ -161,25 +168,10 @@ int lg__chan_pop(struct lg_chan *ch, void *msg)
                                           memory_order_acquire)) &&
         stash_pop(ch, msg) == 0)
         return 0;
-    size_t pos = atomic_load_explicit(&ch->head, memory_order_relaxed);
-    struct cell *c;
-    for (;;) {
-        c = cell_at(ch, pos);
-        size_t seq = atomic_load_explicit(&c->seq, memory_order_acquire);
-        intptr_t dif = (intptr_t)seq - (intptr_t)(pos + 1);
-        if (dif == 0) {
-            if (atomic_compare_exchange_weak_explicit(
-                    &ch->head, &pos, pos + 1, memory_order_relaxed,
-                    memory_order_relaxed))
-                break;
-        } else if (dif < 0) {
-            return lg__chan_drained(ch) ? -EPIPE : -EAGAIN;
-        } else {
-            pos = atomic_load_explicit(&ch->head, memory_order_relaxed);
-        }
-    }
-    memcpy(msg, c->data, ch->elem);
-    atomic_store_explicit(&c->seq, pos + ch->ncells, memory_order_release);
+    size_t pos;
+    if (lg__chan_claim(ch, 1, &pos) == 0)
+        return lg__chan_drained(ch) ? -EPIPE : -EAGAIN;
+    lg__chan_take(ch, pos, msg);
     return 0;
 }
 

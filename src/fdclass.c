@@ -154,19 +154,20 @@ unsigned lg__fd_class(int fd)
     return v | shared;
 }
 
+static void mark_shared(int fd)
+{
+    uint8_t *s = slot(fd, 1);
+    if (!s)
+        return;
+    if (!(__atomic_load_n(s, __ATOMIC_RELAXED) & LG__FD_SHARED))
+        shared_add(fd);
+    __atomic_store_n(s, LG__FD_SHARED, __ATOMIC_RELAXED);
+}
+
 void lg__fd_dup(int old, int new)
 {
-    uint8_t *a = slot(old, 1), *b = slot(new, 1);
-    if (a) {
-        if (!(__atomic_load_n(a, __ATOMIC_RELAXED) & LG__FD_SHARED))
-            shared_add(old);
-        __atomic_store_n(a, LG__FD_SHARED, __ATOMIC_RELAXED);
-    }
-    if (b) {
-        if (!(__atomic_load_n(b, __ATOMIC_RELAXED) & LG__FD_SHARED))
-            shared_add(new);
-        __atomic_store_n(b, LG__FD_SHARED, __ATOMIC_RELAXED);
-    }
+    mark_shared(old);
+    mark_shared(new);
 }
 
 static void reset_shared(uint8_t *s)

@@ -357,6 +357,9 @@ LG__INTERNAL size_t lg__format_json(char *buf, size_t cap,
 LG__INTERNAL void lg__object_ptr(struct lg__wait *w, const char *what,
                                  const void *p);
 LG__INTERNAL void lg__object_fd(struct lg__wait *w, int fd, unsigned cls);
+/* "mq 3", "msq 65537": an object named by a number. */
+LG__INTERNAL void lg__object_num(struct lg__wait *w, const char *what,
+                                 long n);
 
 /* Totals since start (tests and the summary). */
 LG__INTERNAL uint64_t lg__violations(void);

@@ -37,12 +37,19 @@ static void expand_path(char *out, size_t cap, const char *tmpl, pid_t pid)
     }
 }
 
-static void set_record_max(int fd)
+/* Takes the record size (PIPE_BUF unless a regular file) and the file's
+ * identity from one fstat of the new log descriptor. */
+static void log_use(int fd)
 {
     struct stat st;
+    log_fd = fd;
     log_record_max = 4096;
-    if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode))
+    if (fstat(fd, &st) != 0)
+        return;
+    if (S_ISREG(st.st_mode))
         log_record_max = LG__RECORD_MAX;
+    log_dev = st.st_dev;
+    log_ino = st.st_ino;
 }
 
 /* Opens the log for this process; falls back to stderr with one line. */
@@ -51,8 +58,7 @@ static void log_open(void)
     pid_t pid = getpid();
     log_pid = pid;
     if (!lg__opt.log[0]) {
-        log_fd = 2;
-        set_record_max(2);
+        log_use(2);
         return;
     }
     char path[LG__LOG_PATH_MAX + 32];
@@ -68,8 +74,7 @@ static void log_open(void)
         lg__buf_str(&b, strerror(errno));
         lg__buf_str(&b, "; reporting to stderr\n");
         (void)!write(2, b.p, b.len);
-        log_fd = 2;
-        set_record_max(2);
+        log_use(2);
         return;
     }
     int high = fcntl(fd, F_DUPFD_CLOEXEC, HIGH_FD);
@@ -77,13 +82,7 @@ static void log_open(void)
         close(fd);
         fd = high;
     }
-    log_fd = fd;
-    set_record_max(fd);
-    struct stat st;
-    if (fstat(fd, &st) == 0) {
-        log_dev = st.st_dev;
-        log_ino = st.st_ino;
-    }
+    log_use(fd);
 }
 
 /* True while log_fd (a file we opened) still refers to that file. */

@@ -256,6 +256,13 @@ void lg__object_ptr(struct lg__wait *w, const char *what, const void *p)
     lg__buf_hex(&b, (uintptr_t)p);
 }
 
+void lg__object_num(struct lg__wait *w, const char *what, long n)
+{
+    struct lg__buf b;
+    object_prefix(&b, w, what);
+    lg__buf_i64(&b, n);
+}
+
 void lg__object_fd(struct lg__wait *w, int fd, unsigned cls)
 {
     struct lg__buf b;
