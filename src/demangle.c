@@ -186,6 +186,17 @@ static int rust_legacy(const char *name, struct lg__buf *b)
     return 1;
 }
 
+size_t lg__demangle_rust(const char *name, char *out, size_t cap)
+{
+    if (cap == 0 || !name || name[0] != '_')
+        return 0;
+    if (name[1] == 'R')
+        return lg__demangle_rust_v0(name, out, cap);
+    struct lg__buf b;
+    lg__buf_init(&b, out, cap);
+    return rust_legacy(name, &b) ? b.len : 0;
+}
+
 size_t lg__demangle(const char *name, char *out, size_t cap)
 {
     int saved = errno;

@@ -1,7 +1,8 @@
 /* The sorted function symbols of one ELF file (elf-symtab.c), for the
  * addresses dladdr cannot name: static functions, programs linked without
  * -rdynamic, stripped libraries with a separate debug file. Private to
- * symbolize.c; nothing here is exported from libloopguard.so. */
+ * symbolize.c and loopcat.c; nothing here is exported from
+ * libloopguard.so. */
 #ifndef LG_ELF_SYMTAB_H
 #define LG_ELF_SYMTAB_H
 
@@ -41,5 +42,10 @@ int lg__elf_symtab_load(const char *open_path, const char *real_path,
  * its start in *start, or NULL. */
 const char *lg__elf_symtab_find(const struct lg__elf_symtab *t,
                                 uint64_t vaddr, uint64_t *start);
+
+/* The running program's table, loaded on first use and shared with the
+ * symbolizer (symbolize.c), and its load bias in *bias; NULL when it has
+ * none. */
+const struct lg__elf_symtab *lg__exe_symtab(uintptr_t *bias);
 
 #endif /* LG_ELF_SYMTAB_H */

@@ -121,9 +121,15 @@ static void text_blocking(struct lg__buf *b, const struct lg__record *r,
         lg__buf_u64(b, (uint64_t)dropped);
         lg__buf_str(b, " more frames not shown\n");
     }
-    lg__buf_str(b, "  A receive here stalls every callback on this loop. "
-                   "Hand the work to a thread, or receive with\n"
-                   "  lg_chan_recv_start() (docs/migration.md).\n");
+    if (r->has_loop && r->loop_kind == LG__LOOP_TOKIO)
+        lg__buf_str(b, "  A wait here stalls every task on this runtime. "
+                       "Await it (tokio::sync), or move it to\n"
+                       "  tokio::task::spawn_blocking (docs/migration.md)."
+                       "\n");
+    else
+        lg__buf_str(b, "  A receive here stalls every callback on this "
+                       "loop. Hand the work to a thread, or receive with\n"
+                       "  lg_chan_recv_start() (docs/migration.md).\n");
 }
 
 static void text_summary(struct lg__buf *b, const struct lg__record *r)

@@ -107,6 +107,7 @@ static void init_once_fn(void)
                       NULL);
     lg__opt = o;
     lg__stack_init();
+    lg__loopcat_init();
     lg__report_init();
     lg__log_init();
     pthread_atfork(fork_prepare, fork_parent, fork_child);

@@ -43,11 +43,17 @@ struct lg__tls {
 extern __thread struct lg__tls lg__tls
     __attribute__((tls_model("initial-exec"), visibility("default")));
 
-/* True when the calling thread is on a loop and not already inside
- * loopguard: the only test a wrapper's fast path makes. */
+/* Set once at start-up when the program has a loop runner compiled in
+ * (loopcat.c): then every thread's waits go to the slow path, where the
+ * stack tells whether the thread is inside that runner. */
+extern uint8_t lg__stack_loops __attribute__((visibility("default")));
+
+/* True when the calling thread is, or may be, on a loop and not already
+ * inside loopguard: the only test a wrapper's fast path makes. */
 static inline int lg__tls_on_loop(void)
 {
-    return LG__UNLIKELY(lg__tls.depth != 0) && !lg__tls.in_shim;
+    return LG__UNLIKELY(lg__tls.depth != 0 || lg__stack_loops) &&
+           !lg__tls.in_shim;
 }
 
 /* ---------------------------------------------------------------------------
@@ -113,6 +119,24 @@ LG__INTERNAL int lg__loop_leave(void);
 /* The innermost mark of the calling thread, or NULL off a loop or when the
  * nesting is deeper than LG__MAX_NEST (then the deepest recorded one). */
 LG__INTERNAL const struct lg__loop_mark *lg__loop_current(void);
+
+/* Loops found through the stack (loopcat.c). */
+struct lg__stack_loop {
+    int runner;               /* index of the outermost runner frame */
+    int own;                  /* the loop's own park or poll */
+    int kind;                 /* enum lg__loop_kind */
+    const void *runner_fn;    /* start of the runner's code: the loop id */
+};
+
+/* Scans the program's symbols for runners; from lg__init() only. */
+LG__INTERNAL void lg__loopcat_init(void);
+/* The class of one symbol (0 foreign, 1 runtime, 2 park, 3 runner,
+ * 4 allow) and, for a runner, its kind: for tests. */
+LG__INTERNAL int lg__loopcat_class(const char *sym, int *kind);
+/* Whether a wait with this stack (return addresses, innermost first) is
+ * made inside a runner; fills v. */
+LG__INTERNAL int lg__loopcat_classify(void *const *pcs, int n,
+                                      struct lg__stack_loop *v);
 
 /* Number of threads that have a registry record (tests; takes the lock). */
 LG__INTERNAL unsigned lg__registry_count(void);
@@ -218,6 +242,10 @@ LG__INTERNAL void lg__symbolize(uintptr_t pc, int is_return,
  * truncated to cap. Names that are not mangled are copied. Returns the
  * length written. May call malloc (through __cxa_demangle). */
 LG__INTERNAL size_t lg__demangle(const char *name, char *out, size_t cap);
+/* Rust names only, legacy or v0, into out as lg__demangle does; 0 when
+ * name is not one. No allocation: safe where malloc is not. */
+LG__INTERNAL size_t lg__demangle_rust(const char *name, char *out,
+                                      size_t cap);
 /* Rust v0 names (_R...) only, without crate hashes: 0 when sym is not
  * one. Output NUL-terminated and truncated to cap; returns the length
  * written. No allocation, bounded recursion. */

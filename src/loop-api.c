@@ -31,5 +31,17 @@ int lg_loop_leave(void)
 
 int lg_thread_is_loop(void)
 {
-    return lg__tls.depth != 0;
+    if (lg__tls.depth != 0)
+        return 1;
+    if (!__atomic_load_n(&lg__stack_loops, __ATOMIC_ACQUIRE))
+        return 0;
+    /* A runner compiled into the program: ask the stack. */
+    void *pcs[LG__MAX_FRAMES];
+    struct lg__stack_loop sl;
+    uint8_t was = lg__tls.in_shim;
+    lg__tls.in_shim = 1;
+    int n = lg__stack_capture(pcs, LG__MAX_FRAMES);
+    int r = lg__loopcat_classify(pcs, n, &sl);
+    lg__tls.in_shim = was;
+    return r;
 }

@@ -126,8 +126,10 @@ static void emit(const struct lg__record *r)
     pthread_mutex_unlock(&emit_lock);
 }
 
+/* The loop of the report: the thread's innermost mark, or the runner
+ * found in its stack (sl, when sl->runner >= 0). */
 static void report(const struct lg__wait *w, void *const *pcs, int n,
-                   uint64_t key)
+                   uint64_t key, const struct lg__stack_loop *sl)
 {
     struct lg__sym stack[LG__MAX_FRAMES + 1], lstack[LG__MAX_FRAMES + 1];
     int ns = 0;
@@ -145,7 +147,18 @@ static void report(const struct lg__wait *w, void *const *pcs, int n,
     r.stack = stack;
     r.nstack = ns;
     const struct lg__loop_mark *m = lg__loop_current();
-    if (m) {
+    if (sl->runner >= 0) {
+        /* Entered where the outermost runner frame was called from. */
+        r.has_loop = 1;
+        r.loop_kind = sl->kind;
+        r.loop_via = LG__VIA_STACK;
+        r.loop_id = sl->runner_fn;
+        int nl = 0;
+        for (int i = sl->runner; i < n && nl < LG__MAX_FRAMES + 1; i++)
+            lg__symbolize((uintptr_t)pcs[i], 1, &lstack[nl++]);
+        r.loop_stack = lstack;
+        r.nloop_stack = nl;
+    } else if (m) {
         r.has_loop = 1;
         r.loop_kind = m->kind;
         r.loop_via = m->via;
@@ -181,12 +194,18 @@ void lg__wait_begin(struct lg__wait *w)
         pcs[n++] = w->caller;
     if (lg__ignored_caller(pcs, n))
         goto out;
+    /* A thread that entered no loop by a wrapped runner or the API is on
+     * one only inside a runner found in its stack, and not in its park. */
+    struct lg__stack_loop sl = {.runner = -1};
+    if (lg__tls.depth == 0 &&
+        (!lg__loopcat_classify(pcs, n, &sl) || sl.own))
+        goto out;
     uint64_t key = site_hash(w->call, pcs, n);
     int fresh;
     struct site *s = site_count(key, w->call, n ? pcs[0] : NULL, &fresh);
     __atomic_add_fetch(&n_violations, 1, __ATOMIC_RELAXED);
     if (fresh || !lg__opt.dedupe)
-        report(w, pcs, n, key);
+        report(w, pcs, n, key, &sl);
     if (lg__opt.mode == LG__MODE_ABORT)
         abort();
     w->site = s;

@@ -16,6 +16,12 @@ command -v jq >/dev/null 2>&1 || need="$need jq"
 have_pc libevent_pthreads || need="$need libevent-dev"
 have_hdr ev.h || need="$need libev-dev"
 have_pc glib-2.0 || need="$need libglib2.0-dev"
+# Rust test programs build offline from Debian's packaged crates (tokio
+# with its macros; mio and the rest come as its dependencies).
+ls -d /usr/share/cargo/registry/tokio-1.* >/dev/null 2>&1 ||
+    need="$need librust-tokio-dev"
+ls -d /usr/share/cargo/registry/tokio-macros-* >/dev/null 2>&1 ||
+    need="$need librust-tokio-macros-dev"
 if [ -z "$need" ]; then
     exit 0
 fi

@@ -1,0 +1,341 @@
+/* The catalog of loop runners found through the stack: loops compiled into
+ * the program (tokio, a statically linked libuv, libevent or libev), which
+ * no wrapped entry point announces.
+ *
+ * Once, at start-up, every function of the program's own symbol table is
+ * put in one of five classes by name, and runs of equal classes become a
+ * sorted table of address ranges; the shared objects of the C and C++
+ * runtimes are added whole. A stack is then classified with one binary
+ * search per frame and no symbol lookup. When the program has no runner
+ * at all the table is dropped and no wrapper ever leaves its fast path for
+ * it. Objects loaded later with dlopen are not scanned.
+ *
+ * A wait is on a loop thread when a runner frame is on its stack, unless a
+ * frame that allows blocking (tokio's block_in_place) lies between. It is
+ * the loop's own wait when the first frame above the wait that is not the
+ * language runtime's (std, core, alloc, libc, libstdc++) is a park or poll
+ * frame: tokio's park reaches the futex through std's Condvar, a task's
+ * recv() through std's mpsc, and only the frame that called into std tells
+ * them apart. */
+#include <elf.h>
+#include <link.h>
+#include <string.h>
+
+#include "elf-symtab.h"
+#include "lg-internal.h"
+
+enum cls {
+    FOREIGN,                  /* the program's code: decides nothing */
+    RUNTIME,                  /* language runtime: looked through */
+    PARK,                     /* a loop's own wait or poll */
+    RUNNER,                   /* inside it, the thread is a loop thread */
+    ALLOW,                    /* blocking allowed here (block_in_place) */
+};
+
+struct entry {
+    const char *name;         /* path prefix (Rust) or exact name (C) */
+    uint8_t cls;
+    uint8_t kind;             /* enum lg__loop_kind, for RUNNER */
+};
+
+/* Rust paths, as demangled with generic arguments and the angle brackets
+ * of qualified paths removed ("<tokio::runtime::park::X>::park" reads
+ * "tokio::runtime::park::X::park"). First match wins: specific first.
+ * Module names of tokio 1.x: scheduler/ since 1.21, basic_scheduler and
+ * thread_pool before; park/, time/, io/ moved under runtime/ in 1.21. */
+static const struct entry rust_cat[] = {
+    {"tokio::runtime::scheduler::multi_thread::worker::block_in_place",
+     ALLOW, LG__LOOP_TOKIO},
+    {"tokio::runtime::thread_pool::worker::block_in_place", ALLOW,
+     LG__LOOP_TOKIO},
+    {"tokio::task::blocking::block_in_place", ALLOW, LG__LOOP_TOKIO},
+    {"tokio::runtime::scheduler::current_thread::Context::park", PARK, 0},
+    {"tokio::runtime::scheduler::multi_thread::worker::Context::park", PARK,
+     0},
+    {"tokio::runtime::scheduler::multi_thread::park::", PARK, 0},
+    {"tokio::runtime::scheduler::multi_thread_alt::worker::Context::park",
+     PARK, 0},
+    {"tokio::runtime::scheduler::multi_thread_alt::park::", PARK, 0},
+    {"tokio::runtime::basic_scheduler::Context::park", PARK, 0},
+    {"tokio::runtime::thread_pool::worker::Context::park", PARK, 0},
+    {"tokio::runtime::thread_pool::park::", PARK, 0},
+    {"tokio::runtime::scheduler::current_thread::", RUNNER, LG__LOOP_TOKIO},
+    {"tokio::runtime::scheduler::multi_thread::worker::", RUNNER,
+     LG__LOOP_TOKIO},
+    {"tokio::runtime::scheduler::multi_thread_alt::worker::", RUNNER,
+     LG__LOOP_TOKIO},
+    {"tokio::runtime::basic_scheduler::", RUNNER, LG__LOOP_TOKIO},
+    {"tokio::runtime::thread_pool::worker::", RUNNER, LG__LOOP_TOKIO},
+    {"tokio::runtime::park::", PARK, 0},
+    {"tokio::runtime::driver::", PARK, 0},
+    {"tokio::runtime::time::", PARK, 0},
+    {"tokio::runtime::io::", PARK, 0},
+    {"tokio::runtime::signal::", PARK, 0},
+    {"tokio::runtime::process::", PARK, 0},
+    {"tokio::park::", PARK, 0},
+    {"tokio::time::driver::", PARK, 0},
+    {"tokio::io::driver::", PARK, 0},
+    {"tokio::signal::unix::driver::", PARK, 0},
+    {"tokio::process::imp::driver::", PARK, 0},
+    {"mio::poll::", PARK, 0},
+    {"mio::sys::", PARK, 0},
+    {"std::", RUNTIME, 0},
+    {"core::", RUNTIME, 0},
+    {"alloc::", RUNTIME, 0},
+};
+
+/* C functions of loop libraries linked into the program. Shared copies are
+ * found by their wrapped entry points instead (wrap-loop.c). */
+static const struct entry c_cat[] = {
+    {"uv_run", RUNNER, LG__LOOP_LIBUV},
+    {"uv__io_poll", PARK, 0},
+    {"event_base_loop", RUNNER, LG__LOOP_LIBEVENT},
+    {"epoll_dispatch", PARK, 0},
+    {"poll_dispatch", PARK, 0},
+    {"select_dispatch", PARK, 0},
+    {"ev_run", RUNNER, LG__LOOP_LIBEV},
+    {"epoll_poll", PARK, 0},
+    {"poll_poll", PARK, 0},
+    {"select_poll", PARK, 0},
+};
+
+/* Shared objects of the C and C++ runtimes, by file name prefix. */
+static const char *const runtime_objs[] = {
+    "libc.so", "libstdc++.so", "libgcc_s.so", "libm.so", "libpthread.so",
+    "ld-linux", "libdl.so", "librt.so",
+};
+
+struct range {
+    uintptr_t lo, hi;
+    uint8_t cls, kind;
+};
+
+#define MAX_OBJ_RANGES 32
+
+static struct range *ranges;          /* the program's, sorted */
+static size_t nranges;
+static struct range obj_ranges[MAX_OBJ_RANGES];
+static int nobj_ranges;
+uint8_t lg__stack_loops;              /* a runner was found */
+
+/* Copies a demangled Rust name without generic arguments and without the
+ * brackets of a qualified path: "<a::B<T> as c::D>::f::<u8>" gives
+ * "a::B::f::". Stops at the end of out. */
+static void plain_path(const char *s, char *out, size_t cap)
+{
+    size_t o = 0;
+    int depth = 0, qual = 0, skip = 0;
+    if (*s == '<') {
+        qual = 1;             /* the bracket of <Type as Trait> */
+        s++;
+    }
+    for (; *s && o + 1 < cap; s++) {
+        if (*s == '<') {
+            depth++;
+        } else if (*s == '>') {
+            if (depth > 0)
+                depth--;
+            else if (qual) {
+                qual = 0;
+                skip = 0;     /* back to the path after the bracket */
+            }
+        } else if (depth == 0 && !skip) {
+            if (qual && strncmp(s, " as ", 4) == 0)
+                skip = 1;     /* the trait: only the type names the code */
+            else if (*s != '&' && *s != ' ' && *s != '*')
+                out[o++] = *s;
+        }
+    }
+    out[o] = '\0';
+}
+
+static const struct entry *lookup(const struct entry *cat, size_t n,
+                                  const char *name, int prefix)
+{
+    for (size_t i = 0; i < n; i++) {
+        size_t len = strlen(cat[i].name);
+        if (prefix ? strncmp(name, cat[i].name, len) == 0
+                   : strcmp(name, cat[i].name) == 0)
+            return &cat[i];
+    }
+    return NULL;
+}
+
+/* The class of one symbol of the program. `kind` is set for runners. */
+int lg__loopcat_class(const char *sym, int *kind)
+{
+    char dem[512], path[512];
+    const struct entry *e;
+    *kind = 0;
+    if (lg__demangle_rust(sym, dem, sizeof dem)) {
+        plain_path(dem, path, sizeof path);
+        e = lookup(rust_cat, sizeof rust_cat / sizeof rust_cat[0], path, 1);
+    } else {
+        e = lookup(c_cat, sizeof c_cat / sizeof c_cat[0], sym, 0);
+    }
+    if (!e)
+        return FOREIGN;
+    *kind = e->kind;
+    return e->cls;
+}
+
+/* Rust v0 names spend most of the start-up scan in the demangler; their
+ * crate is the first identifier after the nesting tags, so std, core and
+ * alloc are recognised without demangling. 0: not decided here. */
+static int v0_runtime(const char *s)
+{
+    if (s[0] != '_' || s[1] != 'R')
+        return 0;
+    s += 2;
+    for (;;) {
+        if (*s == 'I' || *s == 'Y') {
+            s++;
+        } else if (*s == 'N' && s[1]) {
+            s += 2;
+        } else if (*s == 'M' || *s == 'X') {
+            s++;
+            if (*s == 's')
+                while (*s && *s++ != '_')
+                    ;
+        } else {
+            break;
+        }
+    }
+    if (*s++ != 'C')
+        return 0;
+    if (*s == 's')
+        while (*s && *s++ != '_')
+            ;
+    return strncmp(s, "3std", 4) == 0 || strncmp(s, "4core", 5) == 0 ||
+           strncmp(s, "5alloc", 6) == 0;
+}
+
+static int scan_class(const char *sym, int *kind)
+{
+    if (v0_runtime(sym)) {
+        *kind = 0;
+        return RUNTIME;
+    }
+    return lg__loopcat_class(sym, kind);
+}
+
+/* Program functions to ranges: equal neighbours merge, FOREIGN ones are
+ * dropped. Returns the number of ranges written to out (capacity n). */
+static size_t build(const struct lg__elf_symtab *t, uintptr_t bias,
+                    struct range *out, int *runner)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < t->n; i++) {
+        const struct lg__elf_func *f = &t->funcs[i];
+        uintptr_t lo = bias + f->value;
+        uintptr_t hi = f->size ? lo + f->size
+                       : i + 1 < t->n ? bias + t->funcs[i + 1].value
+                                      : lo + 1;
+        int kind, c = scan_class(t->strtab + f->name, &kind);
+        if (c == FOREIGN)
+            continue;
+        *runner |= c == RUNNER;
+        /* Merge only across a gap no other function fills. */
+        if (n && out[n - 1].cls == c && out[n - 1].kind == kind &&
+            (out[n - 1].hi == lo ||
+             (i && bias + t->funcs[i - 1].value < out[n - 1].hi))) {
+            out[n - 1].hi = hi;
+            continue;
+        }
+        out[n++] = (struct range){lo, hi, (uint8_t)c, (uint8_t)kind};
+    }
+    return n;
+}
+
+static int add_runtime_obj(struct dl_phdr_info *info, size_t size,
+                           void *arg)
+{
+    (void)size;
+    (void)arg;
+    const char *name = info->dlpi_name ? info->dlpi_name : "";
+    const char *base = strrchr(name, '/');
+    base = base ? base + 1 : name;
+    int rt = 0;
+    for (size_t i = 0; i < sizeof runtime_objs / sizeof runtime_objs[0];
+         i++)
+        rt |= strncmp(base, runtime_objs[i], strlen(runtime_objs[i])) == 0;
+    for (int i = 0; rt && i < info->dlpi_phnum; i++) {
+        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+        if (ph->p_type != PT_LOAD || !(ph->p_flags & PF_X) ||
+            nobj_ranges == MAX_OBJ_RANGES)
+            continue;
+        uintptr_t lo = info->dlpi_addr + ph->p_vaddr;
+        obj_ranges[nobj_ranges++] =
+            (struct range){lo, lo + ph->p_memsz, RUNTIME, 0};
+    }
+    return 0;
+}
+
+void lg__loopcat_init(void)
+{
+    uintptr_t bias;
+    void *probe[1];
+    if (lg__stack_capture(probe, 1) == 0)
+        return;               /* no libunwind: no stacks to classify */
+    const struct lg__elf_symtab *t = lg__exe_symtab(&bias);
+    if (!t || t->n == 0)
+        return;
+    struct range *r = lg__arena_alloc(t->n * sizeof *r);
+    if (!r)
+        return;
+    int runner = 0;
+    size_t n = build(t, bias, r, &runner);
+    if (!runner)
+        return;               /* the arena keeps the bytes: once */
+    dl_iterate_phdr(add_runtime_obj, NULL);
+    ranges = r;
+    nranges = n;
+    __atomic_store_n(&lg__stack_loops, 1, __ATOMIC_RELEASE);
+}
+
+static const struct range *find(uintptr_t pc)
+{
+    size_t lo = 0, hi = nranges;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (pc < ranges[mid].lo)
+            hi = mid;
+        else if (pc >= ranges[mid].hi)
+            lo = mid + 1;
+        else
+            return &ranges[mid];
+    }
+    for (int i = 0; i < nobj_ranges; i++)
+        if (pc >= obj_ranges[i].lo && pc < obj_ranges[i].hi)
+            return &obj_ranges[i];
+    return NULL;
+}
+
+int lg__loopcat_classify(void *const *pcs, int n, struct lg__stack_loop *v)
+{
+    memset(v, 0, sizeof *v);
+    v->runner = -1;
+    if (!__atomic_load_n(&lg__stack_loops, __ATOMIC_ACQUIRE))
+        return 0;
+    int first = -1;
+    for (int i = 0; i < n; i++) {
+        /* Return addresses: pc - 1 lies in the calling function. */
+        const struct range *r = find((uintptr_t)pcs[i] - 1);
+        int c = r ? r->cls : FOREIGN;
+        if (c == RUNTIME)
+            continue;
+        if (first < 0)
+            first = c;
+        if (c == ALLOW && v->runner < 0)
+            return 0;
+        if (c == RUNNER) {
+            v->runner = i;    /* the outermost one: where it was entered */
+            v->kind = r->kind;
+            v->runner_fn = (const void *)r->lo;
+        }
+    }
+    if (v->runner < 0)
+        return 0;
+    v->own = first == PARK;
+    return 1;
+}

@@ -1,0 +1,89 @@
+#!/bin/sh
+# Rust programs on tokio (issue 4, item 2), built offline from Debian's
+# packaged crates (tests/rust/.cargo/config.toml) into $BUILD/rust:
+#   hang       the classic bug: a current_thread task loops on std mpsc
+#              recv(). It prints one line and hangs (killed here); one
+#              record: the futex wait, its stack naming
+#              std::sync::mpsc::Receiver<T>::recv, on a tokio loop found
+#              via the stack. The runtime's own park is never reported.
+#   hang-io    the same with tokio's I/O driver (parks in epoll_wait).
+#   fixed      tokio::sync::mpsc, blocking_send from a std thread: exits 0,
+#   fixed-io   no record (with and without the I/O driver).
+#   correct    the runtime sends to a std thread blocked in recv(): no
+#              record.
+#   sleep      std::thread::sleep in a task: one record, clock_nanosleep.
+#   mutex      a contended std::sync::Mutex in a task: one record, the
+#              futex wait under std's Mutex::lock.
+# Skipped, with a line saying so, when cargo is not installed.
+. tests/integration/lib.sh
+
+command -v cargo >/dev/null 2>&1 ||
+    skip "skip: cargo not found; the Rust tests need it (rustup or apt's cargo)"
+ls -d /usr/share/cargo/registry/tokio-1.* >/dev/null 2>&1 ||
+    fail "Debian's tokio crate is missing: make deps installs librust-tokio-dev"
+
+# Cargo writes Cargo.lock beside the manifest: build copies, so the source
+# tree stays clean and the lock follows whatever tokio Debian ships.
+rust="$BUILD/rust"
+mkdir -p "$rust"
+cp -R tests/rust/.cargo tests/rust/tokio tests/rust/tokio-io "$rust/"
+for crate in tokio tokio-io; do
+    (cd "$rust/$crate" && cargo build --offline --quiet \
+        --target-dir "$rust/target") >"$LG_TMP/cargo-$crate.log" 2>&1 || {
+        cat "$LG_TMP/cargo-$crate.log"
+        fail "cargo build of tests/rust/$crate"
+    }
+done
+bin="$rust/target/debug"
+
+# run NAME SECONDS: runs NAME under the preload, JSON log in $out.
+run() {
+    out="$LG_TMP/$1.jsonl"
+    rm -f "$out"
+    run_lg "format=json:log=$out" "$2" "$bin/$1" >"$LG_TMP/$1.stdout"
+}
+
+for prog in hang hang-io; do
+    run "$prog" 5
+    [ "$rc" -eq 137 ] || fail "$prog: expected the hang (killed), got status $rc"
+    [ "$(cat "$LG_TMP/$prog.stdout")" = "got 0" ] ||
+        fail "$prog: expected one line before the hang, got: $(cat "$LG_TMP/$prog.stdout")"
+    expect_count 1 "$out" '.type == "blocking_call"' "$prog: records"
+    expect_count 1 "$out" '.type == "blocking_call" and .call == "syscall"
+        and (.object | startswith("futex 0x")) and .timeout_ms == null
+        and .loop.kind == "tokio" and .loop.via == "stack"
+        and any(.stack[]; .symbol == "std::sync::mpsc::Receiver<T>::recv")
+        and any(.loop_stack[]; .symbol | test("block_on"))' \
+        "$prog: the recv() in the task, on a tokio loop found via the stack"
+    echo "ok: $prog hangs after one line; one record: recv() on a tokio loop"
+done
+
+for prog in fixed fixed-io correct; do
+    run "$prog" 30
+    [ "$rc" -eq 0 ] || fail "$prog exited with status $rc, expected 0"
+    [ "$(wc -l <"$LG_TMP/$prog.stdout")" -eq 3 ] ||
+        fail "$prog: expected 3 lines, got: $(cat "$LG_TMP/$prog.stdout")"
+    [ ! -s "$out" ] || { cat "$out"; fail "$prog: expected no record"; }
+    echo "ok: $prog exits 0, no record"
+done
+
+run sleep 30
+[ "$rc" -eq 0 ] || fail "sleep exited with status $rc, expected 0"
+expect_count 1 "$out" '.type == "blocking_call"' "sleep: records"
+expect_count 1 "$out" '.type == "blocking_call"
+    and (.call == "clock_nanosleep" or .call == "nanosleep")
+    and .timeout_ms == 30 and .loop.kind == "tokio"
+    and any(.stack[]; .symbol == "sleep::nap")' \
+    "sleep: std::thread::sleep in the task's nap()"
+echo "ok: sleep in a task: one record"
+
+run mutex 30
+[ "$rc" -eq 0 ] || fail "mutex exited with status $rc, expected 0"
+expect_count 1 "$out" '.type == "blocking_call"' "mutex: records"
+expect_count 1 "$out" '.type == "blocking_call" and .call == "syscall"
+    and .loop.kind == "tokio"
+    and any(.stack[]; .symbol | test("Mutex.*::lock"))
+    and any(.stack[]; .symbol == "mutex::take")' \
+    "mutex: the contended lock in the task's take()"
+echo "ok: contended std Mutex in a task: one record"
+echo "ok: rust"
