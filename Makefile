@@ -188,7 +188,24 @@ $(GLIB_BIN): $(BUILD)/tests/loops/%: $(LOOPS)/%.c $(LOOPS)/glib-clean.c
 	$(Q)$(CC) $(CPPFLAGS_ALL) $(GLIB_CFLAGS) $(CFLAGS_ALL) -o $@ $< \
 	    $(GLIB_LIBS) -lpthread
 
-test-bins: all $(UNIT_BIN) $(PROG_BIN) $(EXAMPLE_BIN) $(LOOP_BIN)
+# libuv linked in from libuv1-dev's static archive (test-static-uv).
+UV_STATIC_LIBS := $(shell pkg-config --libs --static libuv-static 2>/dev/null)
+UV_STATIC_BIN := $(BUILD)/tests/loops/uv-static-clean $(BUILD)/tests/loops/uv-static-block
+
+$(BUILD)/tests/loops/uv-static-clean: tests/integration/prog-uv-clean.c
+	@mkdir -p $(@D)
+	@echo "  CC      $@"
+	$(Q)$(CC) $(CPPFLAGS_ALL) $(UV_CFLAGS) $(CFLAGS_ALL) -o $@ $< \
+	    $(UV_STATIC_LIBS)
+
+$(BUILD)/tests/loops/uv-static-block: $(LOOPS)/uv-static-block.c
+	@mkdir -p $(@D)
+	@echo "  CC      $@"
+	$(Q)$(CC) $(CPPFLAGS_ALL) $(UV_CFLAGS) $(CFLAGS_ALL) -o $@ $< \
+	    $(UV_STATIC_LIBS)
+
+test-bins: all $(UNIT_BIN) $(PROG_BIN) $(EXAMPLE_BIN) $(LOOP_BIN) \
+           $(UV_STATIC_BIN)
 
 check: deps
 	$(MAKE) check-unit check-integration

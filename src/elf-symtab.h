@@ -43,6 +43,14 @@ int lg__elf_symtab_load(const char *open_path, const char *real_path,
 const char *lg__elf_symtab_find(const struct lg__elf_symtab *t,
                                 uint64_t vaddr, uint64_t *start);
 
+/* The link-time addresses, sorted, of the functions of a library linked
+ * into the file at path from an archive: every function of an object (an
+ * STT_FILE group of .symtab) that has a local symbol starting with prefix,
+ * and every global function so named; cold parts aside. Returns their
+ * number (0 without .symtab); *out is arena memory. */
+size_t lg__elf_prefix_funcs(const char *path, const char *prefix,
+                            const uint64_t **out);
+
 /* The running program's table, loaded on first use and shared with the
  * symbolizer (symbolize.c), and its load bias in *bias; NULL when it has
  * none. */

@@ -16,7 +16,16 @@
  * language runtime's (std, core, alloc, libc, libstdc++) is a park or poll
  * frame: tokio's park reaches the futex through std's Condvar, a task's
  * recv() through std's mpsc, and only the frame that called into std tells
- * them apart. */
+ * them apart.
+ *
+ * A libuv linked into the program also blocks for its own purposes (its
+ * signal-lock pipe, uv_spawn's exec-status pipe, the thread pool's start):
+ * as ignore.c does for a shared libuv, such a wait is the library's own
+ * unless the outermost libuv frame above it is one of libuv's thin
+ * wrappers of a blocking primitive (uv_cond_wait...), which the program
+ * called to block. libuv's functions are those named uv_ and every
+ * function of an object file that defines a uv_ symbol, so its static
+ * helpers (init_once, worker) count too. */
 #include <elf.h>
 #include <link.h>
 #include <string.h>
@@ -30,6 +39,7 @@ enum cls {
     PARK,                     /* a loop's own wait or poll */
     RUNNER,                   /* inside it, the thread is a loop thread */
     ALLOW,                    /* blocking allowed here (block_in_place) */
+    THIN,                     /* a libuv wrapper of a blocking primitive */
 };
 
 struct entry {
@@ -89,6 +99,15 @@ static const struct entry rust_cat[] = {
 static const struct entry c_cat[] = {
     {"uv_run", RUNNER, LG__LOOP_LIBUV},
     {"uv__io_poll", PARK, 0},
+    {"uv_cond_wait", THIN, 0},
+    {"uv_cond_timedwait", THIN, 0},
+    {"uv_sem_wait", THIN, 0},
+    {"uv_thread_join", THIN, 0},
+    {"uv_sleep", THIN, 0},
+    {"uv_barrier_wait", THIN, 0},
+    {"uv_rwlock_rdlock", THIN, 0},
+    {"uv_rwlock_wrlock", THIN, 0},
+    {"uv_mutex_lock", THIN, 0},
     {"event_base_loop", RUNNER, LG__LOOP_LIBEVENT},
     {"epoll_dispatch", PARK, 0},
     {"poll_dispatch", PARK, 0},
@@ -108,6 +127,7 @@ static const char *const runtime_objs[] = {
 struct range {
     uintptr_t lo, hi;
     uint8_t cls, kind;
+    uint8_t lib;              /* inside a linked-in libuv */
 };
 
 #define MAX_OBJ_RANGES 32
@@ -219,12 +239,29 @@ static int scan_class(const char *sym, int *kind)
     return lg__loopcat_class(sym, kind);
 }
 
+static int in_sorted(const uint64_t *v, size_t n, uint64_t x)
+{
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (v[mid] == x)
+            return 1;
+        if (v[mid] < x)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return 0;
+}
+
 /* Program functions to ranges: equal neighbours merge, FOREIGN ones are
  * dropped. Returns the number of ranges written to out (capacity n). */
 static size_t build(const struct lg__elf_symtab *t, uintptr_t bias,
                     struct range *out, int *runner)
 {
     size_t n = 0;
+    const uint64_t *uv;
+    size_t nuv = lg__elf_prefix_funcs("/proc/self/exe", "uv_", &uv);
     for (size_t i = 0; i < t->n; i++) {
         const struct lg__elf_func *f = &t->funcs[i];
         uintptr_t lo = bias + f->value;
@@ -232,17 +269,19 @@ static size_t build(const struct lg__elf_symtab *t, uintptr_t bias,
                        : i + 1 < t->n ? bias + t->funcs[i + 1].value
                                       : lo + 1;
         int kind, c = scan_class(t->strtab + f->name, &kind);
-        if (c == FOREIGN)
+        int lib = in_sorted(uv, nuv, f->value);
+        if (c == FOREIGN && !lib)
             continue;
         *runner |= c == RUNNER;
         /* Merge only across a gap no other function fills. */
-        if (n && out[n - 1].cls == c && out[n - 1].kind == kind &&
-            (out[n - 1].hi == lo ||
-             (i && bias + t->funcs[i - 1].value < out[n - 1].hi))) {
-            out[n - 1].hi = hi;
+        struct range *p = n ? &out[n - 1] : NULL;
+        if (p && p->cls == c && p->kind == kind && p->lib == lib &&
+            (p->hi == lo || (bias + t->funcs[i - 1].value < p->hi))) {
+            p->hi = hi;
             continue;
         }
-        out[n++] = (struct range){lo, hi, (uint8_t)c, (uint8_t)kind};
+        out[n++] = (struct range){lo, hi, (uint8_t)c, (uint8_t)kind,
+                                  (uint8_t)lib};
     }
     return n;
 }
@@ -266,7 +305,7 @@ static int add_runtime_obj(struct dl_phdr_info *info, size_t size,
             continue;
         uintptr_t lo = info->dlpi_addr + ph->p_vaddr;
         obj_ranges[nobj_ranges++] =
-            (struct range){lo, lo + ph->p_memsz, RUNTIME, 0};
+            (struct range){lo, lo + ph->p_memsz, RUNTIME, 0, 0};
     }
     return 0;
 }
@@ -311,6 +350,28 @@ static const struct range *find(uintptr_t pc)
     return NULL;
 }
 
+/* Return addresses: pc - 1 lies in the calling function. */
+static const struct range *frame(void *const *pcs, int i)
+{
+    return find((uintptr_t)pcs[i] - 1);
+}
+
+/* The wait's first non-runtime frame i is libuv's: the wait is libuv's
+ * own (PARK) unless the outermost libuv frame is a thin wrapper. */
+static int lib_verdict(void *const *pcs, int i, int n)
+{
+    int outer = i;
+    for (int j = i + 1; j < n; j++) {
+        const struct range *r = frame(pcs, j);
+        if (r && r->cls == RUNTIME)
+            continue;
+        if (!r || !r->lib)
+            break;
+        outer = j;
+    }
+    return frame(pcs, outer)->cls == THIN ? FOREIGN : PARK;
+}
+
 int lg__loopcat_classify(void *const *pcs, int n, struct lg__stack_loop *v)
 {
     memset(v, 0, sizeof *v);
@@ -319,13 +380,12 @@ int lg__loopcat_classify(void *const *pcs, int n, struct lg__stack_loop *v)
         return 0;
     int first = -1;
     for (int i = 0; i < n; i++) {
-        /* Return addresses: pc - 1 lies in the calling function. */
-        const struct range *r = find((uintptr_t)pcs[i] - 1);
+        const struct range *r = frame(pcs, i);
         int c = r ? r->cls : FOREIGN;
         if (c == RUNTIME)
             continue;
         if (first < 0)
-            first = c;
+            first = r && r->lib ? lib_verdict(pcs, i, n) : c;
         if (c == ALLOW && v->runner < 0)
             return 0;
         if (c == RUNNER) {

@@ -30,3 +30,14 @@ expect_count() {
         fail "$4: expected $1 records matching $3, found $n"
     }
 }
+
+# expect_no_record WHAT FILE...: fails, showing it, at the first FILE that
+# holds a record (missing and empty files hold none).
+expect_no_record() {
+    what=$1; shift
+    for f in "$@"; do
+        [ -s "$f" ] || continue
+        cat "$f"
+        fail "$what: expected no record, found some in $f"
+    done
+}

@@ -25,11 +25,7 @@ no_record() {
     log="$LG_TMP/$1.%p.jsonl"
     run_lg "format=json:log=$log" 30 "$dir/$1"
     [ "$rc" -eq 0 ] || fail "$1 exited with status $rc, expected 0"
-    for f in "$LG_TMP/$1".*.jsonl; do
-        [ -s "$f" ] || continue
-        cat "$f"
-        fail "$1: expected no record, found some in $f"
-    done
+    expect_no_record "$1" "$LG_TMP/$1".*.jsonl
     echo "ok: $1 exits 0, no record"
 }
 
