@@ -204,8 +204,17 @@ $(BUILD)/tests/loops/uv-static-block: $(LOOPS)/uv-static-block.c
 	$(Q)$(CC) $(CPPFLAGS_ALL) $(UV_CFLAGS) $(CFLAGS_ALL) -o $@ $< \
 	    $(UV_STATIC_LIBS)
 
+# C++ blocking in libuv callbacks (test-cxx): the host program only, so
+# no sanitizer flags.
+CXX = c++
+$(BUILD)/tests/prog-cxx-uv: tests/integration/prog-cxx-uv.cc
+	@mkdir -p $(@D)
+	@echo "  CXX     $@"
+	$(Q)$(CXX) -std=c++17 $(OPT) $(WARN) $(UV_CFLAGS) $(CXXFLAGS) -o $@ $< \
+	    $(UV_LIBS) -lpthread
+
 test-bins: all $(UNIT_BIN) $(PROG_BIN) $(EXAMPLE_BIN) $(LOOP_BIN) \
-           $(UV_STATIC_BIN)
+           $(UV_STATIC_BIN) $(BUILD)/tests/prog-cxx-uv
 
 check: deps
 	$(MAKE) check-unit check-integration

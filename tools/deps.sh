@@ -13,6 +13,7 @@ have_pc cmocka || have_hdr cmocka.h || need="$need libcmocka-dev"
 # Tests read JSON reports back with jq, and run programs on libevent, libev
 # and GLib loops (test-only: the preload links none of them).
 command -v jq >/dev/null 2>&1 || need="$need jq"
+command -v c++ >/dev/null 2>&1 || need="$need g++"
 have_pc libevent_pthreads || need="$need libevent-dev"
 have_hdr ev.h || need="$need libev-dev"
 have_pc glib-2.0 || need="$need libglib2.0-dev"
