@@ -41,6 +41,7 @@ static inline void lg_wait_init(struct lg__wait *w, const char *call,
     w->fn = fn;
     w->site = NULL;
     w->start_ns = 0;
+    w->decided = 0;
 }
 
 #define LG_NOT_BLOCKING ((int64_t)-2)

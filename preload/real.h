@@ -12,7 +12,9 @@
 #include <sys/eventfd.h>
 #include <sys/inotify.h>
 #include <sys/ioctl.h>
+#include <poll.h>
 #include <sys/msg.h>
+#include <sys/select.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/timerfd.h>
@@ -39,6 +41,9 @@ int g_main_context_iteration(struct _GMainContext *ctx, int may_block);
  * builds. */
 ssize_t __read_chk(int fd, void *buf, size_t n, size_t buflen);
 ssize_t __recv_chk(int fd, void *buf, size_t n, size_t buflen, int flags);
+int __poll_chk(struct pollfd *fds, nfds_t n, int ms, size_t fdslen);
+int __ppoll_chk(struct pollfd *fds, nfds_t n, const struct timespec *ts,
+                const sigset_t *mask, size_t fdslen);
 ssize_t __recvfrom_chk(int fd, void *buf, size_t n, size_t buflen,
                        int flags, struct sockaddr *from, socklen_t *fromlen);
 

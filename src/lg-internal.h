@@ -106,6 +106,9 @@ struct lg__loop_mark {
                                          same place reuse frames[] */
     const void *runner;               /* the real runner (uv_run), shown
                                          as frame #0; NULL for the API */
+    uintptr_t own_lo, own_hi;         /* the runner's object: its polls
+                                         are the loop's own */
+    int own_fd;                       /* the loop's epoll fd, -1 unknown */
     void *frames[LG__MAX_FRAMES];     /* stack at entry, innermost first */
 };
 
@@ -137,6 +140,26 @@ LG__INTERNAL int lg__loopcat_class(const char *sym, int *kind);
  * made inside a runner; fills v. */
 LG__INTERNAL int lg__loopcat_classify(void *const *pcs, int n,
                                       struct lg__stack_loop *v);
+
+/* The outermost recorded mark of the calling thread, or NULL. */
+LG__INTERNAL const struct lg__loop_mark *lg__loop_outer(void);
+
+/* Polls and epoll (loop-hint.c). Whether a poll with a timeout, on a loop
+ * thread, is the loop's own wait: made from the runner's library, or on
+ * the loop's epoll fd (fd, -1 for poll and select). A mark that knows no
+ * fd (the API's, a hint's) adopts the first epoll fd waited on. A loop
+ * nested in another's callback owns nothing: it stalls the outer one. */
+LG__INTERNAL int lg__loop_own_wait(int fd, void *caller);
+/* A thread on no loop waits in epoll with a timeout: it hosts an epoll
+ * loop (kind epoll, via epoll), whose function called from `caller`. */
+LG__INTERNAL void lg__epoll_hint(int epfd, void *caller);
+/* Whether the function that entered mark m (via epoll) is still running,
+ * seen from the current stack pcs[0..n). */
+LG__INTERNAL int lg__loop_mark_live(const struct lg__loop_mark *m,
+                                    void *const *pcs, int n);
+/* The executable mapping of the object that contains addr. */
+LG__INTERNAL int lg__object_span(const void *addr, uintptr_t *lo,
+                                 uintptr_t *hi);
 
 /* Number of threads that have a registry record (tests; takes the lock). */
 LG__INTERNAL unsigned lg__registry_count(void);
@@ -322,6 +345,8 @@ struct lg__wait {
     void *fn;                 /* the real function: frame #0 of reports */
     uint64_t start_ns;        /* set by begin */
     void *site;               /* set by begin when the call counts */
+    int decided;              /* the wrapper judged it the program's: no
+                                 library ignore (a nested loop's poll) */
 };
 
 /* Decides whether the call is a violation (not loopguard's own work, not a

@@ -127,6 +127,10 @@ static void mark_fill(struct lg__loop_mark *m, int kind, int via,
     m->via = (uint8_t)via;
     m->entry_caller = caller;
     m->runner = runner;
+    m->own_fd = -1;
+    m->own_lo = m->own_hi = 0;
+    if (runner)
+        lg__object_span(runner, &m->own_lo, &m->own_hi);
     int n = lg__stack_capture(m->frames, LG__MAX_FRAMES);
     m->nframes = (uint16_t)(n > 0 ? n : 0);
 }
@@ -171,6 +175,14 @@ const struct lg__loop_mark *lg__loop_current(void)
     if (!rec || lg__tls.depth == 0 || rec->depth_recorded == 0)
         return NULL;
     return &rec->marks[rec->depth_recorded - 1];
+}
+
+const struct lg__loop_mark *lg__loop_outer(void)
+{
+    struct lg__thread *rec = lg__tls.rec;
+    if (!rec || lg__tls.depth == 0 || rec->depth_recorded == 0)
+        return NULL;
+    return &rec->marks[0];
 }
 
 unsigned lg__registry_count(void)

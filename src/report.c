@@ -147,6 +147,11 @@ static void report(const struct lg__wait *w, void *const *pcs, int n,
     r.stack = stack;
     r.nstack = ns;
     const struct lg__loop_mark *m = lg__loop_current();
+    const struct lg__loop_mark *outer = lg__loop_outer();
+    /* Inside a callback of another loop, a private loop's waits stall
+     * that one (loop-hint.c). */
+    if (m && outer != m && outer->id != m->id && m->kind != LG__LOOP_GLIB)
+        m = outer;
     if (sl->runner >= 0) {
         /* Entered where the outermost runner frame was called from. */
         r.has_loop = 1;
@@ -192,7 +197,7 @@ void lg__wait_begin(struct lg__wait *w)
     int n = lg__stack_capture(pcs, LG__MAX_FRAMES);
     if (n == 0 && w->caller)
         pcs[n++] = w->caller;
-    if (lg__ignored_caller(pcs, n))
+    if (!w->decided && lg__ignored_caller(pcs, n))
         goto out;
     /* A thread that entered no loop by a wrapped runner or the API is on
      * one only inside a runner found in its stack, and not in its park. */
@@ -200,6 +205,12 @@ void lg__wait_begin(struct lg__wait *w)
     if (lg__tls.depth == 0 &&
         (!lg__loopcat_classify(pcs, n, &sl) || sl.own))
         goto out;
+    /* An epoll loop lasts while the function that polled runs. */
+    const struct lg__loop_mark *m = lg__loop_current();
+    if (m && m->via == LG__VIA_EPOLL && !lg__loop_mark_live(m, pcs, n)) {
+        lg__loop_leave();
+        goto out;
+    }
     uint64_t key = site_hash(w->call, pcs, n);
     int fresh;
     struct site *s = site_count(key, w->call, n ? pcs[0] : NULL, &fresh);

@@ -410,3 +410,15 @@ const struct lg__elf_symtab *lg__exe_symtab(uintptr_t *bias)
     *bias = q.base;
     return &m->tab;
 }
+
+int lg__object_span(const void *addr, uintptr_t *lo, uintptr_t *hi)
+{
+    fast_link_map((uintptr_t)addr);   /* looks _dl_find_object up once */
+    find_object_fn f = __atomic_load_n(&find_object, __ATOMIC_ACQUIRE);
+    struct dl_find_object res;
+    if (!f || f((void *)addr, &res) != 0)
+        return -ENOENT;
+    *lo = (uintptr_t)res.dlfo_map_start;
+    *hi = (uintptr_t)res.dlfo_map_end;
+    return 0;
+}

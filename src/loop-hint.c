@@ -1,0 +1,67 @@
+/* Polls on loop threads, and epoll loops found by their behaviour.
+ *
+ * A loop's own wait must cost next to nothing: it is what a loop thread
+ * does between callbacks. It is recognised without a stack: made from the
+ * runner's library (libuv's uv__io_poll, GLib's g_poll), or on the epoll
+ * fd the mark knows. Any other poll, select or epoll wait with a timeout
+ * on a loop thread is a blocking call: a synchronous client with an epoll
+ * of its own, a poll() for one descriptor.
+ *
+ * A thread on no loop that waits in epoll_wait with a timeout hosts one:
+ * it is marked (kind epoll, via epoll) with that fd as its own. Such a
+ * mark has no runner that returns, so it lasts while the function that
+ * called epoll_wait is on the stack: the mark's entry stack, less its
+ * first frame, must be the bottom of the current one. */
+#include <string.h>
+
+#include "lg-internal.h"
+
+static struct lg__loop_mark *current_mut(void)
+{
+    return (struct lg__loop_mark *)lg__loop_current();
+}
+
+int lg__loop_own_wait(int fd, void *caller)
+{
+    struct lg__loop_mark *m = current_mut();
+    if (!m)
+        return 0;
+    const struct lg__loop_mark *outer = lg__loop_outer();
+    /* A private loop run inside a callback of another: its polls stall
+     * the outer loop. GLib's nested runs on one context (modal dialogs)
+     * dispatch the outer loop's sources too, and are its own. */
+    if (outer != m && outer->id != m->id && m->kind != LG__LOOP_GLIB)
+        return 0;
+    uintptr_t pc = (uintptr_t)caller;
+    if (pc >= m->own_lo && pc < m->own_hi)
+        return 1;
+    if (fd < 0)
+        return 0;
+    if (m->own_fd < 0 && (m->via == LG__VIA_API || m->via == LG__VIA_EPOLL))
+        m->own_fd = fd;
+    return m->own_fd == fd;
+}
+
+void lg__epoll_hint(int epfd, void *caller)
+{
+    if (lg__loop_enter(LG__LOOP_EPOLL, LG__VIA_EPOLL,
+                       (const void *)(intptr_t)epfd, NULL, caller) != 0)
+        return;
+    struct lg__loop_mark *m = current_mut();
+    if (m)
+        m->own_fd = epfd;
+}
+
+int lg__loop_mark_live(const struct lg__loop_mark *m, void *const *pcs,
+                       int n)
+{
+    /* frames[0] returns into the loop function; frames[1..] are its
+     * callers, which stay the bottom of every stack while it runs. A
+     * truncated capture cannot be compared: assume it still runs. */
+    int k = m->nframes - 1;
+    if (k <= 0 || m->nframes >= LG__MAX_FRAMES || n >= LG__MAX_FRAMES)
+        return 1;
+    if (n < k + 1)
+        return 0;
+    return memcmp(pcs + (n - k), m->frames + 1, (size_t)k * sizeof *pcs) == 0;
+}
