@@ -251,6 +251,7 @@ demo: deps all $(EXAMPLE_BIN)
 bench: deps all $(BENCH_BIN)
 	@sh bench/run.sh $(BUILD)
 	@sh bench/run-chan.sh $(BUILD)
+	@sh bench/run-loops.sh $(BUILD)
 
 # bench-chan measures lg_chan, so it links libloopguard (bench-% does not).
 $(BUILD)/bench/bench-chan: bench/bench-chan.c $(CORE_LIB) $(HDRS)
@@ -258,6 +259,13 @@ $(BUILD)/bench/bench-chan: bench/bench-chan.c $(CORE_LIB) $(HDRS)
 	@echo "  CC      $@"
 	$(Q)$(CC) $(CPPFLAGS_ALL) $(UV_CFLAGS) $(CFLAGS_ALL) -o $@ $< \
 	    -L$(BUILD) -lloopguard -Wl,-rpath,'$$ORIGIN/..' $(UV_LIBS) -lpthread
+
+# bench-futexwait links libuv statically: the catalog must find a runner.
+$(BUILD)/bench/bench-futexwait: bench/bench-futexwait.c $(HDRS)
+	@mkdir -p $(@D)
+	@echo "  CC      $@"
+	$(Q)$(CC) $(CPPFLAGS_ALL) $(UV_CFLAGS) $(CFLAGS_ALL) -o $@ $< \
+	    $(UV_STATIC_LIBS) -ldl
 
 $(BUILD)/bench/%: bench/%.c $(HDRS)
 	@mkdir -p $(@D)

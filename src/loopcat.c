@@ -87,6 +87,15 @@ static const struct entry rust_cat[] = {
     {"tokio::io::driver::", PARK, 0},
     {"tokio::signal::unix::driver::", PARK, 0},
     {"tokio::process::imp::driver::", PARK, 0},
+    /* The runtime's own short locks, contended by other threads: its
+     * std::sync wrapper (debug builds) and the modules that lock (release
+     * builds inline the wrapper), like GLib's main-context locks. */
+    {"tokio::loom::", PARK, 0},
+    {"tokio::sync::", PARK, 0},
+    {"tokio::runtime::task::inject::", PARK, 0},
+    {"tokio::runtime::scheduler::inject::", PARK, 0},
+    {"tokio::runtime::blocking::", PARK, 0},
+    {"tokio::util::", PARK, 0},
     {"mio::poll::", PARK, 0},
     {"mio::sys::", PARK, 0},
     {"std::", RUNTIME, 0},

@@ -36,6 +36,12 @@ static void test_loopcat_tokio_legacy(void **state)
     expect("_ZN5tokio7runtime9scheduler12multi_thread6worker14block_in_place"
            "17h0123456789abcdefE", ALLOW, 0);
     expect("_ZN3mio4poll4Poll4poll17ha06748a62dbb3e43E", PARK, 0);
+    /* The runtime's own locks count as its own waits. */
+    expect("_ZN5tokio4loom3std5mutex14Mutex$LT$T$GT$4lock"
+           "17h0123456789abcdefE", PARK, 0);
+    expect("_ZN104_$LT$tokio..sync..mpsc..bounded..Semaphore$u20$as$u20$"
+           "tokio..sync..mpsc..chan..Semaphore$GT$10add_permit"
+           "17h0123456789abcdefE", PARK, 0);
     /* A task's poll is neither: the user's future runs inside it. */
     expect("_ZN5tokio7runtime4task3raw4poll17h0123456789abcdefE", FOREIGN,
            0);
