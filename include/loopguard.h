@@ -33,14 +33,20 @@ extern "C" {
  *
  * A thread is a loop thread while it runs an event loop: from the moment it
  * enters the loop's runner until the runner returns. The preload learns this
- * by itself for the runners it wraps (libuv's uv_run). Code that runs a loop
- * the preload cannot see (a hand-written epoll loop, a scheduler of its own)
- * brackets the loop with lg_loop_enter()/lg_loop_leave(), and the detector
- * then reports blocking receives made between the two.
+ * by itself for the runners it wraps (uv_run, event_base_loop, ev_run,
+ * g_main_loop_run...), for runners compiled into the program (tokio, a
+ * static libuv: by the stack), and for threads that wait in epoll_wait with
+ * a timeout (docs/guide.md). Code that runs a loop the preload cannot see
+ * (a scheduler of its own) brackets the loop with
+ * lg_loop_enter()/lg_loop_leave(), and the detector then reports blocking
+ * receives made between the two. The first epoll fd such a loop waits on
+ * (with a timeout) is its own: those waits are not reported.
  *
  * Marks nest: each lg_loop_enter() needs one lg_loop_leave() on the same
- * thread. A report names the innermost loop. Marks are per thread and cost
- * nothing on other threads.
+ * thread. A report names the innermost loop, except that a different loop
+ * run inside another's callback stalls the outer one: its waits are
+ * reported, as the outer loop's. Marks are per thread and cost nothing on
+ * other threads.
  * ------------------------------------------------------------------------- */
 
 /* Marks the calling thread as running the loop `id` of kind `kind` until the
@@ -57,7 +63,9 @@ LG_EXTERN int lg_loop_enter(const char *kind, const void *id);
 LG_EXTERN int lg_loop_leave(void);
 
 /* Returns 1 when the calling thread is inside a loop (marked by the preload or
- * by lg_loop_enter()), else 0. Async-signal-safe. */
+ * by lg_loop_enter(), or, in a program with a runner compiled in, inside that
+ * runner by its stack), else 0. Async-signal-safe, except in a program with
+ * a runner compiled in, where it captures the stack. */
 LG_EXTERN int lg_thread_is_loop(void);
 
 /* ---------------------------------------------------------------------------
