@@ -88,14 +88,17 @@ static const struct entry rust_cat[] = {
     {"tokio::signal::unix::driver::", PARK, 0},
     {"tokio::process::imp::driver::", PARK, 0},
     /* The runtime's own short locks, contended by other threads: its
-     * std::sync wrapper (debug builds) and the modules that lock (release
-     * builds inline the wrapper), like GLib's main-context locks. */
-    {"tokio::loom::", PARK, 0},
+     * wrappers of std's locks (debug builds) and the modules that lock
+     * (release builds inline the wrappers), like GLib's main-context
+     * locks. Not tokio::loom's UnsafeCell: a task's poll, which runs the
+     * program's code, goes through it. */
+    {"tokio::loom::std::mutex::", PARK, 0},
+    {"tokio::loom::std::rwlock::", PARK, 0},
+    {"tokio::loom::std::parking_lot::", PARK, 0},
     {"tokio::sync::", PARK, 0},
     {"tokio::runtime::task::inject::", PARK, 0},
     {"tokio::runtime::scheduler::inject::", PARK, 0},
     {"tokio::runtime::blocking::", PARK, 0},
-    {"tokio::util::", PARK, 0},
     {"mio::poll::", PARK, 0},
     {"mio::sys::", PARK, 0},
     {"std::", RUNTIME, 0},

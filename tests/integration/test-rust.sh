@@ -14,6 +14,10 @@
 #   sleep      std::thread::sleep in a task: one record, clock_nanosleep.
 #   mutex      a contended std::sync::Mutex in a task: one record, the
 #              futex wait under std's Mutex::lock.
+#   multi      a multi_thread runtime: a task's recv() on a worker is
+#              reported; the same inside block_in_place is not.
+#   hang, release build: the task's code inlined into tokio's poll; still
+#              one record.
 # Skipped, with a line saying so, when cargo is not installed.
 . tests/integration/lib.sh
 
@@ -34,6 +38,11 @@ for crate in tokio tokio-io; do
         fail "cargo build of tests/rust/$crate"
     }
 done
+(cd "$rust/tokio" && cargo build --offline --quiet --release --bin hang \
+    --target-dir "$rust/target") >"$LG_TMP/cargo-release.log" 2>&1 || {
+    cat "$LG_TMP/cargo-release.log"
+    fail "cargo build --release of tests/rust/tokio"
+}
 bin="$rust/target/debug"
 
 # run NAME SECONDS: runs NAME under the preload, JSON log in $out.
@@ -43,7 +52,8 @@ run() {
     run_lg "format=json:log=$out" "$2" "$bin/$1" >"$LG_TMP/$1.stdout"
 }
 
-for prog in hang hang-io; do
+cp "$rust/target/release/hang" "$bin/hang-release"
+for prog in hang hang-io hang-release; do
     run "$prog" 5
     [ "$rc" -eq 137 ] || fail "$prog: expected the hang (killed), got status $rc"
     [ "$(cat "$LG_TMP/$prog.stdout")" = "got 0" ] ||
@@ -52,7 +62,8 @@ for prog in hang hang-io; do
     expect_count 1 "$out" '.type == "blocking_call" and .call == "syscall"
         and (.object | startswith("futex 0x")) and .timeout_ms == null
         and .loop.kind == "tokio" and .loop.via == "stack"
-        and any(.stack[]; .symbol == "std::sync::mpsc::Receiver<T>::recv")
+        and any(.stack[]; .symbol == "std::sync::mpsc::Receiver<T>::recv"
+                          or .symbol == "std::sync::mpmc::list::Channel<T>::recv")
         and any(.loop_stack[]; .symbol | test("block_on"))' \
         "$prog: the recv() in the task, on a tokio loop found via the stack"
     echo "ok: $prog hangs after one line; one record: recv() on a tokio loop"
@@ -86,4 +97,12 @@ expect_count 1 "$out" '.type == "blocking_call" and .call == "syscall"
     and any(.stack[]; .symbol == "mutex::take")' \
     "mutex: the contended lock in the task's take()"
 echo "ok: contended std Mutex in a task: one record"
+run multi 30
+[ "$rc" -eq 0 ] || fail "multi exited with status $rc, expected 0"
+expect_count 1 "$out" '.type == "blocking_call"' "multi: records"
+expect_count 1 "$out" '.type == "blocking_call" and .call == "syscall"
+    and .loop.kind == "tokio" and .loop.via == "stack"
+    and any(.stack[]; .symbol == "multi::recv_plain")' \
+    "multi: recv() in a task on a multi_thread worker"
+echo "ok: multi_thread worker: one record; block_in_place: none"
 echo "ok: rust"

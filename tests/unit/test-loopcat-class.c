@@ -39,6 +39,9 @@ static void test_loopcat_tokio_legacy(void **state)
     /* The runtime's own locks count as its own waits. */
     expect("_ZN5tokio4loom3std5mutex14Mutex$LT$T$GT$4lock"
            "17h0123456789abcdefE", PARK, 0);
+    /* ...but not the cell a task's poll runs the program's code through. */
+    expect("_ZN5tokio4loom3std11unsafe_cell19UnsafeCell$LT$T$GT$8with_mut"
+           "17h0123456789abcdefE", FOREIGN, 0);
     expect("_ZN104_$LT$tokio..sync..mpsc..bounded..Semaphore$u20$as$u20$"
            "tokio..sync..mpsc..chan..Semaphore$GT$10add_permit"
            "17h0123456789abcdefE", PARK, 0);
