@@ -393,7 +393,7 @@ static int on_loop(struct lg_chan *ch, const char *call, void *fn,
         return 0;
     if (lg__detector_active() && !lg__tls.in_shim) {
         struct lg__wait w = {.call = call, .timeout_ns = -1,
-                             .caller = caller, .fn = fn};
+                             .caller = caller, .fn = fn, .decided = 1};
         lg__object_ptr(&w, "chan", ch);
         lg__wait_begin(&w);
         lg__wait_end(&w);

@@ -153,6 +153,9 @@ LG__INTERNAL int lg__loop_own_wait(int fd, void *caller);
 /* A thread on no loop waits in epoll with a timeout: it hosts an epoll
  * loop (kind epoll, via epoll), whose function called from `caller`. */
 LG__INTERNAL void lg__epoll_hint(int epfd, void *caller);
+/* The calling thread closed fd: when it is its epoll loop's, the loop is
+ * over. */
+LG__INTERNAL void lg__epoll_closed(int fd);
 /* Whether the function that entered mark m (via epoll) is still running,
  * seen from the current stack pcs[0..n). */
 LG__INTERNAL int lg__loop_mark_live(const struct lg__loop_mark *m,
@@ -345,8 +348,9 @@ struct lg__wait {
     void *fn;                 /* the real function: frame #0 of reports */
     uint64_t start_ns;        /* set by begin */
     void *site;               /* set by begin when the call counts */
-    int decided;              /* the wrapper judged it the program's: no
-                                 library ignore (a nested loop's poll) */
+    int decided;              /* the caller judged it a loop's blocking
+                                 call: no library ignore, no stack test
+                                 (a nested loop's poll, lg_chan's refusal) */
 };
 
 /* Decides whether the call is a violation (not loopguard's own work, not a

@@ -11,7 +11,9 @@
  * it is marked (kind epoll, via epoll) with that fd as its own. Such a
  * mark has no runner that returns, so it lasts while the function that
  * called epoll_wait is on the stack: the mark's entry stack, less its
- * first frame, must be the bottom of the current one. */
+ * first frame, must be the bottom of the current one. Closing the epoll fd
+ * ends it at once: a synchronous client called again and again from one
+ * place makes a new epoll fd each time, and is no loop. */
 #include <string.h>
 
 #include "lg-internal.h"
@@ -50,6 +52,13 @@ void lg__epoll_hint(int epfd, void *caller)
     struct lg__loop_mark *m = current_mut();
     if (m)
         m->own_fd = epfd;
+}
+
+void lg__epoll_closed(int fd)
+{
+    const struct lg__loop_mark *m = lg__loop_current();
+    if (m && m->via == LG__VIA_EPOLL && m->own_fd == fd)
+        lg__loop_leave();
 }
 
 int lg__loop_mark_live(const struct lg__loop_mark *m, void *const *pcs,

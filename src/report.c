@@ -202,7 +202,7 @@ void lg__wait_begin(struct lg__wait *w)
     /* A thread that entered no loop by a wrapped runner or the API is on
      * one only inside a runner found in its stack, and not in its park. */
     struct lg__stack_loop sl = {.runner = -1};
-    if (lg__tls.depth == 0 &&
+    if (lg__tls.depth == 0 && !w->decided &&
         (!lg__loopcat_classify(pcs, n, &sl) || sl.own))
         goto out;
     /* An epoll loop lasts while the function that polled runs. */

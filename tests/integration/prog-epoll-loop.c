@@ -13,7 +13,10 @@
  *   - after run_loop() returns, joins the worker (not reported).
  * A second thread calls epoll_wait with a zero timeout and then waits on a
  * semaphore: a zero-timeout poll makes nobody a loop thread, so its wait
- * is not reported. Exits 0 when every callback ran. */
+ * is not reported. A third, a worker, runs sync_client() twice (each with
+ * a new epoll fd, waiting 5 ms) and then blocks in read(): its epoll waits
+ * made it an epoll loop's only while sync_client() ran, so nothing of it
+ * is reported. Exits 0 when every callback ran. */
 #include <poll.h>
 #include <pthread.h>
 #include <semaphore.h>
@@ -26,7 +29,7 @@
 #include <unistd.h>
 
 static int efd, data_pipe[2], quiet_pipe[2];
-static sem_t started, poked;
+static sem_t started, poked, finished;
 static int done;
 
 static void die(const char *what)
@@ -67,7 +70,7 @@ static void *zero_poller(void *arg)
     if (ep < 0 || epoll_wait(ep, &ev, 1, 0) != 0)
         die("epoll_wait (zero)");
     close(ep);
-    sem_wait(&started);       /* a plain thread's wait */
+    sem_wait(&finished);      /* a plain thread's wait */
     return NULL;
 }
 
@@ -78,20 +81,40 @@ static __attribute__((noinline)) void on_read_block(void)
         die("read");
 }
 
-static __attribute__((noinline)) int sync_client(void)
+static __attribute__((noinline)) int sync_client(int ms)
 {
     int ep = epoll_create1(EPOLL_CLOEXEC);
     struct epoll_event ev = {.events = EPOLLIN};
     if (ep < 0 || epoll_ctl(ep, EPOLL_CTL_ADD, quiet_pipe[0], &ev) != 0)
         die("epoll_ctl");
-    int n = epoll_wait(ep, &ev, 1, 20);
+    int n = epoll_wait(ep, &ev, 1, ms);
     close(ep);
     return n;
 }
 
+static int worker_pipe[2];
+
+static void *client_worker(void *arg)
+{
+    (void)arg;
+    char c;
+    static volatile int rounds = 2;   /* one call site: not unrolled */
+    int spare = -1;
+    for (int i = 0; i < rounds; i++) {
+        if (sync_client(5) != 0)
+            die("sync_client (worker)");
+        if (i == 0)
+            spare = dup(quiet_pipe[0]);   /* the next epoll fd differs */
+    }
+    close(spare);
+    if (read(worker_pipe[0], &c, 1) != 1)
+        die("read (worker)");
+    return NULL;
+}
+
 static __attribute__((noinline)) void on_sync_client(void)
 {
-    if (sync_client() != 0)
+    if (sync_client(20) != 0)
         die("sync_client");
 }
 
@@ -123,12 +146,15 @@ static __attribute__((noinline)) void run_loop(int epfd)
 
 int main(void)
 {
-    pthread_t w, z;
+    pthread_t w, z, c;
     efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-    if (efd < 0 || pipe(data_pipe) || pipe(quiet_pipe))
+    if (efd < 0 || pipe(data_pipe) || pipe(quiet_pipe) || pipe(worker_pipe))
         die("setup");
+    if (pthread_create(&c, NULL, client_worker, NULL))
+        die("pthread_create");
     sem_init(&started, 0, 0);
     sem_init(&poked, 0, 0);
+    sem_init(&finished, 0, 0);
     if (pthread_create(&w, NULL, worker, NULL) ||
         pthread_create(&z, NULL, zero_poller, NULL))
         die("pthread_create");
@@ -139,8 +165,11 @@ int main(void)
         die("epoll_ctl");
     run_loop(epfd);
     pthread_join(w, NULL);    /* after the loop: not reported */
-    sem_post(&started);
+    sem_post(&finished);
     pthread_join(z, NULL);
+    if (write(worker_pipe[1], "x", 1) != 1)
+        die("write (worker)");
+    pthread_join(c, NULL);
     printf("epfd %d\n", epfd);
     return 0;
 }

@@ -5,7 +5,7 @@
 # on_read_block, the nested client's epoll_wait in sync_client, the poll()
 # in on_poll. Not reported: the loop's own epoll_wait, the handshake before
 # the loop, the join after it, a thread whose only epoll_wait had a zero
-# timeout.
+# timeout, a worker that ran an epoll client twice and then blocked.
 . tests/integration/lib.sh
 
 prog="$BUILD/tests/prog-epoll-loop"
