@@ -553,3 +553,41 @@ size_t lg__elf_prefix_funcs(const char *path, const char *prefix,
     elf_close(&f);
     return v ? n : 0;
 }
+
+/* Whether one of names (whole names) or parts (anywhere in a name) is in
+ * the n bytes of string table s. */
+static int strtab_has(const char *s, size_t n, const char *const *names,
+                      const char *const *parts)
+{
+    char pat[128];
+    for (size_t i = 0; names && names[i]; i++) {
+        size_t len = strlen(names[i]);
+        if (len + 2 > sizeof pat)
+            continue;
+        pat[0] = '\0';       /* a table starts with NUL: every name has one */
+        memcpy(pat + 1, names[i], len + 1);
+        if (memmem(s, n, pat, len + 2))
+            return 1;
+    }
+    for (size_t i = 0; parts && parts[i]; i++)
+        if (memmem(s, n, parts[i], strlen(parts[i])))
+            return 1;
+    return 0;
+}
+
+int lg__elf_mentions(const char *path, const char *const *names,
+                     const char *const *parts)
+{
+    struct elf_file f;
+    if (elf_open(path, &f) != 0)
+        return -1;
+    size_t idx = find_symtab(&f, SHT_SYMTAB);
+    int found = -1;
+    if (idx) {
+        const Elf64_Shdr *str = &f.sh[f.sh[idx].sh_link];
+        found = strtab_has((const char *)f.base + str->sh_offset,
+                           str->sh_size, names, parts);
+    }
+    elf_close(&f);
+    return found;
+}

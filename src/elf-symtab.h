@@ -51,6 +51,13 @@ const char *lg__elf_symtab_find(const struct lg__elf_symtab *t,
 size_t lg__elf_prefix_funcs(const char *path, const char *prefix,
                             const uint64_t **out);
 
+/* Whether the .symtab string table of the file at path holds one of the
+ * whole names `names` or a name containing one of `parts` (both NULL-
+ * terminated lists, either may be NULL): 1 or 0, without building any
+ * table; -1 when the file has no .symtab (or cannot be read). */
+int lg__elf_mentions(const char *path, const char *const *names,
+                     const char *const *parts);
+
 /* The running program's table, loaded on first use and shared with the
  * symbolizer (symbolize.c), and its load bias in *bias; NULL when it has
  * none. */

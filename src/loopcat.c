@@ -29,6 +29,7 @@
 #include <elf.h>
 #include <link.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "elf-symtab.h"
 #include "lg-internal.h"
@@ -194,16 +195,35 @@ static const struct entry *lookup(const struct entry *cat, size_t n,
 }
 
 /* The class of one symbol of the program. `kind` is set for runners. */
+/* Cheap refusals first: a large C++ program has 10^5 names to sort. */
+static int maybe_rust(const char *sym)
+{
+    if (sym[0] != '_')
+        return 0;
+    if (sym[1] == 'R')
+        return 1;
+    if (sym[1] != 'Z' || sym[2] != 'N')
+        return 0;
+    /* Legacy Rust ends in 17h<16 hex>E, or in that and a suffix of
+     * LLVM's for local copies (".llvm.123"). */
+    const char *llvm = strstr(sym, "E.llvm.");
+    size_t len = llvm ? (size_t)(llvm - sym) + 1 : strlen(sym);
+    return len > 20 && sym[len - 1] == 'E' &&
+           memcmp(sym + len - 20, "17h", 3) == 0;
+}
+
 int lg__loopcat_class(const char *sym, int *kind)
 {
     char dem[512], path[512];
-    const struct entry *e;
+    const struct entry *e = NULL;
     *kind = 0;
-    if (lg__demangle_rust(sym, dem, sizeof dem)) {
+    if (!maybe_rust(sym)) {
+        /* Every C entry starts with one of these. */
+        if (sym[0] && strchr("ueps", sym[0]))
+            e = lookup(c_cat, sizeof c_cat / sizeof c_cat[0], sym, 0);
+    } else if (lg__demangle_rust(sym, dem, sizeof dem)) {
         plain_path(dem, path, sizeof path);
         e = lookup(rust_cat, sizeof rust_cat / sizeof rust_cat[0], path, 1);
-    } else {
-        e = lookup(c_cat, sizeof c_cat / sizeof c_cat[0], sym, 0);
     }
     if (!e)
         return FOREIGN;
@@ -322,22 +342,42 @@ static int add_runtime_obj(struct dl_phdr_info *info, size_t size,
     return 0;
 }
 
+/* What a program with a runner has in its string table: the C runners by
+ * name, tokio's scheduler modules as they read in both manglings. */
+static const char *const runner_names[] = {"uv_run", "event_base_loop",
+                                           "ev_run", NULL};
+static const char *const runner_parts[] = {
+    "5tokio7runtime9scheduler", "5tokio7runtime15basic_scheduler",
+    "5tokio7runtime11thread_pool", NULL};
+
 void lg__loopcat_init(void)
 {
     uintptr_t bias;
     void *probe[1];
     if (lg__stack_capture(probe, 1) == 0)
         return;               /* no libunwind: no stacks to classify */
+    /* Most programs have no runner: a scan of the names tells, without
+     * building the sorted table (a large program's takes megabytes). */
+    if (lg__elf_mentions("/proc/self/exe", runner_names, runner_parts) == 0)
+        return;
     const struct lg__elf_symtab *t = lg__exe_symtab(&bias);
     if (!t || t->n == 0)
         return;
-    struct range *r = lg__arena_alloc(t->n * sizeof *r);
-    if (!r)
+    /* Built in scratch memory, kept at its size: most functions are the
+     * program's own and leave no range. */
+    size_t scratch = t->n * sizeof(struct range);
+    struct range *tmp = mmap(NULL, scratch, PROT_READ | PROT_WRITE,
+                             MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (tmp == MAP_FAILED)
         return;
     int runner = 0;
-    size_t n = build(t, bias, r, &runner);
-    if (!runner)
-        return;               /* the arena keeps the bytes: once */
+    size_t n = build(t, bias, tmp, &runner);
+    struct range *r = runner ? lg__arena_alloc(n * sizeof *r) : NULL;
+    if (r)
+        memcpy(r, tmp, n * sizeof *r);
+    munmap(tmp, scratch);
+    if (!r)
+        return;
     dl_iterate_phdr(add_runtime_obj, NULL);
     ranges = r;
     nranges = n;
@@ -390,24 +430,30 @@ int lg__loopcat_classify(void *const *pcs, int n, struct lg__stack_loop *v)
     v->runner = -1;
     if (!__atomic_load_n(&lg__stack_loops, __ATOMIC_ACQUIRE))
         return 0;
-    int first = -1;
+    int first = -1, poll = 0, uv_runs = 0;
     for (int i = 0; i < n; i++) {
         const struct range *r = frame(pcs, i);
         int c = r ? r->cls : FOREIGN;
         if (c == RUNTIME)
             continue;
-        if (first < 0)
+        if (first < 0) {
             first = r && r->lib ? lib_verdict(pcs, i, n) : c;
+            poll = c == PARK;
+        }
         if (c == ALLOW && v->runner < 0)
             return 0;
         if (c == RUNNER) {
             v->runner = i;    /* the outermost one: where it was entered */
             v->kind = r->kind;
             v->runner_fn = (const void *)r->lo;
+            uv_runs += r->kind == LG__LOOP_LIBUV;
         }
     }
     if (v->runner < 0)
         return 0;
-    v->own = first == PARK;
+    /* A private libuv loop run inside a callback of another (Node's
+     * spawnSync): its poll stalls the outer loop. (Its bookkeeping, such
+     * as the signal lock, stays libuv's own.) */
+    v->own = first == PARK && !(poll && uv_runs >= 2);
     return 1;
 }
