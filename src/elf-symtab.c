@@ -468,90 +468,65 @@ const char *lg__elf_symtab_find(const struct lg__elf_symtab *t,
     return t->strtab + e->name;
 }
 
-/* Whether the function symbol s counts: defined, not a cold part (the
- * linker groups those apart, beside the program's own). */
-static int lib_func(const Elf64_Sym *s, const char *name)
+static int is_func(const Elf64_Sym *s)
 {
-    return ELF64_ST_TYPE(s->st_info) == STT_FUNC && s->st_value != 0 &&
-           s->st_shndx != SHN_UNDEF && !strstr(name, ".cold");
+    unsigned type = ELF64_ST_TYPE(s->st_info);
+    return (type == STT_FUNC || type == STT_GNU_IFUNC) && s->st_value != 0 &&
+           s->st_shndx != SHN_UNDEF &&
+           (s->st_shndx < SHN_LORESERVE || s->st_shndx == SHN_XINDEX);
 }
 
-/* Counts, and stores when out is not NULL, the library's functions: in
- * .symtab an object's locals follow its STT_FILE symbol and all globals
- * come last, so a local counts when its group has a prefixed local, a
- * global when it is prefixed itself. */
-static size_t prefix_scan(const struct elf_file *f, size_t idx,
-                          const char *prefix, uint64_t *out)
+/* In .symtab an object's locals follow its STT_FILE symbol, and all
+ * globals come last: a local belongs to a library when its group has a
+ * local named with the prefix, a global when it is so named itself. */
+static void each_func(const struct elf_file *f, size_t idx,
+                      const char *prefix, lg__elf_func_cb cb, void *arg)
 {
     const Elf64_Shdr *sec = &f->sh[idx];
     const Elf64_Sym *syms = sec_data(f, sec, 8);
     size_t nsyms = sec->sh_size / sizeof(Elf64_Sym);
     const Elf64_Shdr *strsec = &f->sh[sec->sh_link];
     const char *strs = (const char *)f->base + strsec->sh_offset;
-    size_t plen = strlen(prefix), n = 0, group = 1;
+    size_t plen = prefix ? strlen(prefix) : 0, group = 1;
 #define NAME(s) ((s)->st_name < strsec->sh_size ? strs + (s)->st_name : "")
+#define PREFIXED(s) (plen && strncmp(NAME(s), prefix, plen) == 0)
     for (size_t i = 1; i <= nsyms; i++) {
         const Elf64_Sym *s = i < nsyms ? &syms[i] : NULL;
         if (s && ELF64_ST_BIND(s->st_info) == STB_LOCAL &&
             ELF64_ST_TYPE(s->st_info) != STT_FILE)
             continue;
         int lib = 0;          /* the group [group, i) ends here */
+        for (size_t j = group; j < i && !lib; j++)
+            lib = PREFIXED(&syms[j]);
         for (size_t j = group; j < i; j++)
-            lib |= strncmp(NAME(&syms[j]), prefix, plen) == 0;
-        for (size_t j = group; lib && j < i; j++)
-            if (lib_func(&syms[j], NAME(&syms[j])) && out)
-                out[n++] = syms[j].st_value;
-            else if (lib_func(&syms[j], NAME(&syms[j])))
-                n++;
+            if (is_func(&syms[j]))
+                cb(arg, NAME(&syms[j]), syms[j].st_value, syms[j].st_size,
+                   lib);
         group = i + 1;
         if (s && ELF64_ST_BIND(s->st_info) != STB_LOCAL) {
-            for (; i < nsyms; i++) {
-                const char *name = NAME(&syms[i]);
-                if (lib_func(&syms[i], name) &&
-                    strncmp(name, prefix, plen) == 0) {
-                    if (out)
-                        out[n] = syms[i].st_value;
-                    n++;
-                }
-            }
+            for (; i < nsyms; i++)
+                if (is_func(&syms[i]))
+                    cb(arg, NAME(&syms[i]), syms[i].st_value,
+                       syms[i].st_size, PREFIXED(&syms[i]));
             break;
         }
     }
+#undef PREFIXED
 #undef NAME
-    return n;
 }
 
-static void sort_u64(uint64_t *v, size_t n)
-{
-    /* Shell sort: a few hundred entries, once, with no allocation. */
-    static const size_t gaps[] = {701, 301, 132, 57, 23, 10, 4, 1};
-    for (size_t g = 0; g < sizeof gaps / sizeof gaps[0]; g++)
-        for (size_t i = gaps[g]; i < n; i++) {
-            uint64_t x = v[i];
-            size_t j = i;
-            for (; j >= gaps[g] && v[j - gaps[g]] > x; j -= gaps[g])
-                v[j] = v[j - gaps[g]];
-            v[j] = x;
-        }
-}
-
-size_t lg__elf_prefix_funcs(const char *path, const char *prefix,
-                            const uint64_t **out)
+long lg__elf_each_func(const char *path, const char *prefix,
+                       lg__elf_func_cb cb, void *arg)
 {
     struct elf_file f;
-    *out = NULL;
     if (elf_open(path, &f) != 0)
-        return 0;
-    size_t n = 0, idx = find_symtab(&f, SHT_SYMTAB);
-    uint64_t *v = NULL;
-    if (idx && (n = prefix_scan(&f, idx, prefix, NULL)) != 0 &&
-        (v = lg__arena_alloc(n * sizeof *v)) != NULL) {
-        prefix_scan(&f, idx, prefix, v);
-        sort_u64(v, n);
-        *out = v;
-    }
+        return -1;
+    size_t idx = find_symtab(&f, SHT_SYMTAB);
+    long n = idx ? (long)(f.sh[idx].sh_size / sizeof(Elf64_Sym)) : -1;
+    if (idx && cb)
+        each_func(&f, idx, prefix, cb, arg);
     elf_close(&f);
-    return v ? n : 0;
+    return n;
 }
 
 /* Whether one of names (whole names) or parts (anywhere in a name) is in

@@ -43,13 +43,17 @@ int lg__elf_symtab_load(const char *open_path, const char *real_path,
 const char *lg__elf_symtab_find(const struct lg__elf_symtab *t,
                                 uint64_t vaddr, uint64_t *start);
 
-/* The link-time addresses, sorted, of the functions of a library linked
- * into the file at path from an archive: every function of an object (an
- * STT_FILE group of .symtab) that has a local symbol starting with prefix,
- * and every global function so named; cold parts aside. Returns their
- * number (0 without .symtab); *out is arena memory. */
-size_t lg__elf_prefix_funcs(const char *path, const char *prefix,
-                            const uint64_t **out);
+/* Calls cb for every defined function of the file's .symtab, in table
+ * order, while the file is mapped: its name, link-time address and size,
+ * and whether it belongs to a library linked in from an archive whose
+ * symbols start with prefix (it is an object file, an STT_FILE group of
+ * .symtab, that has a local so named, or a global so named). With cb NULL
+ * nothing is called. Returns the number of symbols of .symtab (a bound on
+ * the calls), or -1 when the file has none. */
+typedef void (*lg__elf_func_cb)(void *arg, const char *name, uint64_t value,
+                                uint64_t size, int lib);
+long lg__elf_each_func(const char *path, const char *prefix,
+                       lg__elf_func_cb cb, void *arg);
 
 /* Whether the .symtab string table of the file at path holds one of the
  * whole names `names` or a name containing one of `parts` (both NULL-
@@ -57,10 +61,5 @@ size_t lg__elf_prefix_funcs(const char *path, const char *prefix,
  * table; -1 when the file has no .symtab (or cannot be read). */
 int lg__elf_mentions(const char *path, const char *const *names,
                      const char *const *parts);
-
-/* The running program's table, loaded on first use and shared with the
- * symbolizer (symbolize.c), and its load bias in *bias; NULL when it has
- * none. */
-const struct lg__elf_symtab *lg__exe_symtab(uintptr_t *bias);
 
 #endif /* LG_ELF_SYMTAB_H */

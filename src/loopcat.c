@@ -2,10 +2,10 @@
  * the program (tokio, a statically linked libuv, libevent or libev), which
  * no wrapped entry point announces.
  *
- * Once, at start-up, every function of the program's own symbol table is
- * put in one of five classes by name, and runs of equal classes become a
- * sorted table of address ranges; the shared objects of the C and C++
- * runtimes are added whole. A stack is then classified with one binary
+ * Once, at start-up, every function of the program's own .symtab is put
+ * in a class by name; the few that are not the program's own code become
+ * a sorted table of address ranges, and the shared objects of the C and
+ * C++ runtimes are added whole. A stack is then classified with one binary
  * search per frame and no symbol lookup. When the program has no runner
  * at all the table is dropped and no wrapper ever leaves its fast path for
  * it. Objects loaded later with dlopen are not scanned.
@@ -271,51 +271,65 @@ static int scan_class(const char *sym, int *kind)
     return lg__loopcat_class(sym, kind);
 }
 
-static int in_sorted(const uint64_t *v, size_t n, uint64_t x)
+struct collect {
+    struct range *v;          /* scratch: one slot per symbol at most */
+    size_t n;
+    uintptr_t bias;
+    int runner;
+};
+
+static void collect_func(void *arg, const char *name, uint64_t value,
+                         uint64_t size, int lib)
 {
-    size_t lo = 0, hi = n;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (v[mid] == x)
-            return 1;
-        if (v[mid] < x)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return 0;
+    struct collect *c = arg;
+    int kind, cls = scan_class(name, &kind);
+    if (cls == FOREIGN && !lib)
+        return;
+    c->runner |= cls == RUNNER;
+    uintptr_t lo = c->bias + value;
+    c->v[c->n++] = (struct range){lo, lo + (size ? size : 1), (uint8_t)cls,
+                                  (uint8_t)kind, (uint8_t)lib};
 }
 
-/* Program functions to ranges: equal neighbours merge, FOREIGN ones are
- * dropped. Returns the number of ranges written to out (capacity n). */
-static size_t build(const struct lg__elf_symtab *t, uintptr_t bias,
-                    struct range *out, int *runner)
+static void sort_ranges(struct range *v, size_t n)
 {
-    size_t n = 0;
-    const uint64_t *uv;
-    size_t nuv = lg__elf_prefix_funcs("/proc/self/exe", "uv_", &uv);
-    for (size_t i = 0; i < t->n; i++) {
-        const struct lg__elf_func *f = &t->funcs[i];
-        uintptr_t lo = bias + f->value;
-        uintptr_t hi = f->size ? lo + f->size
-                       : i + 1 < t->n ? bias + t->funcs[i + 1].value
-                                      : lo + 1;
-        int kind, c = scan_class(t->strtab + f->name, &kind);
-        int lib = in_sorted(uv, nuv, f->value);
-        if (c == FOREIGN && !lib)
+    /* Shell sort: no allocation, and .symtab is nearly in address order
+     * within each object already. */
+    static const size_t gaps[] = {1750, 701, 301, 132, 57, 23, 10, 4, 1};
+    for (size_t g = 0; g < sizeof gaps / sizeof gaps[0]; g++)
+        for (size_t i = gaps[g]; i < n; i++) {
+            struct range x = v[i];
+            size_t j = i;
+            for (; j >= gaps[g] && v[j - gaps[g]].lo > x.lo; j -= gaps[g])
+                v[j] = v[j - gaps[g]];
+            v[j] = x;
+        }
+}
+
+/* Sorted ranges, neighbours of one class merged in place; returns the
+ * count. Aliases (one address, two names) keep the first. */
+static size_t merge_ranges(struct range *v, size_t n)
+{
+    size_t o = 0;
+    for (size_t i = 0; i < n; i++) {
+        struct range *p = o ? &v[o - 1] : NULL;
+        if (p && v[i].lo < p->hi)
             continue;
-        *runner |= c == RUNNER;
-        /* Merge only across a gap no other function fills. */
-        struct range *p = n ? &out[n - 1] : NULL;
-        if (p && p->cls == c && p->kind == kind && p->lib == lib &&
-            (p->hi == lo || (bias + t->funcs[i - 1].value < p->hi))) {
-            p->hi = hi;
+        if (p && p->hi == v[i].lo && p->cls == v[i].cls &&
+            p->kind == v[i].kind && p->lib == v[i].lib) {
+            p->hi = v[i].hi;
             continue;
         }
-        out[n++] = (struct range){lo, hi, (uint8_t)c, (uint8_t)kind,
-                                  (uint8_t)lib};
+        v[o++] = v[i];
     }
-    return n;
+    return o;
+}
+
+static int exe_bias_cb(struct dl_phdr_info *info, size_t size, void *arg)
+{
+    (void)size;
+    *(uintptr_t *)arg = info->dlpi_addr;
+    return 1;                 /* the program is the first object listed */
 }
 
 static int add_runtime_obj(struct dl_phdr_info *info, size_t size,
@@ -352,30 +366,33 @@ static const char *const runner_parts[] = {
 
 void lg__loopcat_init(void)
 {
-    uintptr_t bias;
     void *probe[1];
     if (lg__stack_capture(probe, 1) == 0)
         return;               /* no libunwind: no stacks to classify */
-    /* Most programs have no runner: a scan of the names tells, without
-     * building the sorted table (a large program's takes megabytes). */
-    if (lg__elf_mentions("/proc/self/exe", runner_names, runner_parts) == 0)
+    /* Most programs have no runner: a scan of the names tells. A program
+     * without .symtab is not classified: .dynsym names no static park
+     * function (uv__io_poll), and every poll would be reported. */
+    if (lg__elf_mentions("/proc/self/exe", runner_names, runner_parts) != 1)
         return;
-    const struct lg__elf_symtab *t = lg__exe_symtab(&bias);
-    if (!t || t->n == 0)
+    long nsyms = lg__elf_each_func("/proc/self/exe", NULL, NULL, NULL);
+    if (nsyms <= 0)
         return;
-    /* Built in scratch memory, kept at its size: most functions are the
-     * program's own and leave no range. */
-    size_t scratch = t->n * sizeof(struct range);
-    struct range *tmp = mmap(NULL, scratch, PROT_READ | PROT_WRITE,
-                             MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (tmp == MAP_FAILED)
+    /* One pass over the names into scratch memory; what is kept (the
+     * catalog's functions and libuv's) is small, and stays. */
+    size_t scratch = (size_t)nsyms * sizeof(struct range);
+    struct collect c = {.n = 0, .runner = 0};
+    c.v = mmap(NULL, scratch, PROT_READ | PROT_WRITE,
+               MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (c.v == MAP_FAILED)
         return;
-    int runner = 0;
-    size_t n = build(t, bias, tmp, &runner);
-    struct range *r = runner ? lg__arena_alloc(n * sizeof *r) : NULL;
+    dl_iterate_phdr(exe_bias_cb, &c.bias);
+    lg__elf_each_func("/proc/self/exe", "uv_", collect_func, &c);
+    sort_ranges(c.v, c.n);
+    size_t n = merge_ranges(c.v, c.n);
+    struct range *r = c.runner ? lg__arena_alloc(n * sizeof *r) : NULL;
     if (r)
-        memcpy(r, tmp, n * sizeof *r);
-    munmap(tmp, scratch);
+        memcpy(r, c.v, n * sizeof *r);
+    munmap(c.v, scratch);
     if (!r)
         return;
     dl_iterate_phdr(add_runtime_obj, NULL);

@@ -376,41 +376,6 @@ void lg__symbolize(uintptr_t pc, int is_return, struct lg__sym *out)
     errno = saved;
 }
 
-struct exe_query {
-    uintptr_t base, addr;
-    int found;
-};
-
-static int exe_cb(struct dl_phdr_info *info, size_t size, void *arg)
-{
-    struct exe_query *q = arg;
-    (void)size;
-    if (info->dlpi_name && info->dlpi_name[0])
-        return 0;
-    for (int i = 0; i < info->dlpi_phnum; i++)
-        if (info->dlpi_phdr[i].p_type == PT_LOAD) {
-            q->base = info->dlpi_addr;
-            q->addr = info->dlpi_addr + info->dlpi_phdr[i].p_vaddr;
-            q->found = 1;
-            break;
-        }
-    return 1;                 /* the program is the first object listed */
-}
-
-const struct lg__elf_symtab *lg__exe_symtab(uintptr_t *bias)
-{
-    struct exe_query q = {0, 0, 0};
-    dl_iterate_phdr(exe_cb, &q);
-    const char *path = exe_path();
-    if (!q.found || !path)
-        return NULL;
-    const struct module *m = module_get(q.base, path, 1, q.addr);
-    if (!m)
-        return NULL;
-    *bias = q.base;
-    return &m->tab;
-}
-
 int lg__object_span(const void *addr, uintptr_t *lo, uintptr_t *hi)
 {
     fast_link_map((uintptr_t)addr);   /* looks _dl_find_object up once */
