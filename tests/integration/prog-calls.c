@@ -37,7 +37,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
+#include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/select.h>
 #include <sys/ioctl.h>
 #include <sys/msg.h>
 #include <sys/socket.h>
@@ -1357,6 +1360,78 @@ static int c_clock_nanosleep_past(void)
 }
 
 /* ---------------------------------------------------------------------------
+ * Polls: a pipe a helper writes 20 ms later, polled with a 50 ms timeout.
+ * The epoll cases use an epoll fd of their own: never the loop's.
+ * ------------------------------------------------------------------------- */
+int __poll_chk(struct pollfd *fds, nfds_t n, int ms, size_t fdslen);
+int __ppoll_chk(struct pollfd *fds, nfds_t n, const struct timespec *ts,
+                const sigset_t *mask, size_t fdslen);
+
+#define POLL_MS 50
+
+/* Sets up a pipe the helper writes into later (or never, for `quiet`). */
+static int poll_pipe(int p[2], int quiet)
+{
+    if (pipe(p) != 0)
+        return -1;
+    if (!quiet)
+        later(write_byte, (void *)(intptr_t)p[1], RELEASE_MS);
+    return 0;
+}
+
+#define POLL_CASE(name, quiet, want, call)                                    \
+    static int c_##name(void)                                                 \
+    {                                                                         \
+        int p[2];                                                             \
+        SETUP(poll_pipe(p, quiet));                                           \
+        struct pollfd pfd = {.fd = p[0], .events = POLLIN};                   \
+        struct timespec ts = {0, (quiet) ? 0 : POLL_MS * 1000000L};           \
+        struct timeval tv = {0, (quiet) ? 0 : POLL_MS * 1000};                \
+        fd_set rd;                                                            \
+        FD_ZERO(&rd);                                                         \
+        FD_SET(p[0], &rd);                                                    \
+        (void)pfd, (void)ts, (void)tv;                                        \
+        object_is("null");                                                    \
+        EXPECT_RC(call, want, 0);                                             \
+        close(p[0]);                                                          \
+        close(p[1]);                                                          \
+        return 0;                                                             \
+    }
+
+POLL_CASE(poll, 0, 1, poll(&pfd, 1, POLL_MS))
+POLL_CASE(poll_chk, 0, 1, __poll_chk(&pfd, 1, POLL_MS, sizeof pfd))
+POLL_CASE(ppoll, 0, 1, ppoll(&pfd, 1, &ts, NULL))
+POLL_CASE(ppoll_chk, 0, 1, __ppoll_chk(&pfd, 1, &ts, NULL, sizeof pfd))
+POLL_CASE(select, 0, 1, select(p[0] + 1, &rd, NULL, NULL, &tv))
+POLL_CASE(pselect, 0, 1, pselect(p[0] + 1, &rd, NULL, NULL, &ts, NULL))
+/* never reported: a zero timeout */
+POLL_CASE(poll_zero, 1, 0, poll(&pfd, 1, 0))
+POLL_CASE(select_zero, 1, 0, select(p[0] + 1, &rd, NULL, NULL, &tv))
+
+#define EPOLL_CASE(name, quiet, want, call)                                   \
+    static int c_##name(void)                                                 \
+    {                                                                         \
+        int p[2];                                                             \
+        SETUP(poll_pipe(p, quiet));                                           \
+        int ep = epoll_create1(EPOLL_CLOEXEC);                                \
+        struct epoll_event ev = {.events = EPOLLIN};                          \
+        struct timespec ts = {0, POLL_MS * 1000000L};                         \
+        (void)ts;                                                             \
+        SETUP(ep < 0 ? -1 : epoll_ctl(ep, EPOLL_CTL_ADD, p[0], &ev));         \
+        object_is("epoll fd %d", ep);                                         \
+        EXPECT_RC(call, want, 0);                                             \
+        close(ep);                                                            \
+        close(p[0]);                                                          \
+        close(p[1]);                                                          \
+        return 0;                                                             \
+    }
+
+EPOLL_CASE(epoll_wait, 0, 1, epoll_wait(ep, &ev, 1, POLL_MS))
+EPOLL_CASE(epoll_pwait, 0, 1, epoll_pwait(ep, &ev, 1, POLL_MS, NULL))
+EPOLL_CASE(epoll_pwait2, 0, 1, epoll_pwait2(ep, &ev, 1, &ts, NULL))
+EPOLL_CASE(epoll_wait_zero, 1, 0, epoll_wait(ep, &ev, 1, 0))
+
+/* ---------------------------------------------------------------------------
  * Driver
  * ------------------------------------------------------------------------- */
 static const struct {
@@ -1378,7 +1453,10 @@ static const struct {
     C(join), C(timedjoin), C(clockjoin), C(thrd_join),
     C(sleep), C(usleep), C(nanosleep), C(clock_nanosleep),
     C(clock_nanosleep_abs), C(thrd_sleep),
+    C(poll), C(poll_chk), C(ppoll), C(ppoll_chk), C(select), C(pselect),
+    C(epoll_wait), C(epoll_pwait), C(epoll_pwait2),
     /* never reported */
+    C(poll_zero), C(select_zero), C(epoll_wait_zero),
     C(read_nonblock), C(recv_dontwait), C(recv_nonblock), C(read_file),
     C(read_devnull), C(msgrcv_nowait), C(mq_nonblock), C(nanosleep_zero),
     C(sleeps_zero), C(clock_nanosleep_past), C(cond_timedwait_past),

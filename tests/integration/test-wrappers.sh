@@ -199,12 +199,22 @@ nanosleep            nanosleep               20
 clock_nanosleep      clock_nanosleep         20
 clock_nanosleep_abs  clock_nanosleep         20
 thrd_sleep           thrd_sleep              20
+poll                 poll                    50
+poll_chk             __poll_chk              50
+ppoll                ppoll                   50
+ppoll_chk            __ppoll_chk             50
+select               select                  50
+pselect              pselect                 50
+epoll_wait           epoll_wait              50
+epoll_pwait          epoll_pwait             50
+epoll_pwait2         epoll_pwait2            50
 '
 
 negative='read_nonblock recv_dontwait recv_nonblock read_file read_devnull
 msgrcv_nowait mq_nonblock nanosleep_zero sleeps_zero clock_nanosleep_past
 cond_timedwait_past sem_timedwait_past futex_wake cond_timedwait_mono_past
-read_eventfd_nonblock recvmsg_dontwait recvmmsg_dontwait futex_wait_past'
+read_eventfd_nonblock recvmsg_dontwait recvmmsg_dontwait futex_wait_past
+poll_zero select_zero epoll_wait_zero'
 
 # CASE SITE=N...: reports expected per call site on the loop (the fd cache
 # must follow fcntl, ioctl(FIONBIO), dup2, dup3, close, close_range, and
