@@ -34,18 +34,10 @@
 #define HOST_DATA ELFDATA2MSB
 #endif
 
-/* A mapped file whose section headers have been bounds-checked. */
-struct elf_file {
-    const unsigned char *base;    /* the whole file, or NULL */
-    size_t size;
-    int fd;                       /* kept open to map the strings again */
-    const Elf64_Shdr *sh;
-    size_t shnum;
-};
 
 static size_t tables_bytes;       /* atomic: arena used by all tables */
 
-static void elf_close(struct elf_file *f)
+void lg__elf_close(struct lg__elf_file *f)
 {
     if (f->base)
         munmap((void *)f->base, f->size);
@@ -55,7 +47,7 @@ static void elf_close(struct elf_file *f)
     f->fd = -1;
 }
 
-static int elf_headers(struct elf_file *f)
+static int elf_headers(struct lg__elf_file *f)
 {
     const Elf64_Ehdr *eh = (const Elf64_Ehdr *)f->base;
     if (memcmp(eh->e_ident, ELFMAG, SELFMAG) != 0
@@ -73,7 +65,7 @@ static int elf_headers(struct elf_file *f)
     return 0;
 }
 
-static int elf_open(const char *path, struct elf_file *f)
+int lg__elf_open(const char *path, struct lg__elf_file *f)
 {
     struct stat st;
     f->base = NULL;
@@ -97,12 +89,12 @@ static int elf_open(const char *path, struct elf_file *f)
         }
     }
     if (err)
-        elf_close(f);
+        lg__elf_close(f);
     return err;
 }
 
 /* A section's bytes, or NULL when they are not all in the file. */
-static const void *sec_data(const struct elf_file *f, const Elf64_Shdr *s,
+const void *lg__elf_sec_data(const struct lg__elf_file *f, const Elf64_Shdr *s,
                             size_t align)
 {
     if (s->sh_type == SHT_NOBITS || s->sh_offset > f->size
@@ -112,7 +104,7 @@ static const void *sec_data(const struct elf_file *f, const Elf64_Shdr *s,
 }
 
 /* The index of the first usable symbol table of `type`, or 0. */
-static size_t find_symtab(const struct elf_file *f, uint32_t type)
+size_t lg__elf_find_symtab(const struct lg__elf_file *f, uint32_t type)
 {
     for (size_t i = 1; i < f->shnum; i++) {
         const Elf64_Shdr *s = &f->sh[i];
@@ -120,8 +112,8 @@ static size_t find_symtab(const struct elf_file *f, uint32_t type)
             || s->sh_link == 0 || s->sh_link >= f->shnum)
             continue;
         const Elf64_Shdr *str = &f->sh[s->sh_link];
-        const char *strs = sec_data(f, str, 1);
-        if (sec_data(f, s, 8) && str->sh_type == SHT_STRTAB && strs
+        const char *strs = lg__elf_sec_data(f, str, 1);
+        if (lg__elf_sec_data(f, s, 8) && str->sh_type == SHT_STRTAB && strs
             && str->sh_size > 0 && strs[str->sh_size - 1] == '\0')
             return i;
     }
@@ -129,7 +121,7 @@ static size_t find_symtab(const struct elf_file *f, uint32_t type)
 }
 
 /* Bytes from value to the end of its section; 0 when unknown. */
-static uint32_t section_rest(const struct elf_file *f, const Elf64_Sym *s)
+static uint32_t section_rest(const struct lg__elf_file *f, const Elf64_Sym *s)
 {
     if (s->st_shndx >= f->shnum)
         return 0;
@@ -143,11 +135,11 @@ static uint32_t section_rest(const struct elf_file *f, const Elf64_Sym *s)
 
 /* Counts the functions of a symbol table, and stores them when out is not
  * NULL. Undefined, absolute and address-0 symbols name nothing. */
-static size_t collect(const struct elf_file *f, size_t idx,
+static size_t collect(const struct lg__elf_file *f, size_t idx,
                       struct lg__elf_func *out)
 {
     const Elf64_Shdr *sec = &f->sh[idx];
-    const Elf64_Sym *syms = sec_data(f, sec, 8);
+    const Elf64_Sym *syms = lg__elf_sec_data(f, sec, 8);
     size_t nsyms = sec->sh_size / sizeof(Elf64_Sym);
     const Elf64_Shdr *strsec = &f->sh[sec->sh_link];
     const char *strs = (const char *)f->base + strsec->sh_offset;
@@ -242,10 +234,10 @@ static size_t finish(struct lg__elf_func *v, size_t n)
 }
 
 /* The GNU build-id of a file, or 0 bytes. */
-static size_t build_id(const struct elf_file *f, const unsigned char **id)
+static size_t build_id(const struct lg__elf_file *f, const unsigned char **id)
 {
     for (size_t i = 1; i < f->shnum; i++) {
-        const unsigned char *p = sec_data(f, &f->sh[i], 4);
+        const unsigned char *p = lg__elf_sec_data(f, &f->sh[i], 4);
         if (f->sh[i].sh_type != SHT_NOTE || !p)
             continue;
         size_t left = f->sh[i].sh_size;
@@ -269,7 +261,7 @@ static size_t build_id(const struct elf_file *f, const unsigned char **id)
 }
 
 /* The file name stored in .gnu_debuglink, or NULL. */
-static const char *debuglink(const struct elf_file *f)
+static const char *debuglink(const struct lg__elf_file *f)
 {
     const Elf64_Ehdr *eh = (const Elf64_Ehdr *)f->base;
     size_t shstrndx = eh->e_shstrndx == SHN_XINDEX ? f->sh[0].sh_link
@@ -277,12 +269,12 @@ static const char *debuglink(const struct elf_file *f)
     if (shstrndx == 0 || shstrndx >= f->shnum)
         return NULL;
     const Elf64_Shdr *names = &f->sh[shstrndx];
-    const char *strs = sec_data(f, names, 1);
+    const char *strs = lg__elf_sec_data(f, names, 1);
     if (!strs)
         return NULL;
     for (size_t i = 1; i < f->shnum; i++) {
         const Elf64_Shdr *s = &f->sh[i];
-        const char *link = sec_data(f, s, 1);
+        const char *link = lg__elf_sec_data(f, s, 1);
         if (s->sh_name >= names->sh_size || !link || s->sh_size < 2
             || strncmp(strs + s->sh_name, ".gnu_debuglink",
                        names->sh_size - s->sh_name) != 0)
@@ -294,26 +286,26 @@ static const char *debuglink(const struct elf_file *f)
 
 /* Opens path as the debug file of a stripped file with this build-id. */
 static int try_debug(const char *path, const unsigned char *id, size_t idlen,
-                     struct elf_file *d, size_t *idx)
+                     struct lg__elf_file *d, size_t *idx)
 {
-    if (elf_open(path, d) != 0)
+    if (lg__elf_open(path, d) != 0)
         return 0;
     const unsigned char *did;
     size_t didlen = build_id(d, &did);
-    *idx = find_symtab(d, SHT_SYMTAB);
+    *idx = lg__elf_find_symtab(d, SHT_SYMTAB);
     /* Without build-ids there is nothing to compare (.gnu_debuglink's CRC
      * would mean reading the whole file). */
     if (*idx && (!idlen || !didlen
                  || (didlen == idlen && memcmp(did, id, idlen) == 0)))
         return 1;
-    elf_close(d);
+    lg__elf_close(d);
     return 0;
 }
 
 /* Candidates in gdb's order: build-id, then the debuglink name next to the
  * file, in .debug/ beside it, and under /usr/lib/debug. */
-static int find_debug(const struct elf_file *f, const char *real_path,
-                      struct elf_file *d, size_t *idx)
+static int find_debug(const struct lg__elf_file *f, const char *real_path,
+                      struct lg__elf_file *d, size_t *idx)
 {
     static const char hex[] = "0123456789abcdef";
     char path[PATH_BUF];
@@ -369,7 +361,7 @@ static void strip_versions(const struct lg__elf_func *v, size_t n,
 /* Maps only the string table again, privately and writable for
  * strip_versions, so the rest of the file (code, debug info) can be
  * unmapped. Keeps the whole mapping, names unstripped, when that fails. */
-static const char *keep_strings(struct elf_file *f, size_t idx,
+static const char *keep_strings(struct lg__elf_file *f, size_t idx,
                                 const struct lg__elf_func *v, size_t n)
 {
     const Elf64_Shdr *str = &f->sh[f->sh[idx].sh_link];
@@ -379,7 +371,7 @@ static const char *keep_strings(struct elf_file *f, size_t idx,
     char *m = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE, f->fd,
                    (off_t)(str->sh_offset - skip));
     if (m != MAP_FAILED) {
-        elf_close(f);
+        lg__elf_close(f);
         strip_versions(v, n, m + skip);
         mprotect(m, len, PROT_READ);
         return m + skip;
@@ -391,7 +383,7 @@ static const char *keep_strings(struct elf_file *f, size_t idx,
     return strs;
 }
 
-static int build_table(struct elf_file *f, size_t idx,
+static int build_table(struct lg__elf_file *f, size_t idx,
                        struct lg__elf_symtab *t)
 {
     size_t n = collect(f, idx, NULL);
@@ -418,33 +410,33 @@ int lg__elf_symtab_load(const char *open_path, const char *real_path,
                         const unsigned char *id, size_t id_len,
                         struct lg__elf_symtab *t)
 {
-    struct elf_file f, d;
+    struct lg__elf_file f, d;
     const unsigned char *fid;
     memset(t, 0, sizeof *t);
-    int err = elf_open(open_path, &f);
+    int err = lg__elf_open(open_path, &f);
     if (err)
         return err;
     size_t fid_len = build_id(&f, &fid);
     if (id_len && fid_len
         && (fid_len != id_len || memcmp(fid, id, id_len) != 0)) {
-        elf_close(&f);
+        lg__elf_close(&f);
         return -ESTALE;
     }
-    size_t idx = find_symtab(&f, SHT_SYMTAB);
+    size_t idx = lg__elf_find_symtab(&f, SHT_SYMTAB);
     if (idx == 0 && find_debug(&f, real_path, &d, &idx)) {
         err = build_table(&d, idx, t);
-        elf_close(&d);
+        lg__elf_close(&d);
         if (err == 0) {
             t->from_debug = 1;
-            elf_close(&f);
+            lg__elf_close(&f);
             return 0;
         }
         idx = 0;
     }
     if (idx == 0)
-        idx = find_symtab(&f, SHT_DYNSYM);
+        idx = lg__elf_find_symtab(&f, SHT_DYNSYM);
     err = idx ? build_table(&f, idx, t) : -ENOENT;
-    elf_close(&f);
+    lg__elf_close(&f);
     return err;
 }
 
@@ -466,103 +458,4 @@ const char *lg__elf_symtab_find(const struct lg__elf_symtab *t,
         return NULL;
     *start = e->value;
     return t->strtab + e->name;
-}
-
-static int is_func(const Elf64_Sym *s)
-{
-    unsigned type = ELF64_ST_TYPE(s->st_info);
-    return (type == STT_FUNC || type == STT_GNU_IFUNC) && s->st_value != 0 &&
-           s->st_shndx != SHN_UNDEF &&
-           (s->st_shndx < SHN_LORESERVE || s->st_shndx == SHN_XINDEX);
-}
-
-/* In .symtab an object's locals follow its STT_FILE symbol, and all
- * globals come last: a local belongs to a library when its group has a
- * local named with the prefix, a global when it is so named itself. */
-static void each_func(const struct elf_file *f, size_t idx,
-                      const char *prefix, lg__elf_func_cb cb, void *arg)
-{
-    const Elf64_Shdr *sec = &f->sh[idx];
-    const Elf64_Sym *syms = sec_data(f, sec, 8);
-    size_t nsyms = sec->sh_size / sizeof(Elf64_Sym);
-    const Elf64_Shdr *strsec = &f->sh[sec->sh_link];
-    const char *strs = (const char *)f->base + strsec->sh_offset;
-    size_t plen = prefix ? strlen(prefix) : 0, group = 1;
-#define NAME(s) ((s)->st_name < strsec->sh_size ? strs + (s)->st_name : "")
-#define PREFIXED(s) (plen && strncmp(NAME(s), prefix, plen) == 0)
-    for (size_t i = 1; i <= nsyms; i++) {
-        const Elf64_Sym *s = i < nsyms ? &syms[i] : NULL;
-        if (s && ELF64_ST_BIND(s->st_info) == STB_LOCAL &&
-            ELF64_ST_TYPE(s->st_info) != STT_FILE)
-            continue;
-        int lib = 0;          /* the group [group, i) ends here */
-        for (size_t j = group; j < i && !lib; j++)
-            lib = PREFIXED(&syms[j]);
-        for (size_t j = group; j < i; j++)
-            if (is_func(&syms[j]))
-                cb(arg, NAME(&syms[j]), syms[j].st_value, syms[j].st_size,
-                   lib);
-        group = i + 1;
-        if (s && ELF64_ST_BIND(s->st_info) != STB_LOCAL) {
-            for (; i < nsyms; i++)
-                if (is_func(&syms[i]))
-                    cb(arg, NAME(&syms[i]), syms[i].st_value,
-                       syms[i].st_size, PREFIXED(&syms[i]));
-            break;
-        }
-    }
-#undef PREFIXED
-#undef NAME
-}
-
-long lg__elf_each_func(const char *path, const char *prefix,
-                       lg__elf_func_cb cb, void *arg)
-{
-    struct elf_file f;
-    if (elf_open(path, &f) != 0)
-        return -1;
-    size_t idx = find_symtab(&f, SHT_SYMTAB);
-    long n = idx ? (long)(f.sh[idx].sh_size / sizeof(Elf64_Sym)) : -1;
-    if (idx && cb)
-        each_func(&f, idx, prefix, cb, arg);
-    elf_close(&f);
-    return n;
-}
-
-/* Whether one of names (whole names) or parts (anywhere in a name) is in
- * the n bytes of string table s. */
-static int strtab_has(const char *s, size_t n, const char *const *names,
-                      const char *const *parts)
-{
-    char pat[128];
-    for (size_t i = 0; names && names[i]; i++) {
-        size_t len = strlen(names[i]);
-        if (len + 2 > sizeof pat)
-            continue;
-        pat[0] = '\0';       /* a table starts with NUL: every name has one */
-        memcpy(pat + 1, names[i], len + 1);
-        if (memmem(s, n, pat, len + 2))
-            return 1;
-    }
-    for (size_t i = 0; parts && parts[i]; i++)
-        if (memmem(s, n, parts[i], strlen(parts[i])))
-            return 1;
-    return 0;
-}
-
-int lg__elf_mentions(const char *path, const char *const *names,
-                     const char *const *parts)
-{
-    struct elf_file f;
-    if (elf_open(path, &f) != 0)
-        return -1;
-    size_t idx = find_symtab(&f, SHT_SYMTAB);
-    int found = -1;
-    if (idx) {
-        const Elf64_Shdr *str = &f.sh[f.sh[idx].sh_link];
-        found = strtab_has((const char *)f.base + str->sh_offset,
-                           str->sh_size, names, parts);
-    }
-    elf_close(&f);
-    return found;
 }

@@ -1,11 +1,12 @@
 /* The sorted function symbols of one ELF file (elf-symtab.c), for the
  * addresses dladdr cannot name: static functions, programs linked without
- * -rdynamic, stripped libraries with a separate debug file. Private to
- * symbolize.c and loopcat.c; nothing here is exported from
- * libloopguard.so. */
+ * -rdynamic, stripped libraries with a separate debug file, and the
+ * one-pass scan of elf-scan.c. Private to symbolize.c, elf-scan.c and
+ * loopcat.c; nothing here is exported from libloopguard.so. */
 #ifndef LG_ELF_SYMTAB_H
 #define LG_ELF_SYMTAB_H
 
+#include <elf.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -43,7 +44,26 @@ int lg__elf_symtab_load(const char *open_path, const char *real_path,
 const char *lg__elf_symtab_find(const struct lg__elf_symtab *t,
                                 uint64_t vaddr, uint64_t *start);
 
-/* Calls cb for every defined function of the file's .symtab, in table
+/* A mapped file whose section headers have been bounds-checked
+ * (elf-symtab.c), for elf-scan.c. */
+struct lg__elf_file {
+    const unsigned char *base;    /* the whole file, or NULL */
+    size_t size;
+    int fd;                       /* kept open to map the strings again */
+    const Elf64_Shdr *sh;
+    size_t shnum;
+};
+
+/* Maps the file at path and checks its headers: 0 or a negative errno. */
+int lg__elf_open(const char *path, struct lg__elf_file *f);
+void lg__elf_close(struct lg__elf_file *f);
+/* A section's bytes, or NULL when they are not all in the file. */
+const void *lg__elf_sec_data(const struct lg__elf_file *f,
+                             const Elf64_Shdr *s, size_t align);
+/* The index of the first usable symbol table of `type`, or 0. */
+size_t lg__elf_find_symtab(const struct lg__elf_file *f, uint32_t type);
+
+/* elf-scan.c. Calls cb for every defined function of the file's .symtab, in table
  * order, while the file is mapped: its name, link-time address and size,
  * and whether it belongs to a library linked in from an archive whose
  * symbols start with prefix (it is an object file, an STT_FILE group of

@@ -194,7 +194,6 @@ static const struct entry *lookup(const struct entry *cat, size_t n,
     return NULL;
 }
 
-/* The class of one symbol of the program. `kind` is set for runners. */
 /* Cheap refusals first: a large C++ program has 10^5 names to sort. */
 static int maybe_rust(const char *sym)
 {
@@ -212,6 +211,7 @@ static int maybe_rust(const char *sym)
            memcmp(sym + len - 20, "17h", 3) == 0;
 }
 
+/* The class of one symbol of the program. `kind` is set for runners. */
 int lg__loopcat_class(const char *sym, int *kind)
 {
     char dem[512], path[512];
