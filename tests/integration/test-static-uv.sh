@@ -6,7 +6,8 @@
 #                    uv_async_send, uv_spawn, uv_signal) linked statically:
 #                    exits 0, no record (libuv's own waits are its own);
 #   uv-static-block  two records in on_timer_block: a read() of a pipe and
-#                    uv_sem_wait(), on a libuv loop found via the stack.
+#                    uv_sem_wait(), on a libuv loop found via the stack;
+#                    lg_thread_is_loop() answers 1 in the callback only.
 . tests/integration/lib.sh
 
 dir="$BUILD/tests/loops"
@@ -20,8 +21,11 @@ expect_no_record uv-static-clean "$LG_TMP"/clean.*.jsonl
 echo "ok: uv-static-clean exits 0, no record"
 
 out="$LG_TMP/block.jsonl"
-run_lg "format=json:log=$out" 30 "$dir/uv-static-block"
+run_lg "format=json:log=$out" 30 "$dir/uv-static-block" >"$LG_TMP/stdout"
 [ "$rc" -eq 0 ] || fail "uv-static-block exited with status $rc, expected 0"
+grep -qx 'is_loop 0 1 0' "$LG_TMP/stdout" ||
+    fail "lg_thread_is_loop() before uv_run, in a callback, after:" \
+         "expected 0 1, 0; got: $(cat "$LG_TMP/stdout")"
 expect_count 2 "$out" '.type == "blocking_call"' "uv-static-block: records"
 expect_count 1 "$out" '.type == "blocking_call" and .call == "read"
     and (.object | test("^fd [0-9]+ \\(pipe\\)$"))

@@ -4,7 +4,11 @@
  * ends 10 ms later: a read() of a pipe, then uv_sem_wait(), libuv's thin
  * wrapper of sem_wait. Both are reported, on a libuv loop found via the
  * stack; libuv's own waits (its thread pool start, used by uv_queue_work
- * here) are not. Exits 0 when every callback ran. */
+ * here) are not. It also prints what lg_thread_is_loop() (found at run
+ * time: the preload brings libloopguard.so) answers before uv_run, in the
+ * callback and after: "is_loop 0 1 0" under the preload. Exits 0 when
+ * every callback ran. */
+#include <dlfcn.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +20,13 @@
 static int pipe_fds[2];
 static uv_sem_t sem;
 static int worked, after_work, blocked;
+static int (*is_loop)(void);
+static int in_callback = -1;
+
+static int ask_is_loop(void)
+{
+    return is_loop ? is_loop() : -1;
+}
 
 static void *worker(void *arg)
 {
@@ -45,6 +56,7 @@ static void on_timer_block(uv_timer_t *t)
 {
     char c;
     pthread_t th;
+    in_callback = ask_is_loop();
     if (pthread_create(&th, NULL, worker, NULL) != 0)
         exit(1);
     if (read(pipe_fds[0], &c, 1) != 1)
@@ -74,7 +86,10 @@ int main(void)
     uv_timer_init(loop, &block);
     uv_timer_start(&start, on_start, 0, 0);
     uv_timer_start(&block, on_timer_block, 20, 0);
+    is_loop = (int (*)(void))dlsym(RTLD_DEFAULT, "lg_thread_is_loop");
+    int before = ask_is_loop();
     uv_run(loop, UV_RUN_DEFAULT);
+    printf("is_loop %d %d %d\n", before, in_callback, ask_is_loop());
     if (worked != 1 || after_work != 1 || blocked != 1) {
         fprintf(stderr, "uv-static-block: callbacks %d %d %d\n", worked,
                 after_work, blocked);
