@@ -1,4 +1,5 @@
 /* The public loop-marking API (include/loopguard.h) over the registry. */
+#include <errno.h>
 #include <string.h>
 
 #include "lg-internal.h"
@@ -38,10 +39,12 @@ int lg_thread_is_loop(void)
     /* A runner compiled into the program: ask the stack. */
     void *pcs[LG__MAX_FRAMES];
     struct lg__stack_loop sl;
+    int saved = errno;
     uint8_t was = lg__tls.in_shim;
     lg__tls.in_shim = 1;
     int n = lg__stack_capture(pcs, LG__MAX_FRAMES);
     int r = lg__loopcat_classify(pcs, n, &sl);
     lg__tls.in_shim = was;
+    errno = saved;
     return r;
 }

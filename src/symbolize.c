@@ -376,14 +376,40 @@ void lg__symbolize(uintptr_t pc, int is_return, struct lg__sym *out)
     errno = saved;
 }
 
+struct span_query {
+    uintptr_t addr, lo, hi;
+};
+
+static int span_cb(struct dl_phdr_info *info, size_t size, void *arg)
+{
+    struct span_query *q = arg;
+    uintptr_t lo = UINTPTR_MAX, hi = 0;
+    int mine = 0;
+    (void)size;
+    for (int i = 0; i < info->dlpi_phnum; i++) {
+        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+        if (ph->p_type != PT_LOAD)
+            continue;
+        uintptr_t a = info->dlpi_addr + ph->p_vaddr;
+        lo = a < lo ? a : lo;
+        hi = a + ph->p_memsz > hi ? a + ph->p_memsz : hi;
+        mine |= q->addr - a < ph->p_memsz;
+    }
+    if (mine) {
+        q->lo = lo;
+        q->hi = hi;
+    }
+    return mine;
+}
+
+/* Through dl_iterate_phdr, not _dl_find_object: glibc before 2.35 has no
+ * such call, and this runs once per loop entry point. */
 int lg__object_span(const void *addr, uintptr_t *lo, uintptr_t *hi)
 {
-    fast_link_map((uintptr_t)addr);   /* looks _dl_find_object up once */
-    find_object_fn f = __atomic_load_n(&find_object, __ATOMIC_ACQUIRE);
-    struct dl_find_object res;
-    if (!f || f((void *)addr, &res) != 0)
+    struct span_query q = {(uintptr_t)addr, 0, 0};
+    if (!dl_iterate_phdr(span_cb, &q))
         return -ENOENT;
-    *lo = (uintptr_t)res.dlfo_map_start;
-    *hi = (uintptr_t)res.dlfo_map_end;
+    *lo = q.lo;
+    *hi = q.hi;
     return 0;
 }
