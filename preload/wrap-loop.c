@@ -11,13 +11,7 @@
 
 /* Each library's public functions that only wrap a blocking primitive: a
  * call through one of them is the program's, not the library's own
- * (ignore.c). */
-static const char *const uv_thin[] = {
-    "uv_cond_wait",     "uv_cond_timedwait", "uv_sem_wait",
-    "uv_thread_join",   "uv_sleep",          "uv_barrier_wait",
-    "uv_rwlock_rdlock", "uv_rwlock_wrlock",  "uv_mutex_lock",
-    NULL,
-};
+ * (ignore.c; libuv's list, lg__uv_thin, is there too). */
 static const char *const glib_thin[] = {
     "g_cond_wait",          "g_cond_wait_until",
     "g_mutex_lock",         "g_rec_mutex_lock",
@@ -66,7 +60,7 @@ void lg__preload_loops_init(void)
         void **real;
         const char *const *thin;
     } runners[] = {
-        {(void **)&lg__real_uv_run, uv_thin},
+        {(void **)&lg__real_uv_run, lg__uv_thin},
         {(void **)&lg__real_event_base_loop, no_thin},
         {(void **)&lg__real_ev_run, no_thin},
         {(void **)&lg__real_g_main_loop_run, glib_thin},
@@ -131,8 +125,8 @@ LG_EXPORT int uv_run(uv_loop_t *loop, uv_run_mode mode)
 {
     int (*real)(uv_loop_t *, uv_run_mode) =
         RUNNER(uv_run, __builtin_return_address(0));
-    int in = runner_enter(LG__LOOP_LIBUV, loop, (const void *)real, uv_thin,
-                          __builtin_return_address(0));
+    int in = runner_enter(LG__LOOP_LIBUV, loop, (const void *)real,
+                          lg__uv_thin, __builtin_return_address(0));
     int r = real(loop, mode);
     if (in)
         lg__loop_leave();

@@ -7,14 +7,6 @@
 
 #include "elf-symtab.h"
 
-static int is_func(const Elf64_Sym *s)
-{
-    unsigned type = ELF64_ST_TYPE(s->st_info);
-    return (type == STT_FUNC || type == STT_GNU_IFUNC) && s->st_value != 0 &&
-           s->st_shndx != SHN_UNDEF &&
-           (s->st_shndx < SHN_LORESERVE || s->st_shndx == SHN_XINDEX);
-}
-
 /* In .symtab an object's locals follow its STT_FILE symbol, and all
  * globals come last: a local belongs to a library when its group has a
  * local named with the prefix, a global when it is so named itself. */
@@ -38,13 +30,13 @@ static void each_func(const struct lg__elf_file *f, size_t idx,
         for (size_t j = group; j < i && !lib; j++)
             lib = PREFIXED(&syms[j]);
         for (size_t j = group; j < i; j++)
-            if (is_func(&syms[j]))
+            if (lg__elf_is_func(&syms[j]))
                 cb(arg, NAME(&syms[j]), syms[j].st_value, syms[j].st_size,
                    lib);
         group = i + 1;
         if (s && ELF64_ST_BIND(s->st_info) != STB_LOCAL) {
             for (; i < nsyms; i++)
-                if (is_func(&syms[i]))
+                if (lg__elf_is_func(&syms[i]))
                     cb(arg, NAME(&syms[i]), syms[i].st_value,
                        syms[i].st_size, PREFIXED(&syms[i]));
             break;
@@ -54,18 +46,17 @@ static void each_func(const struct lg__elf_file *f, size_t idx,
 #undef NAME
 }
 
-long lg__elf_each_func(const char *path, const char *prefix,
+int lg__elf_each_func(const char *path, const char *prefix,
                        lg__elf_func_cb cb, void *arg)
 {
     struct lg__elf_file f;
     if (lg__elf_open(path, &f) != 0)
         return -1;
     size_t idx = lg__elf_find_symtab(&f, SHT_SYMTAB);
-    long n = idx ? (long)(f.sh[idx].sh_size / sizeof(Elf64_Sym)) : -1;
-    if (idx && cb)
+    if (idx)
         each_func(&f, idx, prefix, cb, arg);
     lg__elf_close(&f);
-    return n;
+    return idx ? 0 : -1;
 }
 
 /* Whether one of names (whole names) or parts (anywhere in a name) is in
@@ -90,7 +81,7 @@ static int strtab_has(const char *s, size_t n, const char *const *names,
 }
 
 int lg__elf_mentions(const char *path, const char *const *names,
-                     const char *const *parts)
+                     const char *const *parts, size_t *nsyms)
 {
     struct lg__elf_file f;
     if (lg__elf_open(path, &f) != 0)
@@ -101,6 +92,7 @@ int lg__elf_mentions(const char *path, const char *const *names,
         const Elf64_Shdr *str = &f.sh[f.sh[idx].sh_link];
         found = strtab_has((const char *)f.base + str->sh_offset,
                            str->sh_size, names, parts);
+        *nsyms = f.sh[idx].sh_size / sizeof(Elf64_Sym);
     }
     lg__elf_close(&f);
     return found;

@@ -133,6 +133,14 @@ static uint32_t section_rest(const struct lg__elf_file *f, const Elf64_Sym *s)
     return rest > UINT32_MAX ? UINT32_MAX : (uint32_t)rest;
 }
 
+int lg__elf_is_func(const Elf64_Sym *s)
+{
+    unsigned type = ELF64_ST_TYPE(s->st_info);
+    return (type == STT_FUNC || type == STT_GNU_IFUNC) && s->st_value != 0 &&
+           s->st_shndx != SHN_UNDEF &&
+           (s->st_shndx < SHN_LORESERVE || s->st_shndx == SHN_XINDEX);
+}
+
 /* Counts the functions of a symbol table, and stores them when out is not
  * NULL. Undefined, absolute and address-0 symbols name nothing. */
 static size_t collect(const struct lg__elf_file *f, size_t idx,
@@ -147,11 +155,8 @@ static size_t collect(const struct lg__elf_file *f, size_t idx,
 
     for (size_t i = 1; i < nsyms; i++) {
         const Elf64_Sym *s = &syms[i];
-        unsigned type = ELF64_ST_TYPE(s->st_info);
-        if ((type != STT_FUNC && type != STT_GNU_IFUNC) || s->st_value == 0
-            || s->st_shndx == SHN_UNDEF || s->st_name == 0
-            || s->st_name >= strsec->sh_size
-            || (s->st_shndx >= SHN_LORESERVE && s->st_shndx != SHN_XINDEX))
+        if (!lg__elf_is_func(s) || s->st_name == 0
+            || s->st_name >= strsec->sh_size)
             continue;
         if (out) {
             uint32_t rank = ELF64_ST_BIND(s->st_info) != STB_LOCAL

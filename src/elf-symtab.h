@@ -60,26 +60,29 @@ void lg__elf_close(struct lg__elf_file *f);
 /* A section's bytes, or NULL when they are not all in the file. */
 const void *lg__elf_sec_data(const struct lg__elf_file *f,
                              const Elf64_Shdr *s, size_t align);
+/* A defined function (or ifunc) with an address: what names code. */
+int lg__elf_is_func(const Elf64_Sym *s);
 /* The index of the first usable symbol table of `type`, or 0. */
 size_t lg__elf_find_symtab(const struct lg__elf_file *f, uint32_t type);
 
-/* elf-scan.c. Calls cb for every defined function of the file's .symtab, in table
- * order, while the file is mapped: its name, link-time address and size,
- * and whether it belongs to a library linked in from an archive whose
- * symbols start with prefix (it is an object file, an STT_FILE group of
- * .symtab, that has a local so named, or a global so named). With cb NULL
- * nothing is called. Returns the number of symbols of .symtab (a bound on
- * the calls), or -1 when the file has none. */
+/* elf-scan.c. Calls cb for every defined function of the file's .symtab,
+ * in table order, while the file is mapped: its name, link-time address
+ * and size, and whether it belongs to a library linked in from an archive
+ * whose symbols start with prefix (it is an object file, an STT_FILE group
+ * of .symtab, that has a local so named, or a global so named). Returns 0,
+ * or -1 when the file has no .symtab (or cannot be read). */
 typedef void (*lg__elf_func_cb)(void *arg, const char *name, uint64_t value,
                                 uint64_t size, int lib);
-long lg__elf_each_func(const char *path, const char *prefix,
-                       lg__elf_func_cb cb, void *arg);
+int lg__elf_each_func(const char *path, const char *prefix,
+                      lg__elf_func_cb cb, void *arg);
 
 /* Whether the .symtab string table of the file at path holds one of the
  * whole names `names` or a name containing one of `parts` (both NULL-
  * terminated lists, either may be NULL): 1 or 0, without building any
- * table; -1 when the file has no .symtab (or cannot be read). */
+ * table, with the number of .symtab's symbols (a bound on the functions
+ * lg__elf_each_func reports) in *nsyms; -1 when the file has no .symtab
+ * (or cannot be read). */
 int lg__elf_mentions(const char *path, const char *const *names,
-                     const char *const *parts);
+                     const char *const *parts, size_t *nsyms);
 
 #endif /* LG_ELF_SYMTAB_H */

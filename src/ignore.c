@@ -23,6 +23,13 @@ struct range {
     uintptr_t lo, hi;
 };
 
+const char *const lg__uv_thin[] = {
+    "uv_cond_wait",     "uv_cond_timedwait", "uv_sem_wait",
+    "uv_thread_join",   "uv_sleep",          "uv_barrier_wait",
+    "uv_rwlock_rdlock", "uv_rwlock_wrlock",  "uv_mutex_lock",
+    NULL,
+};
+
 static struct range lib_segs[MAX_LIB_SEGS];
 static struct range thin[MAX_THIN];
 static int n_lib_segs, n_thin;        /* published with release stores */

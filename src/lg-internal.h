@@ -143,6 +143,10 @@ LG__INTERNAL int lg__loopcat_classify(void *const *pcs, int n,
 
 /* The outermost recorded mark of the calling thread, or NULL. */
 LG__INTERNAL const struct lg__loop_mark *lg__loop_outer(void);
+/* The loop a wait of the calling thread stalls: its innermost mark, or the
+ * outer one when the innermost is a private loop run inside another's
+ * callback (loop-hint.c); NULL off a loop. */
+LG__INTERNAL const struct lg__loop_mark *lg__loop_stalled(void);
 
 /* Polls and epoll (loop-hint.c). Whether a poll with a timeout, on a loop
  * thread, is the loop's own wait: made from the runner's library, or on
@@ -460,6 +464,9 @@ LG__INTERNAL void lg__log_evacuate(int fd);
  * library, with the names of its thin wrappers (NULL-terminated). */
 LG__INTERNAL void lg__ignore_library(const void *entry,
                                      const char *const *thin_wrappers);
+/* libuv's thin wrappers of a blocking primitive (NULL-terminated): for a
+ * shared libuv (the preload's uv_run) and a linked-in one (loopcat.c). */
+extern const char *const lg__uv_thin[] __attribute__((visibility("default")));
 /* Given a stack (innermost first, loopguard's frames already removed),
  * returns 1 when the call comes from inside a registered loop library for
  * the library's own purposes (see ignore.c). */

@@ -23,17 +23,23 @@ static struct lg__loop_mark *current_mut(void)
     return (struct lg__loop_mark *)lg__loop_current();
 }
 
+const struct lg__loop_mark *lg__loop_stalled(void)
+{
+    const struct lg__loop_mark *m = lg__loop_current();
+    const struct lg__loop_mark *outer = lg__loop_outer();
+    /* A private loop run inside a callback of another stalls the outer
+     * loop. GLib's nested runs on one context (modal dialogs) dispatch the
+     * outer loop's sources too, and are its own. */
+    if (m && outer != m && outer->id != m->id && m->kind != LG__LOOP_GLIB)
+        return outer;
+    return m;
+}
+
 int lg__loop_own_wait(int fd, void *caller)
 {
     struct lg__loop_mark *m = current_mut();
-    if (!m)
-        return 0;
-    const struct lg__loop_mark *outer = lg__loop_outer();
-    /* A private loop run inside a callback of another: its polls stall
-     * the outer loop. GLib's nested runs on one context (modal dialogs)
-     * dispatch the outer loop's sources too, and are its own. */
-    if (outer != m && outer->id != m->id && m->kind != LG__LOOP_GLIB)
-        return 0;
+    if (!m || lg__loop_stalled() != m)
+        return 0;             /* none, or a private loop's: not its own */
     uintptr_t pc = (uintptr_t)caller;
     if (LG__UNLIKELY(lg__pc_is_ours(pc))) {
         /* A sanitizer's interceptor called us: the poll's caller is the

@@ -112,15 +112,6 @@ static const struct entry rust_cat[] = {
 static const struct entry c_cat[] = {
     {"uv_run", RUNNER, LG__LOOP_LIBUV},
     {"uv__io_poll", PARK, 0},
-    {"uv_cond_wait", THIN, 0},
-    {"uv_cond_timedwait", THIN, 0},
-    {"uv_sem_wait", THIN, 0},
-    {"uv_thread_join", THIN, 0},
-    {"uv_sleep", THIN, 0},
-    {"uv_barrier_wait", THIN, 0},
-    {"uv_rwlock_rdlock", THIN, 0},
-    {"uv_rwlock_wrlock", THIN, 0},
-    {"uv_mutex_lock", THIN, 0},
     {"event_base_loop", RUNNER, LG__LOOP_LIBEVENT},
     {"epoll_dispatch", PARK, 0},
     {"poll_dispatch", PARK, 0},
@@ -221,6 +212,9 @@ int lg__loopcat_class(const char *sym, int *kind)
         /* Every C entry starts with one of these. */
         if (sym[0] && strchr("ueps", sym[0]))
             e = lookup(c_cat, sizeof c_cat / sizeof c_cat[0], sym, 0);
+        for (int i = 0; !e && sym[0] == 'u' && lg__uv_thin[i]; i++)
+            if (strcmp(sym, lg__uv_thin[i]) == 0)
+                return THIN;
     } else if (lg__demangle_rust(sym, dem, sizeof dem)) {
         plain_path(dem, path, sizeof path);
         e = lookup(rust_cat, sizeof rust_cat / sizeof rust_cat[0], path, 1);
@@ -372,14 +366,14 @@ void lg__loopcat_init(void)
     /* Most programs have no runner: a scan of the names tells. A program
      * without .symtab is not classified: .dynsym names no static park
      * function (uv__io_poll), and every poll would be reported. */
-    if (lg__elf_mentions("/proc/self/exe", runner_names, runner_parts) != 1)
-        return;
-    long nsyms = lg__elf_each_func("/proc/self/exe", NULL, NULL, NULL);
-    if (nsyms <= 0)
+    size_t nsyms = 0;
+    if (lg__elf_mentions("/proc/self/exe", runner_names, runner_parts,
+                         &nsyms) != 1 ||
+        nsyms == 0)
         return;
     /* One pass over the names into scratch memory; what is kept (the
      * catalog's functions and libuv's) is small, and stays. */
-    size_t scratch = (size_t)nsyms * sizeof(struct range);
+    size_t scratch = nsyms * sizeof(struct range);
     struct collect c = {.n = 0, .runner = 0};
     c.v = mmap(NULL, scratch, PROT_READ | PROT_WRITE,
                MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);

@@ -146,12 +146,7 @@ static void report(const struct lg__wait *w, void *const *pcs, int n,
     r.site = key;
     r.stack = stack;
     r.nstack = ns;
-    const struct lg__loop_mark *m = lg__loop_current();
-    const struct lg__loop_mark *outer = lg__loop_outer();
-    /* Inside a callback of another loop, a private loop's waits stall
-     * that one (loop-hint.c). */
-    if (m && outer != m && outer->id != m->id && m->kind != LG__LOOP_GLIB)
-        m = outer;
+    const struct lg__loop_mark *m = lg__loop_stalled();
     if (sl->runner >= 0) {
         /* Entered where the outermost runner frame was called from. */
         r.has_loop = 1;
