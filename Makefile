@@ -252,6 +252,14 @@ bench: deps all $(BENCH_BIN)
 	@sh bench/run.sh $(BUILD)
 	@sh bench/run-chan.sh $(BUILD)
 	@sh bench/run-loops.sh $(BUILD)
+	@sh bench/run-locks.sh $(BUILD)
+
+# The lock workload built with ThreadSanitizer, to compare against.
+bench: $(BUILD)/bench/bench-locks-tsan
+$(BUILD)/bench/bench-locks-tsan: bench/bench-locks.c
+	@mkdir -p $(@D)
+	@echo "  CC      $@"
+	$(Q)$(CC) -O2 -g -fsanitize=thread -o $@ $< -lpthread
 
 # bench-chan measures lg_chan, so it links libloopguard (bench-% does not).
 $(BUILD)/bench/bench-chan: bench/bench-chan.c $(CORE_LIB) $(HDRS)

@@ -38,6 +38,7 @@ run() {
       } | tee "$tmp/err" >&2; } 3>&1
     rc=$(cat "$tmp/rc")
     reports=$(grep -c '^==[0-9]*==loopguard: blocking receive' "$tmp/err")
+    deadlocks=$(grep -c '^==[0-9]*==loopguard: deadlock' "$tmp/err")
     records=$(grep -c '^==[0-9]*==loopguard: ' "$tmp/err")
 }
 
@@ -63,15 +64,18 @@ verdict() {
 heading deadlock \
 "A timer callback, on_tick, waits in pthread_cond_wait for a queue that only
 another callback on the same loop would fill, so the program hangs forever.
-Expect a report naming pthread_cond_wait and on_tick; the demo then kills
-the program after 2 s."
-run 2 deadlock
+Expect a report naming pthread_cond_wait and on_tick as the wait starts;
+a second later the watchdog's stall record (the loop has not come back) and
+its deadlock record (the only thread waits on what only it could signal);
+the demo then kills the program after 3 s."
+run 3 deadlock
 case $rc in
 124|137)
-    if [ "$reports" -eq 1 ]; then
-        verdict ok deadlock "reported once, hung, killed after 2 s"
+    if [ "$reports" -eq 1 ] && [ "$deadlocks" -eq 1 ]; then
+        verdict ok deadlock "reported once, deadlock seen, killed after 3 s"
     else
-        verdict bad deadlock "hung, but $reports reports instead of 1"
+        verdict bad deadlock \
+            "hung, but $reports reports and $deadlocks deadlocks, not 1 and 1"
     fi ;;
 *) verdict bad deadlock "expected to hang, but exited with status $rc" ;;
 esac

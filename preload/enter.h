@@ -31,6 +31,17 @@
         lg__wait_end(w);                                                      \
     } while (0)
 
+/* Around a forwarded wait with no timeout on something only this process
+ * can signal (`yes`): the deadlock check's view (park.c). Every thread
+ * pays a few stores here, loop thread or not. */
+#define LG_PARKED(call, what, obj, yes, stmt)                                 \
+    do {                                                                      \
+        struct lg__park *park_ = (yes) ? lg__park_begin(call, what, obj)      \
+                                       : NULL;                                \
+        stmt;                                                                 \
+        lg__park_end(park_);                                                  \
+    } while (0)
+
 static inline void lg_wait_init(struct lg__wait *w, const char *call,
                                 void *fn, void *caller, int64_t timeout_ns)
 {
@@ -42,6 +53,8 @@ static inline void lg_wait_init(struct lg__wait *w, const char *call,
     w->site = NULL;
     w->start_ns = 0;
     w->decided = 0;
+    w->noted = 0;
+    w->touch = NULL;
 }
 
 #define LG_NOT_BLOCKING ((int64_t)-2)

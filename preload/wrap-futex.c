@@ -50,6 +50,15 @@ static int64_t futex_timeout(long op, const struct timespec *ts)
     return lg_until(clk, ts);
 }
 
+/* A futex wait off a loop: only an untimed private one is of interest
+ * (the deadlock check); a shared word may be woken by another process. */
+static int parkable(long nr, long op)
+{
+    long cmd = op & FUTEX_CMD_MASK;
+    return nr == SYS_futex && (op & FUTEX_PRIVATE_FLAG) &&
+           (cmd == FUTEX_WAIT || cmd == FUTEX_WAIT_BITSET);
+}
+
 static LG__COLD long futex_slow(void *caller, long nr, long a0, long a1,
                                 long a2, long a3, long a4, long a5)
 {
@@ -72,8 +81,25 @@ static LG__COLD long futex_slow(void *caller, long nr, long a0, long a1,
     lg_wait_init(&w, "syscall", (void *)REAL(syscall), caller, t);
     lg__object_ptr(&w, nr == SYS_futex ? "futex" : "futexv",
                    (const void *)a[0]);
-    LG_BLOCKING(&w, r = REAL(syscall)(nr, a[0], a[1], a[2], a[3], a[4],
-                                      a[5]));
+    if (nr == SYS_futex) {
+        lg__touch((const void *)a[0], 0);
+        w.touch = (const void *)a[0];
+    }
+    int park = t == -1 && parkable(nr, a[1]);
+    LG_BLOCKING(&w, LG_PARKED("syscall", "futex", (const void *)a[0], park,
+                              r = REAL(syscall)(nr, a[0], a[1], a[2], a[3],
+                                                a[4], a[5])));
+    return r;
+}
+
+static LG__COLD long futex_parked(long nr, long a0, long a1, long a2,
+                                  long a3, long a4, long a5)
+{
+    long r;
+    lg__touch((const void *)a0, 0);
+    LG_PARKED("syscall", "futex", (const void *)a0,
+              a3 == 0 && parkable(nr, a1),
+              r = REAL(syscall)(nr, a0, a1, a2, a3, a4, a5));
     return r;
 }
 
@@ -96,10 +122,21 @@ static LG__COLD long unresolved(long nr, long a0, long a1, long a2, long a3,
 LG_EXPORT long syscall(long nr, long a0, long a1, long a2, long a3, long a4,
                        long a5)
 {
-    if (LG__UNLIKELY(nr == SYS_futex || nr == SYS_futex_waitv) &&
-        lg__tls_on_loop())
-        return futex_slow(__builtin_return_address(0), nr, a0, a1, a2, a3,
-                          a4, a5);
+    if (LG__UNLIKELY(nr == SYS_futex || nr == SYS_futex_waitv)) {
+        if (lg__tls_on_loop())
+            return futex_slow(__builtin_return_address(0), nr, a0, a1, a2,
+                              a3, a4, a5);
+        if (nr == SYS_futex && !lg__tls.in_shim) {
+            if (futex_may_wait(a1)) {
+                if (a3 == 0)
+                    return futex_parked(nr, a0, a1, a2, a3, a4, a5);
+                lg__touch((const void *)a0, 0);
+            } else if ((a1 & FUTEX_CMD_MASK) == FUTEX_WAKE ||
+                       (a1 & FUTEX_CMD_MASK) == FUTEX_WAKE_BITSET) {
+                lg__touch((const void *)a0, 1);
+            }
+        }
+    }
     if (LG__UNLIKELY(nr == SYS_close))
         return close_slow(a0);
     /* Every path out is a tail call: this function needs no frame. */

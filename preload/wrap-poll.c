@@ -26,20 +26,26 @@ static int64_t tv_timeout(const struct timeval *tv)
     return d > 0 ? d : LG_NOT_BLOCKING;
 }
 
-/* Whether the call goes on unwatched: it does not wait, or it is the
- * loop's own, or it made this thread an epoll loop's. `epfd` is -1 for
- * poll and select. */
-static int not_blocking(int64_t t, int epfd, void *caller)
+enum { WATCH, FORWARD, OWN };
+
+/* What to do with the call: FORWARD when it does not wait or made this
+ * thread an epoll loop's, OWN when it is a loop's own wait (the watchdog
+ * sees the loop idle), WATCH otherwise. `epfd` is -1 for poll and select.
+ * A loop's own poll that does not wait is one turn of the loop. */
+static int classify(int64_t t, int epfd, void *caller)
 {
-    if (t == LG_NOT_BLOCKING)
-        return 1;
+    if (t == LG_NOT_BLOCKING) {
+        if (lg__tls.depth != 0 && lg__loop_own_poll(epfd, caller))
+            lg__loop_tick();
+        return FORWARD;
+    }
     if (lg__tls.depth != 0)
-        return lg__loop_own_wait(epfd, caller);
+        return lg__loop_own_wait(epfd, caller) ? OWN : WATCH;
     if (epfd >= 0 && !lg__stack_loops) {
         lg__epoll_hint(epfd, caller);
-        return 1;
+        return OWN;
     }
-    return 0;
+    return WATCH;
 }
 
 #define POLL_WRAP(name, ret, params, args, fd_expr, timeout_expr, fast)      \
@@ -47,10 +53,17 @@ static int not_blocking(int64_t t, int epfd, void *caller)
     {                                                                         \
         int64_t t = (timeout_expr);                                           \
         int fd_ = (fd_expr);                                                  \
-        if (not_blocking(t, fd_, caller))                                     \
-            return REAL(name) args;                                           \
-        struct lg__wait w;                                                    \
+        int how = classify(t, fd_, caller);                                   \
         ret r;                                                                \
+        if (how == FORWARD)                                                   \
+            return REAL(name) args;                                           \
+        if (how == OWN) {                                                     \
+            lg__loop_idle(1);                                                 \
+            r = REAL(name) args;                                              \
+            lg__loop_idle(0);                                                 \
+            return r;                                                         \
+        }                                                                     \
+        struct lg__wait w;                                                    \
         lg_wait_init(&w, #name, (void *)REAL(name), caller, t);               \
         w.decided = lg__tls.depth != 0;                                       \
         if (fd_ >= 0)                                                         \
@@ -69,16 +82,18 @@ static int not_blocking(int64_t t, int epfd, void *caller)
  * thread that does is a loop's. */
 POLL_WRAP(epoll_wait, int,
           (int epfd, struct epoll_event *ev, int max, int ms),
-          (epfd, ev, max, ms), epfd, ms_timeout(ms), ms == 0)
+          (epfd, ev, max, ms), epfd, ms_timeout(ms),
+          ms == 0 && !lg__tls.depth)
 POLL_WRAP(epoll_pwait, int,
           (int epfd, struct epoll_event *ev, int max, int ms,
            const sigset_t *mask),
-          (epfd, ev, max, ms, mask), epfd, ms_timeout(ms), ms == 0)
+          (epfd, ev, max, ms, mask), epfd, ms_timeout(ms),
+          ms == 0 && !lg__tls.depth)
 POLL_WRAP(epoll_pwait2, int,
           (int epfd, struct epoll_event *ev, int max,
            const struct timespec *ts, const sigset_t *mask),
           (epfd, ev, max, ts, mask), epfd, lg_within(ts),
-          ts && ts->tv_sec == 0 && ts->tv_nsec == 0)
+          ts && ts->tv_sec == 0 && ts->tv_nsec == 0 && !lg__tls.depth)
 
 /* Others only on a thread that is, or may be, a loop's. */
 POLL_WRAP(poll, int, (struct pollfd *fds, nfds_t n, int ms), (fds, n, ms),

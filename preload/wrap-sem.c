@@ -7,6 +7,14 @@
 #include "enter.h"
 #include "real.h"
 
+/* glibc's sem_t (struct new_sem): a 64-bit value, then `private`, 0 for
+ * a process-private semaphore (sem_init pshared 0), FUTEX_SHARED for
+ * shared ones and every sem_open'ed one. */
+static int sem_private(const sem_t *s)
+{
+    return ((const int *)(const void *)s)[2] == 0;
+}
+
 static LG__COLD int sem_slow(const char *call, void *caller, sem_t *s,
                              clockid_t clk, const struct timespec *abs,
                              int timed)
@@ -27,14 +35,19 @@ static LG__COLD int sem_slow(const char *call, void *caller, sem_t *s,
     else if (timed == 1)
         LG_BLOCKING(&w, r = REAL(sem_timedwait)(s, abs));
     else
-        LG_BLOCKING(&w, r = REAL(sem_wait)(s));
+        LG_BLOCKING(&w, LG_PARKED(call, "sem", s, sem_private(s),
+                                  r = REAL(sem_wait)(s)));
     return r;
 }
 
 LG_EXPORT int sem_wait(sem_t *s)
 {
-    if (!lg__tls_on_loop())
-        return REAL(sem_wait)(s);
+    if (!lg__tls_on_loop()) {
+        int r;
+        LG_PARKED("sem_wait", "sem", s, sem_private(s),
+                  r = REAL(sem_wait)(s));
+        return r;
+    }
     return sem_slow("sem_wait", __builtin_return_address(0), s, 0, NULL, 0);
 }
 

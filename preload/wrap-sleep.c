@@ -62,13 +62,18 @@ SLEEP_SLOW(thrd_sleep, int,
         ret r;                                                                \
         lg_wait_init(&w, #name, (void *)REAL(name), caller, t);               \
         lg__object_ptr(&w, "thread", (const void *)(thread));                 \
-        LG_BLOCKING(&w, r = REAL(name) args);                                 \
+        LG_BLOCKING(&w, LG_PARKED(#name, "thread", (const void *)(thread),    \
+                                  t == -1, r = REAL(name) args));             \
         return r;                                                             \
     }                                                                         \
     LG_EXPORT ret name params                                                 \
     {                                                                         \
-        if (!lg__tls_on_loop())                                               \
-            return REAL(name) args;                                           \
+        if (!lg__tls_on_loop()) {                                             \
+            ret r;                                                            \
+            LG_PARKED(#name, "thread", (const void *)(thread),                \
+                      (timeout_expr) == -1, r = REAL(name) args);             \
+            return r;                                                         \
+        }                                                                     \
         return name##_slow(__builtin_return_address(0), LG_UNPAREN args);     \
     }
 

@@ -77,29 +77,44 @@ static void json_head(struct lg__buf *b, const struct lg__record *r,
     lg__buf_json_str(b, r->thread);
 }
 
-static void json_blocking(struct lg__buf *b, const struct lg__record *r,
-                          int max_frames)
+/* "stack", "loop_stack" and, when frames were left out, their count. The
+ * stack has priority over loop_stack for the room left. */
+static void json_stacks(struct lg__buf *b, const struct lg__record *r,
+                        int max_frames)
 {
-    json_head(b, r, "blocking_call");
-    lg__buf_str(b, ",\"call\":");
-    lg__buf_json_str(b, r->call);
-    lg__buf_str(b, ",\"object\":");
-    if (r->object && r->object[0])
-        lg__buf_json_str(b, r->object);
+    lg__buf_str(b, ",\"stack\":");
+    int dropped = json_frames(b, r->stack, r->nstack, max_frames,
+                              TAIL_RESERVE);
+    lg__buf_str(b, ",\"loop_stack\":");
+    dropped += json_frames(b, r->loop_stack, r->nloop_stack, max_frames,
+                           TAIL_RESERVE / 2);
+    if (dropped > 0) {
+        lg__buf_str(b, ",\"frames_dropped\":");
+        lg__buf_u64(b, (uint64_t)dropped);
+    }
+}
+
+static void json_ms(struct lg__buf *b, uint64_t ns)
+{
+    /* Milliseconds with three decimals, without floating point. */
+    lg__buf_u64(b, ns / 1000000);
+    uint64_t frac = ns % 1000000 / 1000;
+    lg__buf_chr(b, '.');
+    lg__buf_chr(b, (char)('0' + frac / 100));
+    lg__buf_chr(b, (char)('0' + frac / 10 % 10));
+    lg__buf_chr(b, (char)('0' + frac % 10));
+}
+
+static void json_str_or_null(struct lg__buf *b, const char *s)
+{
+    if (s && s[0])
+        lg__buf_json_str(b, s);
     else
         lg__buf_str(b, "null");
-    lg__buf_str(b, ",\"timeout_ms\":");
-    if (r->timeout_ns < 0) {
-        lg__buf_str(b, "null");
-    } else {
-        /* Milliseconds with three decimals, without floating point. */
-        lg__buf_u64(b, (uint64_t)r->timeout_ns / 1000000);
-        uint64_t frac = (uint64_t)r->timeout_ns % 1000000 / 1000;
-        lg__buf_chr(b, '.');
-        lg__buf_chr(b, (char)('0' + frac / 100));
-        lg__buf_chr(b, (char)('0' + frac / 10 % 10));
-        lg__buf_chr(b, (char)('0' + frac % 10));
-    }
+}
+
+static void json_loop(struct lg__buf *b, const struct lg__record *r)
+{
     lg__buf_str(b, ",\"loop\":");
     if (r->has_loop) {
         lg__buf_str(b, "{\"kind\":\"");
@@ -112,19 +127,122 @@ static void json_blocking(struct lg__buf *b, const struct lg__record *r,
     } else {
         lg__buf_str(b, "null");
     }
+}
+
+static void json_blocking(struct lg__buf *b, const struct lg__record *r,
+                          int max_frames)
+{
+    json_head(b, r, "blocking_call");
+    lg__buf_str(b, ",\"call\":");
+    lg__buf_json_str(b, r->call);
+    lg__buf_str(b, ",\"object\":");
+    if (r->object && r->object[0])
+        lg__buf_json_str(b, r->object);
+    else
+        lg__buf_str(b, "null");
+    lg__buf_str(b, ",\"timeout_ms\":");
+    if (r->timeout_ns < 0)
+        lg__buf_str(b, "null");
+    else
+        json_ms(b, (uint64_t)r->timeout_ns);
+    json_loop(b, r);
+    lg__buf_str(b, r->self_wait ? ",\"self_wait\":true" :
+                                  ",\"self_wait\":false");
     lg__buf_str(b, ",\"site\":\"");
     lg__buf_hex(b, r->site);
-    lg__buf_str(b, "\",\"stack\":");
-    /* The stack has priority over loop_stack for the room left. */
-    int dropped = json_frames(b, r->stack, r->nstack, max_frames,
-                              TAIL_RESERVE);
-    lg__buf_str(b, ",\"loop_stack\":");
-    int ldropped = json_frames(b, r->loop_stack, r->nloop_stack, max_frames,
-                               TAIL_RESERVE / 2);
-    if (dropped > 0 || ldropped > 0) {
-        lg__buf_str(b, ",\"frames_dropped\":");
-        lg__buf_u64(b, (uint64_t)(dropped + ldropped));
+    lg__buf_chr(b, '"');
+    json_stacks(b, r, max_frames);
+    lg__buf_str(b, "}\n");
+}
+
+static void json_stall(struct lg__buf *b, const struct lg__record *r,
+                       int max_frames)
+{
+    json_head(b, r, "stall");
+    lg__buf_str(b, r->stall_ended ? ",\"phase\":\"end\"" :
+                                    ",\"phase\":\"begin\"");
+    lg__buf_str(b, ",\"stalled_ms\":");
+    json_ms(b, r->stalled_ns);
+    lg__buf_str(b, ",\"call\":");
+    json_str_or_null(b, r->call);
+    lg__buf_str(b, ",\"object\":");
+    json_str_or_null(b, r->call ? r->object : NULL);
+    lg__buf_str(b, ",\"timeout_ms\":");
+    if (r->call && r->timeout_ns >= 0)
+        json_ms(b, (uint64_t)r->timeout_ns);
+    else
+        lg__buf_str(b, "null");
+    lg__buf_str(b, ",\"doing\":");
+    json_str_or_null(b, r->call ? "waiting" : r->doing);
+    json_loop(b, r);
+    json_stacks(b, r, max_frames);
+    lg__buf_str(b, "}\n");
+}
+
+/* The threads of a deadlock (key "threads") or the edges of a lock-order
+ * cycle ("cycle"), each with an equal share of the room left. */
+static void json_threads(struct lg__buf *b, const struct lg__record *r,
+                         const char *key, int max_frames)
+{
+    lg__buf_str(b, ",\"");
+    lg__buf_str(b, key);
+    lg__buf_str(b, "\":[");
+    int dropped = 0, shown = 0;
+    for (int i = 0; i < r->nthreads; i++) {
+        const struct lg__thread_report *t = &r->threads[i];
+        size_t left = (size_t)(r->nthreads - i);
+        size_t room = b->cap > b->len ? b->cap - b->len : 0;
+        size_t reserve = room - room / left + TAIL_RESERVE;
+        size_t mark = b->len;
+        if (shown)
+            lg__buf_chr(b, ',');
+        lg__buf_str(b, "{\"tid\":");
+        lg__buf_i64(b, t->tid);
+        lg__buf_str(b, ",\"thread\":");
+        lg__buf_json_str(b, t->name);
+        lg__buf_str(b, ",\"call\":");
+        json_str_or_null(b, t->call);
+        if (t->held[0]) {
+            lg__buf_str(b, ",\"held\":");
+            lg__buf_json_str(b, t->held);
+            lg__buf_str(b, ",\"acquired\":");
+        } else {
+            lg__buf_str(b, ",\"object\":");
+        }
+        json_str_or_null(b, t->object);
+        lg__buf_str(b, ",\"stack\":");
+        if (!lg__buf_fits_or_undo(b, mark, TAIL_RESERVE + 4))
+            break;
+        dropped += json_frames(b, t->stack, t->nstack, max_frames,
+                               reserve > room ? TAIL_RESERVE + 4 : reserve);
+        lg__buf_chr(b, '}');
+        shown++;
     }
+    lg__buf_str(b, "],\"shown\":");
+    lg__buf_u64(b, (uint64_t)shown);
+    if (dropped > 0) {
+        lg__buf_str(b, ",\"frames_dropped\":");
+        lg__buf_u64(b, (uint64_t)dropped);
+    }
+}
+
+static void json_deadlock(struct lg__buf *b, const struct lg__record *r,
+                          int max_frames)
+{
+    json_head(b, r, "deadlock");
+    lg__buf_str(b, ",\"threads_total\":");
+    lg__buf_u64(b, (uint64_t)r->threads_total);
+    json_threads(b, r, "threads", max_frames);
+    lg__buf_str(b, "}\n");
+}
+
+static void json_lock_order(struct lg__buf *b, const struct lg__record *r,
+                            int max_frames)
+{
+    json_head(b, r, "lock_order_inversion");
+    lg__buf_str(b, ",\"locks\":");
+    lg__buf_u64(b, (uint64_t)r->threads_total);
+    json_threads(b, r, "cycle", max_frames);
     lg__buf_str(b, "}\n");
 }
 
@@ -167,6 +285,12 @@ size_t lg__format_json(char *buf, size_t cap, const struct lg__record *r,
     lg__buf_init(&b, buf, cap);
     if (r->type == LG__REC_SUMMARY)
         json_summary(&b, r);
+    else if (r->type == LG__REC_STALL)
+        json_stall(&b, r, max_frames);
+    else if (r->type == LG__REC_DEADLOCK)
+        json_deadlock(&b, r, max_frames);
+    else if (r->type == LG__REC_LOCK_ORDER)
+        json_lock_order(&b, r, max_frames);
     else
         json_blocking(&b, r, max_frames);
     return b.len;

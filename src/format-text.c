@@ -75,38 +75,15 @@ static void text_ms(struct lg__buf *b, uint64_t ns)
     lg__buf_str(b, " ms");
 }
 
-static void text_blocking(struct lg__buf *b, const struct lg__record *r,
-                          int max_frames)
+/* The record's stack, then where its thread entered the loop, then how
+ * many frames did not fit; `if_empty` stands for an empty stack. */
+static void text_stacks(struct lg__buf *b, const struct lg__record *r,
+                        int max_frames, const char *if_empty)
 {
-    text_prefix(b, r);
-    lg__buf_str(b, "blocking receive ");
-    lg__buf_str(b, r->call);
-    lg__buf_str(b, " on event-loop thread ");
-    lg__buf_i64(b, r->tid);
-    lg__buf_str(b, " \"");
-    text_name(b, r->thread);
-    lg__buf_str(b, "\" (");
-    if (r->has_loop) {
-        lg__buf_str(b, lg__loop_kind_name(r->loop_kind));
-        lg__buf_str(b, " loop ");
-        if (r->loop_id)
-            lg__buf_hex(b, (uintptr_t)r->loop_id);
-        else
-            lg__buf_str(b, "(no id)");
-    } else {
-        lg__buf_str(b, "loop not recorded");
-    }
-    lg__buf_str(b, ")\n  waits on ");
-    lg__buf_str(b, r->object && r->object[0] ? r->object : "(nothing named)");
-    if (r->timeout_ns < 0) {
-        lg__buf_str(b, ", no timeout\n");
-    } else {
-        lg__buf_str(b, ", timeout ");
-        text_ms(b, (uint64_t)r->timeout_ns);
-        lg__buf_chr(b, '\n');
-    }
     int dropped = text_frames(b, r->stack, r->nstack, max_frames,
                               TAIL_RESERVE);
+    if (r->nstack == 0 && if_empty)
+        lg__buf_str(b, if_empty);
     if (r->nloop_stack && b->len + TAIL_RESERVE * 2 < b->cap) {
         lg__buf_str(b, "  the thread entered the loop here (via ");
         lg__buf_str(b, lg__loop_via_name(r->loop_via));
@@ -121,6 +98,59 @@ static void text_blocking(struct lg__buf *b, const struct lg__record *r,
         lg__buf_u64(b, (uint64_t)dropped);
         lg__buf_str(b, " more frames not shown\n");
     }
+}
+
+static void text_loop(struct lg__buf *b, const struct lg__record *r)
+{
+    if (r->has_loop) {
+        lg__buf_str(b, lg__loop_kind_name(r->loop_kind));
+        lg__buf_str(b, " loop ");
+        if (r->loop_id)
+            lg__buf_hex(b, (uintptr_t)r->loop_id);
+        else
+            lg__buf_str(b, "(no id)");
+    } else {
+        lg__buf_str(b, "loop not recorded");
+    }
+}
+
+static void text_thread(struct lg__buf *b, pid_t tid, const char *name)
+{
+    lg__buf_str(b, "thread ");
+    lg__buf_i64(b, tid);
+    lg__buf_str(b, " \"");
+    text_name(b, name);
+    lg__buf_chr(b, '"');
+}
+
+static void text_blocking(struct lg__buf *b, const struct lg__record *r,
+                          int max_frames)
+{
+    text_prefix(b, r);
+    lg__buf_str(b, "blocking receive ");
+    lg__buf_str(b, r->call);
+    lg__buf_str(b, " on event-loop thread ");
+    lg__buf_i64(b, r->tid);
+    lg__buf_str(b, " \"");
+    text_name(b, r->thread);
+    lg__buf_str(b, "\" (");
+    text_loop(b, r);
+    lg__buf_str(b, ")\n  waits on ");
+    lg__buf_str(b, r->object && r->object[0] ? r->object : "(nothing named)");
+    if (r->timeout_ns < 0) {
+        lg__buf_str(b, ", no timeout\n");
+    } else {
+        lg__buf_str(b, ", timeout ");
+        text_ms(b, (uint64_t)r->timeout_ns);
+        lg__buf_chr(b, '\n');
+    }
+    if (r->self_wait) {
+        lg__buf_str(b, "  only this loop thread has ever signalled ");
+        lg__buf_str(b, r->object);
+        lg__buf_str(b, ", and no other thread has touched it:\n"
+                       "  a certain self-deadlock, unless it times out\n");
+    }
+    text_stacks(b, r, max_frames, NULL);
     if (r->has_loop && r->loop_kind == LG__LOOP_TOKIO)
         lg__buf_str(b, "  A wait here stalls every task on this runtime. "
                        "Await it (tokio::sync), or move it to\n"
@@ -130,6 +160,127 @@ static void text_blocking(struct lg__buf *b, const struct lg__record *r,
         lg__buf_str(b, "  A receive here stalls every callback on this "
                        "loop. Hand the work to a thread, or receive with\n"
                        "  lg_chan_recv_start() (docs/migration.md).\n");
+}
+
+static void text_stall(struct lg__buf *b, const struct lg__record *r,
+                       int max_frames)
+{
+    text_prefix(b, r);
+    lg__buf_str(b, r->stall_ended ? "stall ended: event-loop "
+                                  : "stall: event-loop ");
+    text_thread(b, r->tid, r->thread);
+    lg__buf_str(b, " (");
+    text_loop(b, r);
+    if (r->stall_ended) {
+        lg__buf_str(b, ") is back in its loop after ");
+        text_ms(b, r->stalled_ns);
+        lg__buf_chr(b, '\n');
+        return;
+    }
+    lg__buf_str(b, ") has not returned to its loop for ");
+    text_ms(b, r->stalled_ns);
+    lg__buf_str(b, "\n  it ");
+    if (r->call) {
+        lg__buf_str(b, "waits in ");
+        lg__buf_str(b, r->call);
+        lg__buf_str(b, " on ");
+        lg__buf_str(b, r->object && r->object[0] ? r->object
+                                                 : "(nothing named)");
+    } else {
+        lg__buf_str(b, "is ");
+        lg__buf_str(b, r->doing ? r->doing : "running");
+    }
+    lg__buf_chr(b, '\n');
+    text_stacks(b, r, max_frames,
+                "    (no stack: the thread could not be sampled)\n");
+    lg__buf_str(b, "  Every callback on this loop waits until this returns."
+                   " Move long work to a\n  thread (uv_queue_work), or "
+                   "split it across loop iterations.\n");
+}
+
+/* The threads of a deadlock, or the edges of a lock-order cycle, each
+ * with its stack. Each gets an equal share of the room left, so the last
+ * one listed still shows its first frames. */
+static void text_threads(struct lg__buf *b, const struct lg__record *r,
+                         int max_frames)
+{
+    int shown = 0;
+    for (int i = 0; i < r->nthreads; i++) {
+        const struct lg__thread_report *t = &r->threads[i];
+        size_t left = (size_t)(r->nthreads - i);
+        size_t room = b->cap > b->len ? b->cap - b->len : 0;
+        size_t reserve = room - room / left + TAIL_RESERVE / 2;
+        size_t mark = b->len;
+        lg__buf_str(b, "  ");
+        text_thread(b, t->tid, t->name);
+        if (t->held[0]) {
+            lg__buf_str(b, " took ");
+            lg__buf_str(b, t->object);
+            lg__buf_str(b, " while holding ");
+            lg__buf_str(b, t->held);
+            lg__buf_str(b, ":\n");
+        } else {
+            lg__buf_str(b, " waits in ");
+            lg__buf_str(b, t->call ? t->call : "?");
+            lg__buf_str(b, " on ");
+            lg__buf_str(b, t->object);
+            lg__buf_chr(b, '\n');
+        }
+        if (!lg__buf_fits_or_undo(b, mark, TAIL_RESERVE / 2))
+            break;
+        shown++;
+        int dropped = text_frames(b, t->stack, t->nstack, max_frames,
+                                  reserve > room ? TAIL_RESERVE : reserve);
+        if (dropped > 0) {
+            mark = b->len;
+            lg__buf_str(b, "    ... ");
+            lg__buf_u64(b, (uint64_t)dropped);
+            lg__buf_str(b, " more frames not shown\n");
+            lg__buf_fits_or_undo(b, mark, TAIL_RESERVE / 2);
+        }
+    }
+    if (shown < r->threads_total) {
+        lg__buf_str(b, "  ... ");
+        lg__buf_u64(b, (uint64_t)(r->threads_total - shown));
+        lg__buf_str(b, r->type == LG__REC_DEADLOCK
+                           ? " more threads not shown\n"
+                           : " more edges not shown\n");
+    }
+}
+
+static void text_deadlock(struct lg__buf *b, const struct lg__record *r,
+                          int max_frames)
+{
+    text_prefix(b, r);
+    lg__buf_str(b, "deadlock: ");
+    if (r->threads_total == 1) {
+        lg__buf_str(b, "the only thread waits with no timeout, on "
+                       "something only it could signal\n");
+    } else {
+        lg__buf_str(b, "all ");
+        lg__buf_u64(b, (uint64_t)r->threads_total);
+        lg__buf_str(b, " threads wait with no timeout, on things only "
+                       "they could signal\n");
+    }
+    text_threads(b, r, max_frames);
+    lg__buf_str(b, "  Nothing left in this process can end these waits: "
+                   "the program hangs here.\n");
+}
+
+static void text_lock_order(struct lg__buf *b, const struct lg__record *r,
+                            int max_frames)
+{
+    text_prefix(b, r);
+    lg__buf_str(b, "lock-order inversion: ");
+    lg__buf_u64(b, (uint64_t)r->threads_total);
+    lg__buf_str(b, r->threads_total == 2
+                       ? " locks taken in both orders"
+                       : " locks taken in a cycle");
+    lg__buf_str(b, " (a deadlock waiting to happen)\n");
+    text_threads(b, r, max_frames);
+    lg__buf_str(b, "  Threads taking these locks at once can each hold one "
+                   "and wait for the next.\n  Take them in one order "
+                   "everywhere, or trylock and back off.\n");
 }
 
 static void text_summary(struct lg__buf *b, const struct lg__record *r)
@@ -187,6 +338,12 @@ size_t lg__format_text(char *buf, size_t cap, const struct lg__record *r,
     lg__buf_init(&b, buf, cap);
     if (r->type == LG__REC_SUMMARY)
         text_summary(&b, r);
+    else if (r->type == LG__REC_STALL)
+        text_stall(&b, r, max_frames);
+    else if (r->type == LG__REC_DEADLOCK)
+        text_deadlock(&b, r, max_frames);
+    else if (r->type == LG__REC_LOCK_ORDER)
+        text_lock_order(&b, r, max_frames);
     else
         text_blocking(&b, r, max_frames);
     return b.len;

@@ -43,8 +43,11 @@ void lg__lock_register(pthread_mutex_t *m)
     pthread_mutex_unlock(&locks_lock);
 }
 
+/* The handlers run with in_shim set from prepare to parent or child: our
+ * own locks are not the program's (the lock wrappers pass them through). */
 static void fork_prepare(void)
 {
+    lg__tls.in_shim = 1;
     pthread_mutex_lock(&locks_lock);
     for (int i = 0; i < n_locks; i++)
         pthread_mutex_lock(locks[i]);
@@ -57,6 +60,7 @@ static void fork_parent(void)
     for (int i = n_locks - 1; i >= 0; i--)
         pthread_mutex_unlock(locks[i]);
     pthread_mutex_unlock(&locks_lock);
+    lg__tls.in_shim = 0;
 }
 
 /* The child has one thread; locks held at fork by threads that no longer
@@ -67,6 +71,8 @@ static void fork_child(void)
     for (int i = 0; i < n_locks; i++)
         pthread_mutex_init(locks[i], NULL);
     pthread_mutex_init(&locks_lock, NULL);
+    lg__watch_fork_child();
+    lg__tls.in_shim = 0;
 }
 
 static void option_error(void *arg, const char *line)
@@ -85,7 +91,7 @@ static void option_error(void *arg, const char *line)
  * thread joins at exit are not the program's blocking. */
 static void at_exit(void)
 {
-    lg__exiting = 1;
+    __atomic_store_n(&lg__exiting, 1, __ATOMIC_RELAXED);
     pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, NULL);
     lg__tls.in_shim = 1;
     lg__report_summary();
@@ -106,6 +112,7 @@ static void init_once_fn(void)
     lg__options_parse(&o, secure_getenv("LOOPGUARD_OPTIONS"), option_error,
                       NULL);
     lg__opt = o;
+    lg__lock_order_init();
     lg__stack_init();
     lg__loopcat_init();
     lg__report_init();
@@ -122,5 +129,5 @@ void lg__init(void)
 
 __attribute__((destructor)) static void core_destructor(void)
 {
-    lg__exiting = 1;
+    __atomic_store_n(&lg__exiting, 1, __ATOMIC_RELAXED);
 }

@@ -28,6 +28,7 @@
  * section 2).
  * ------------------------------------------------------------------------- */
 struct lg__thread;
+struct lg__park;
 
 struct lg__tls {
     uint8_t in_shim;          /* loopguard's own code runs on this thread:
@@ -36,8 +37,12 @@ struct lg__tls {
     uint8_t dead;             /* thread-exit destructor ran: never
                                  allocate a record again */
     uint8_t pad;
+    uint32_t id;              /* unique per thread, from 1, given on first
+                                 touch (touch.c); 0 before */
     struct lg__thread *rec;   /* registry record, allocated on first
                                  loop entry; NULL before */
+    struct lg__park *park;    /* untimed-wait slot (park.c), claimed on
+                                 the thread's first such wait */
 };
 
 extern __thread struct lg__tls lg__tls
@@ -55,6 +60,137 @@ static inline int lg__tls_on_loop(void)
     return LG__UNLIKELY(lg__tls.depth != 0 || lg__stack_loops) &&
            !lg__tls.in_shim;
 }
+
+/* ---------------------------------------------------------------------------
+ * Untimed waits of every thread (park.c): what the deadlock check reads.
+ *
+ * A thread that waits with no timeout, in a wrapped call, on something
+ * only this process can signal (a process-private cond, futex word or
+ * semaphore, a join, a mutex) says so in its slot: `seq` is odd while it
+ * waits. The cost is a few stores to memory only this thread writes; the
+ * watchdog reads the slots of all threads.
+ * ------------------------------------------------------------------------- */
+#define LG__HELD_MAX 16       /* locks a thread holds that are recorded */
+#define LG__EDGE_CACHE 64     /* lock-order edges a thread remembers */
+
+struct lg__park {
+    pid_t tid;                /* 0: free */
+    uint32_t seq;             /* odd while waiting; bumped on each edge */
+    const char *call;         /* the wrapped function */
+    const char *what;         /* "cond", "futex", "sem", "thread", "mutex" */
+    const void *obj;          /* its address (a pthread_t for joins) */
+    /* The lock-order graph's per-thread part (lockorder.c), written and
+     * read by this thread only. */
+    uint32_t nheld;           /* locks held, recorded or not */
+    uint32_t cache_epoch;     /* graph epoch the cache is valid for */
+    const void *held[LG__HELD_MAX];   /* innermost last */
+    const char *held_what[LG__HELD_MAX];  /* "mutex", "rwlock" */
+    struct {
+        const void *from, *to;
+    } cache[LG__EDGE_CACHE];  /* edges known to be in the graph */
+};
+
+/* The calling thread's slot, claimed on first use; NULL when the watchdog
+ * and the lock-order graph are both off, the table is full, the thread is
+ * exiting or inside loopguard. */
+LG__INTERNAL struct lg__park *lg__park_claim(void);
+
+static inline struct lg__park *lg__park_begin(const char *call,
+                                              const char *what,
+                                              const void *obj)
+{
+    struct lg__park *p = lg__tls.park;
+    if (LG__UNLIKELY(!p) && !(p = lg__park_claim()))
+        return NULL;
+    __atomic_store_n(&p->call, call, __ATOMIC_RELAXED);
+    __atomic_store_n(&p->what, what, __ATOMIC_RELAXED);
+    __atomic_store_n(&p->obj, obj, __ATOMIC_RELAXED);
+    __atomic_store_n(&p->seq, p->seq + 1, __ATOMIC_RELEASE);
+    return p;
+}
+
+static inline void lg__park_end(struct lg__park *p)
+{
+    if (p)
+        __atomic_store_n(&p->seq, p->seq + 1, __ATOMIC_RELEASE);
+}
+
+/* ---------------------------------------------------------------------------
+ * The lock-order graph (lockorder.c). A thread that takes lock `to` while
+ * holding `from` adds the edge from -> to, once; an edge that closes a
+ * cycle is a lock_order_inversion. The wrappers keep each thread's held
+ * locks in its slot and look edges up in the slot's cache; only an edge
+ * the thread has not taken before goes to the graph, under its lock.
+ * ------------------------------------------------------------------------- */
+extern uint32_t lg__lock_epoch __attribute__((visibility("default")));
+extern uint8_t lg__lock_order_on __attribute__((visibility("default")));
+
+/* Adds held[from] -> to (taken by `call`, a `what` lock) unless known;
+ * from < 0 only drops the thread's cache. */
+LG__INTERNAL void lg__lock_edge(struct lg__park *p, int from, const void *to,
+                                const char *call, const char *what);
+/* A lock is destroyed (or re-initialised): it leaves the graph. */
+LG__INTERNAL void lg__lock_forget(const void *l);
+/* Reads the lock_order option; from lg__init() only. */
+LG__INTERNAL void lg__lock_order_init(void);
+
+/* After lock l was taken: checks the edges from the locks held (unless
+ * `edges` is 0: a trylock), then records l as held. */
+static inline void lg__lock_taken(struct lg__park *p, const void *l,
+                                  int edges, const char *call,
+                                  const char *what)
+{
+    uint32_t n = p->nheld;
+    if (edges && n && lg__lock_order_on) {
+        uint32_t k = n < LG__HELD_MAX ? n : LG__HELD_MAX;
+        if (LG__UNLIKELY(p->cache_epoch !=
+                         __atomic_load_n(&lg__lock_epoch, __ATOMIC_RELAXED)))
+            lg__lock_edge(p, -1, NULL, NULL, NULL);     /* drops cache */
+        for (uint32_t i = 0; i < k; i++) {
+            const void *from = p->held[i];
+            uintptr_t h = ((uintptr_t)from >> 4) ^ ((uintptr_t)l >> 3);
+            unsigned slot = (unsigned)(h ^ (h >> 7)) % LG__EDGE_CACHE;
+            if (LG__UNLIKELY((p->cache[slot].from != from ||
+                              p->cache[slot].to != l) && from != l))
+                lg__lock_edge(p, i, l, call, what);
+        }
+    }
+    if (n < LG__HELD_MAX) {
+        p->held[n] = l;
+        p->held_what[n] = what;
+    }
+    p->nheld = n + 1;
+}
+
+/* Before lock l is released. */
+static inline void lg__lock_released(struct lg__park *p, const void *l)
+{
+    uint32_t n = p->nheld;
+    if (n == 0)
+        return;
+    uint32_t k = n < LG__HELD_MAX ? n : LG__HELD_MAX;
+    if (LG__LIKELY(n == k && p->held[k - 1] == l)) {
+        p->nheld = n - 1;
+        return;
+    }
+    /* Released out of order, or beyond what is recorded. */
+    for (uint32_t i = k; i-- > 0;)
+        if (p->held[i] == l) {
+            for (uint32_t j = i; j + 1 < k; j++) {
+                p->held[j] = p->held[j + 1];
+                p->held_what[j] = p->held_what[j + 1];
+            }
+            p->nheld = n - 1;
+            return;
+        }
+    if (n > LG__HELD_MAX)
+        p->nheld = n - 1;
+}
+
+/* Copies the slot of thread tid; 0 when it has none. */
+LG__INTERNAL int lg__park_find(pid_t tid, struct lg__park *out);
+/* In a fork child: frees every slot but the caller's. */
+LG__INTERNAL void lg__park_fork_child(void);
 
 /* ---------------------------------------------------------------------------
  * Loops and the thread registry (registry.c).
@@ -92,6 +228,7 @@ LG__INTERNAL const char *lg__loop_kind_name(int kind);
 LG__INTERNAL const char *lg__loop_via_name(int via);
 
 #define LG__MAX_FRAMES 64     /* hard cap on captured frames */
+#define LG__OBJ_MAX 64        /* "fd 7 (pipe)": what a call waits on */
 #define LG__MAX_NEST 8        /* loop marks recorded per thread; deeper
                                  marks are counted, not recorded */
 
@@ -154,6 +291,9 @@ LG__INTERNAL const struct lg__loop_mark *lg__loop_stalled(void);
  * fd (the API's, a hint's) adopts the first epoll fd waited on. A loop
  * nested in another's callback owns nothing: it stalls the outer one. */
 LG__INTERNAL int lg__loop_own_wait(int fd, void *caller);
+/* The same for a poll that does not wait, which adopts no fd: a loop
+ * iteration, a sign of life for the watchdog. */
+LG__INTERNAL int lg__loop_own_poll(int fd, void *caller);
 /* A thread on no loop waits in epoll with a timeout: it hosts an epoll
  * loop (kind epoll, via epoll), whose function called from `caller`. */
 LG__INTERNAL void lg__epoll_hint(int epfd, void *caller);
@@ -167,6 +307,47 @@ LG__INTERNAL int lg__loop_mark_live(const struct lg__loop_mark *m,
 /* The executable mapping of the object that contains addr. */
 LG__INTERNAL int lg__object_span(const void *addr, uintptr_t *lo,
                                  uintptr_t *hi);
+
+/* Signs of life for the stall watchdog. lg__loop_idle(1) just before a
+ * loop's own wait, (0) right after it; lg__loop_tick() for an own poll
+ * that does not wait. Cheap: stores to the caller's record. */
+LG__INTERNAL void lg__loop_idle(int idle);
+LG__INTERNAL void lg__loop_tick(void);
+struct lg__wait;
+/* A loop thread is in a wrapped blocking call whose stack it captured
+ * (report.c): the watchdog shows that stack rather than interrupt it. */
+LG__INTERNAL void lg__loop_in_call(const struct lg__wait *w,
+                                   void *const *pcs, int n);
+LG__INTERNAL void lg__loop_out_call(void);
+
+/* What the watchdog sees of one loop thread (copied under the registry
+ * lock: a record is freed when its thread exits). */
+struct lg__loop_view {
+    uint64_t gen;                     /* the record's identity */
+    pid_t tid;
+    uint32_t progress;                /* changes whenever the loop polls */
+    uint8_t idle;                     /* inside the loop's own wait */
+    uint8_t in_call;                  /* in a wrapped call: below valid */
+    uint8_t has_mark;
+    const char *call;
+    char object[LG__OBJ_MAX];
+    int64_t timeout_ns;
+    int nwait;
+    void *wait_pcs[LG__MAX_FRAMES];
+    struct lg__loop_mark mark;        /* the loop it stalls */
+};
+/* The watchdog reported a stall of record gen, whose progress it last saw
+ * at `seen`, lasting since since_ns: the thread writes the end record when
+ * it is back in its loop. Returns 0 when the record is gone, -1 when the
+ * thread was already back (the caller writes the end), else 1. */
+LG__INTERNAL int lg__registry_stalled(uint64_t gen, uint64_t since_ns,
+                                      uint32_t seen);
+/* Writes the end of a stall of thread tid, on loop m (may be NULL). */
+LG__INTERNAL void lg__stall_end(pid_t tid, const struct lg__loop_mark *m,
+                                uint64_t ns);
+/* Copies up to max loop threads (on a loop now) into out; returns the
+ * count. */
+LG__INTERNAL int lg__registry_loops(struct lg__loop_view *out, int max);
 
 /* Number of threads that have a registry record (tests; takes the lock). */
 LG__INTERNAL unsigned lg__registry_count(void);
@@ -190,6 +371,8 @@ struct lg__options {
                                      violation was reported; 0 = leave */
     int dedupe;                   /* 1: report each unique site once */
     int max_frames;               /* frames printed per stack, 1..64 */
+    int stall_ms;                 /* watchdog threshold; 0: no watchdog */
+    int lock_order;               /* 1: keep the lock-order graph */
 };
 
 /* Sets every option to its default. */
@@ -342,8 +525,6 @@ LG__INTERNAL const char *lg__fd_kind_name(unsigned cls);
  * lg__wait_begin() before forwarding (a call that never returns must still
  * be reported) and lg__wait_end() after.
  * ------------------------------------------------------------------------- */
-#define LG__OBJ_MAX 64
-
 struct lg__wait {
     const char *call;         /* the wrapped function's name */
     char object[LG__OBJ_MAX]; /* what it waits on: "fd 7 (pipe)" */
@@ -355,6 +536,9 @@ struct lg__wait {
     int decided;              /* the caller judged it a loop's blocking
                                  call: no library ignore, no stack test
                                  (a nested loop's poll, lg_chan's refusal) */
+    int noted;                /* set by begin: the watchdog was told */
+    const void *touch;        /* a cond or futex word: checked for a
+                                 self-wait (touch.c); NULL otherwise */
 };
 
 /* Decides whether the call is a violation (not loopguard's own work, not a
@@ -369,7 +553,25 @@ LG__INTERNAL void lg__wait_cancelled(void *w);
 
 /* A record ready to format: everything resolved, nothing left to look up
  * but demangled names. */
-enum lg__record_type { LG__REC_BLOCKING_CALL, LG__REC_SUMMARY };
+enum lg__record_type {
+    LG__REC_BLOCKING_CALL,
+    LG__REC_SUMMARY,
+    LG__REC_STALL,
+    LG__REC_DEADLOCK,
+    LG__REC_LOCK_ORDER
+};
+
+/* One thread of a deadlock record, or one edge of a lock-order cycle: the
+ * thread that took `object` while holding `held`. */
+struct lg__thread_report {
+    pid_t tid;
+    char name[17];
+    const char *call;
+    char object[LG__OBJ_MAX];
+    char held[LG__OBJ_MAX];           /* edges only */
+    const struct lg__sym *stack;      /* deadlock: frame 0 is the exact pc */
+    int nstack;
+};
 
 struct lg__summary_site {
     uint64_t site;            /* stack hash */
@@ -396,6 +598,15 @@ struct lg__record {
     int nstack;
     const struct lg__sym *loop_stack;
     int nloop_stack;
+    int self_wait;            /* only this thread ever signalled object */
+    /* stall (also call, object, timeout_ns, loop, stack, loop_stack) */
+    int stall_ended;          /* the follow-up: the thread is back */
+    uint64_t stalled_ns;
+    const char *doing;        /* when call is NULL: "running", ... */
+    /* deadlock */
+    const struct lg__thread_report *threads;
+    int nthreads;             /* listed in threads[] */
+    int threads_total;
     /* summary */
     const struct lg__summary_site *sites;
     int nsites;               /* listed in sites[] */
@@ -422,12 +633,53 @@ LG__INTERNAL void lg__object_fd(struct lg__wait *w, int fd, unsigned cls);
 LG__INTERNAL void lg__object_num(struct lg__wait *w, const char *what,
                                  long n);
 
+/* Writes one record; `violation` counts it for exitcode. Takes the
+ * emit lock. */
+LG__INTERNAL void lg__report_emit(const struct lg__record *r, int violation);
+/* Sets the record's clock, pid, and thread tid with its name. */
+LG__INTERNAL void lg__report_fill_thread(struct lg__record *r, pid_t tid);
+
 /* Totals since start (tests and the summary). */
 LG__INTERNAL uint64_t lg__violations(void);
 /* Sets up the site table (from lg__init()). */
 LG__INTERNAL void lg__report_init(void);
 /* Writes the `summary` record when anything was reported (at exit). */
 LG__INTERNAL void lg__report_summary(void);
+
+/* Who touched a cond or futex word (touch.c): the calling thread signals
+ * it (signal 1) or waits on it (0). */
+LG__INTERNAL void lg__touch(const void *obj, int signal);
+/* Whether the calling thread is the only one that ever touched obj, and
+ * has signalled it: a wait on it can only be ended by itself. */
+LG__INTERNAL int lg__touched_only_by_me(const void *obj);
+
+/* ---------------------------------------------------------------------------
+ * The watchdog (watchdog.c, deadlock.c, sample.c). It runs on its own
+ * thread, where allocation and system calls are allowed.
+ * ------------------------------------------------------------------------- */
+
+/* Starts the watchdog unless it runs or stall_ms is 0. Cheap once started:
+ * called on every loop entry. */
+LG__INTERNAL void lg__watch_start(void);
+LG__INTERNAL void lg__watch_fork_child(void);
+/* The watchdog thread's kernel id, 0 before it runs. */
+LG__INTERNAL pid_t lg__watch_tid(void);
+/* /proc/self/task/<tid>: one file read into buf (NUL-terminated), the
+ * thread's name, its scheduler state letter ('R', 'S', 'Z', '?'). */
+LG__INTERNAL int lg__task_read(pid_t tid, const char *file, char *buf,
+                               size_t cap);
+LG__INTERNAL void lg__task_name(pid_t tid, char name[17]);
+LG__INTERNAL char lg__task_state(pid_t tid);
+/* Reports a deadlock once it has lasted `limit` ns (deadlock.c). */
+LG__INTERNAL void lg__deadlock_check(uint64_t now, uint64_t limit);
+
+/* Installs the sampling signal's handler (sample.c). */
+LG__INTERNAL void lg__sample_init(void);
+LG__INTERNAL int lg__sample_signal(void);
+/* Captures thread tid's current stack on that thread: exact pc first,
+ * then return addresses. 0 frames when it cannot (signal blocked or
+ * taken over by the program, thread gone). Watchdog only. */
+LG__INTERNAL int lg__sample(pid_t tid, void **pcs, int max);
 
 /* ---------------------------------------------------------------------------
  * The log (log.c).

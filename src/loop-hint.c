@@ -35,7 +35,7 @@ const struct lg__loop_mark *lg__loop_stalled(void)
     return m;
 }
 
-int lg__loop_own_wait(int fd, void *caller)
+static int own_wait(int fd, void *caller, int adopt)
 {
     struct lg__loop_mark *m = current_mut();
     if (!m || lg__loop_stalled() != m)
@@ -54,9 +54,20 @@ int lg__loop_own_wait(int fd, void *caller)
         return 1;
     if (fd < 0)
         return 0;
-    if (m->own_fd < 0 && (m->via == LG__VIA_API || m->via == LG__VIA_EPOLL))
+    if (adopt && m->own_fd < 0 &&
+        (m->via == LG__VIA_API || m->via == LG__VIA_EPOLL))
         m->own_fd = fd;
     return m->own_fd == fd;
+}
+
+int lg__loop_own_wait(int fd, void *caller)
+{
+    return own_wait(fd, caller, 1);
+}
+
+int lg__loop_own_poll(int fd, void *caller)
+{
+    return own_wait(fd, caller, 0);
 }
 
 void lg__epoll_hint(int epfd, void *caller)

@@ -14,7 +14,8 @@
 #define OPTIONS_DEFAULT                                                       \
     {                                                                         \
         .log = "", .format = LG__FORMAT_TEXT, .mode = LG__MODE_REPORT,        \
-        .exitcode = 0, .dedupe = 1, .max_frames = 32,                         \
+        .exitcode = 0, .dedupe = 1, .max_frames = 32, .stall_ms = 1000,      \
+        .lock_order = 1,                                                      \
     }
 
 struct lg__options lg__opt = OPTIONS_DEFAULT;
@@ -50,6 +51,8 @@ static const struct key keys[] = {
     {"exitcode", T_INT, OFF(exitcode), 0, 255, NULL},
     {"dedupe", T_BOOL, OFF(dedupe), 0, 1, NULL},
     {"max_frames", T_INT, OFF(max_frames), 1, LG__MAX_FRAMES, NULL},
+    {"stall_ms", T_INT, OFF(stall_ms), 0, 3600000, NULL},
+    {"lock_order", T_BOOL, OFF(lock_order), 0, 1, NULL},
 };
 
 #define NKEYS (sizeof keys / sizeof keys[0])

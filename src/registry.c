@@ -22,6 +22,21 @@ struct lg__thread {
     uint64_t gen;                     /* creation counter: the hash key */
     pid_t tid;                        /* kernel id, refreshed after fork */
     uint8_t depth_recorded;           /* marks[] in use (<= LG__MAX_NEST) */
+    /* Read by the watchdog (under reg_lock), written by the thread. */
+    uint8_t on_loop;                  /* depth != 0 */
+    uint8_t idle;                     /* in the loop's own wait */
+    uint8_t in_call;                  /* in a wrapped blocking call */
+    uint32_t progress;                /* bumped at every own poll */
+    uint8_t stalled;                  /* a stall was reported and has not
+                                         ended: whoever clears it (the
+                                         thread back in its loop, or the
+                                         watchdog) writes the end */
+    uint64_t stall_since_ns;
+    const char *call;                 /* in_call: the call, */
+    char object[LG__OBJ_MAX];         /* what it waits on, */
+    int64_t timeout_ns;
+    int nwait;                        /* and its stack */
+    void *wait_pcs[LG__MAX_FRAMES];
     struct lg__loop_mark marks[LG__MAX_NEST];
     UT_hash_handle hh;
 };
@@ -60,10 +75,32 @@ const char *lg__loop_via_name(int via)
 /* Runs at thread exit. Another library's key destructor that runs after
  * this one may call a wrapper again: `dead` keeps it from re-registering
  * (preload notes section 7). */
+/* The thread is back (or gone): the stall the watchdog reported is over. */
+static LG__COLD void stall_over(struct lg__thread *rec)
+{
+    if (!__atomic_exchange_n(&rec->stalled, 0, __ATOMIC_ACQ_REL))
+        return;
+    int saved = errno;
+    uint8_t was = lg__tls.in_shim;
+    lg__tls.in_shim = 1;
+    lg__stall_end(rec->tid, rec->depth_recorded ? &rec->marks[0] : NULL,
+                  lg__now_ns() - rec->stall_since_ns);
+    lg__tls.in_shim = was;
+    errno = saved;
+}
+
+static inline void progress(struct lg__thread *rec)
+{
+    __atomic_store_n(&rec->progress, rec->progress + 1, __ATOMIC_RELAXED);
+    if (LG__UNLIKELY(__atomic_load_n(&rec->stalled, __ATOMIC_RELAXED)))
+        stall_over(rec);
+}
+
 static void thread_exit(void *p)
 {
     struct lg__thread *rec = p;
     lg__tls.in_shim = 1;
+    stall_over(rec);
     pthread_mutex_lock(&reg_lock);
     HASH_DEL(reg_table, rec);
     pthread_mutex_unlock(&reg_lock);
@@ -152,6 +189,11 @@ int lg__loop_enter(int kind, int via, const void *id, const void *runner,
         rec->depth_recorded = (uint8_t)(t->depth + 1);
     }
     t->depth++;
+    if (rec) {
+        __atomic_store_n(&rec->on_loop, 1, __ATOMIC_RELAXED);
+        progress(rec);
+    }
+    lg__watch_start();
     t->in_shim = was;
     pthread_setcancelstate(cancel_state, NULL);
     errno = saved;
@@ -164,9 +206,109 @@ int lg__loop_leave(void)
     if (t->depth == 0)
         return -EINVAL;
     t->depth--;
-    if (t->rec && t->depth < LG__MAX_NEST)
-        t->rec->depth_recorded = t->depth;
+    struct lg__thread *rec = t->rec;
+    if (rec) {
+        if (t->depth < LG__MAX_NEST)
+            rec->depth_recorded = t->depth;
+        __atomic_store_n(&rec->on_loop, t->depth != 0, __ATOMIC_RELAXED);
+        progress(rec);
+    }
     return 0;
+}
+
+void lg__loop_idle(int idle)
+{
+    struct lg__thread *rec = lg__tls.rec;
+    if (!rec)
+        return;
+    progress(rec);
+    __atomic_store_n(&rec->idle, (uint8_t)idle, __ATOMIC_RELEASE);
+}
+
+void lg__loop_tick(void)
+{
+    struct lg__thread *rec = lg__tls.rec;
+    if (rec)
+        progress(rec);
+}
+
+int lg__registry_stalled(uint64_t gen, uint64_t since_ns, uint32_t seen)
+{
+    struct lg__thread *rec;
+    int r = 0;
+    pthread_mutex_lock(&reg_lock);
+    HASH_FIND(hh, reg_table, &gen, sizeof gen, rec);
+    if (rec) {
+        rec->stall_since_ns = since_ns;
+        __atomic_store_n(&rec->stalled, 1, __ATOMIC_SEQ_CST);
+        r = 1;
+        /* The thread moved on while the stall was being written: it may
+         * not look at the flag again for long, so end it here. */
+        if (__atomic_load_n(&rec->progress, __ATOMIC_SEQ_CST) != seen &&
+            __atomic_exchange_n(&rec->stalled, 0, __ATOMIC_ACQ_REL))
+            r = -1;
+    }
+    pthread_mutex_unlock(&reg_lock);
+    return r;
+}
+
+void lg__loop_in_call(const struct lg__wait *w, void *const *pcs, int n)
+{
+    struct lg__thread *rec = lg__tls.rec;
+    if (!rec)
+        return;
+    /* Published with in_call last, and read under reg_lock: the watchdog
+     * copies a consistent view unless the call ends meanwhile, which the
+     * in_call re-check after the copy catches. */
+    rec->call = w->call;
+    memcpy(rec->object, w->object, sizeof rec->object);
+    rec->timeout_ns = w->timeout_ns;
+    rec->nwait = n;
+    memcpy(rec->wait_pcs, pcs, (size_t)n * sizeof *pcs);
+    __atomic_store_n(&rec->in_call, 1, __ATOMIC_RELEASE);
+}
+
+void lg__loop_out_call(void)
+{
+    struct lg__thread *rec = lg__tls.rec;
+    if (rec)
+        __atomic_store_n(&rec->in_call, 0, __ATOMIC_RELEASE);
+}
+
+int lg__registry_loops(struct lg__loop_view *out, int max)
+{
+    int n = 0;
+    pthread_once(&reg_once, reg_init);
+    pthread_mutex_lock(&reg_lock);
+    for (struct lg__thread *rec = reg_table; rec && n < max;
+         rec = rec->hh.next) {
+        if (!__atomic_load_n(&rec->on_loop, __ATOMIC_RELAXED))
+            continue;
+        struct lg__loop_view *v = &out[n++];
+        v->gen = rec->gen;
+        v->tid = rec->tid;
+        v->progress = __atomic_load_n(&rec->progress, __ATOMIC_RELAXED);
+        v->idle = __atomic_load_n(&rec->idle, __ATOMIC_ACQUIRE);
+        v->in_call = __atomic_load_n(&rec->in_call, __ATOMIC_ACQUIRE);
+        v->call = NULL;
+        v->nwait = 0;
+        if (v->in_call) {
+            v->call = rec->call;
+            memcpy(v->object, rec->object, sizeof v->object);
+            v->object[sizeof v->object - 1] = '\0';
+            v->timeout_ns = rec->timeout_ns;
+            v->nwait = rec->nwait;
+            memcpy(v->wait_pcs, rec->wait_pcs,
+                   (size_t)v->nwait * sizeof *v->wait_pcs);
+            v->in_call = __atomic_load_n(&rec->in_call, __ATOMIC_ACQUIRE);
+        }
+        /* The loop a stall stops: the outermost recorded. */
+        v->has_mark = rec->depth_recorded > 0;
+        if (v->has_mark)
+            v->mark = rec->marks[0];
+    }
+    pthread_mutex_unlock(&reg_lock);
+    return n;
 }
 
 const struct lg__loop_mark *lg__loop_current(void)

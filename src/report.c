@@ -44,6 +44,8 @@ static struct site *sites;
 static unsigned n_sites;
 static uint64_t n_violations;  /* atomic */
 
+static void emit(const struct lg__record *r);
+
 void lg__report_init(void)
 {
     lg__lock_register(&site_lock);
@@ -112,6 +114,20 @@ static void fill_thread(struct lg__record *r)
         r->thread[0] = '\0';
 }
 
+void lg__report_fill_thread(struct lg__record *r, pid_t tid)
+{
+    r->ts_ns = lg__wall_ns();
+    r->pid = getpid();
+    r->tid = tid;
+    lg__task_name(tid, r->thread);
+}
+
+void lg__report_emit(const struct lg__record *r, int violation)
+{
+    if (violation)
+        __atomic_add_fetch(&n_violations, 1, __ATOMIC_RELAXED);
+    emit(r);
+}
 
 static void emit(const struct lg__record *r)
 {
@@ -144,6 +160,7 @@ static void report(const struct lg__wait *w, void *const *pcs, int n,
     r.object = w->object;
     r.timeout_ns = w->timeout_ns;
     r.site = key;
+    r.self_wait = w->touch && lg__touched_only_by_me(w->touch);
     r.stack = stack;
     r.nstack = ns;
     const struct lg__loop_mark *m = lg__loop_stalled();
@@ -179,6 +196,7 @@ void lg__wait_begin(struct lg__wait *w)
     int saved = errno;
     w->site = NULL;
     w->start_ns = 0;
+    w->noted = 0;
     /* Our own work (opening a module's file, writing the log) must not be
      * where a pending cancellation strikes: the real call stays the only
      * cancellation point, and no lock or half-built table is left behind. */
@@ -192,6 +210,10 @@ void lg__wait_begin(struct lg__wait *w)
     int n = lg__stack_capture(pcs, LG__MAX_FRAMES);
     if (n == 0 && w->caller)
         pcs[n++] = w->caller;
+    if (lg__tls.depth != 0) {
+        lg__loop_in_call(w, pcs, n);
+        w->noted = 1;
+    }
     if (!w->decided && lg__ignored_caller(pcs, n))
         goto out;
     /* A thread that entered no loop by a wrapped runner or the API is on
@@ -224,6 +246,10 @@ out:
 
 void lg__wait_end(struct lg__wait *w)
 {
+    if (w->noted) {
+        lg__loop_out_call();
+        w->noted = 0;
+    }
     struct site *s = w->site;
     if (!s)
         return;

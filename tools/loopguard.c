@@ -37,6 +37,8 @@ static const struct flag {
     {"exitcode", "N", "exit status when anything was reported (0: keep)"},
     {"dedupe", "0|1", "report each call site once (default 1)"},
     {"max_frames", "N", "frames printed per stack, 1 to 64 (default 32)"},
+    {"stall_ms", "N", "stall and deadlock threshold in ms, 0: off (default 1000)"},
+    {"lock_order", "0|1", "report lock-order inversions (default 1)"},
 };
 #define NFLAGS (sizeof flags / sizeof flags[0])
 

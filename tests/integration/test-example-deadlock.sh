@@ -56,6 +56,25 @@ has '[.stack[], .loop_stack[]] | length > 0 and all(
         has("symbol"))' \
     "every frame has pc, symbol, offset and module"
 
+# The watchdog: the only thread waits on a cond only it could signal, so a
+# deadlock record follows, within 2 x stall_ms (default 1000) of the wait,
+# naming the same wait; and a stall of the loop.
+expect_count 1 "$out" '.type == "deadlock"' "deadlock records"
+expect_count 1 "$out" '.type == "deadlock" and .threads_total == 1 and
+    .threads[0].tid == '"$pid"' and .threads[0].call == "pthread_cond_wait" and
+    any(.threads[0].stack[]; .symbol == "queue_pop")' \
+    "the deadlock names the main thread's wait in queue_pop"
+expect_count 1 "$out" '.type == "stall" and .phase == "begin" and
+    .call == "pthread_cond_wait"' "the loop's stall"
+late=$(jq -s '([.[] | select(.type == "deadlock")][0].ts_ns -
+               [.[] | select(.type == "blocking_call")][0].ts_ns) / 1e6' "$out")
+[ "$(jq -n "$late <= 2000")" = true ] ||
+    fail "deadlock reported $late ms after the wait began (limit 2000)"
+
+# abort mode: the hang becomes a failing exit.
+run_lg "format=json:mode=abort:log=$LG_TMP/a.%p.jsonl" 10 "$prog"
+[ "$rc" = 134 ] || fail "mode=abort: expected SIGABRT (134), got $rc"
+
 # The same report in text, the sanitizers' look.
 run_lg "format=text:log=$LG_TMP/t.%p.txt" 3 "$prog"
 case $rc in
@@ -68,4 +87,4 @@ for want in 'blocking receive pthread_cond_wait on event-loop thread' \
             'in on_tick'; do
     grep -qF "$want" "$1" || { cat "$1"; fail "text report lacks '$want'"; }
 done
-echo "ok: deadlock reported once, JSON and text"
+echo "ok: deadlock reported once, JSON and text; deadlock record; abort"

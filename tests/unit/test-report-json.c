@@ -147,16 +147,16 @@ static void expect_head(const struct json *j, const struct lg__record *r,
 }
 
 static const char *const blocking_keys[] = {
-    "type",           "ts_ns",      "pid",  "tid",  "thread", "call",
-    "object",         "timeout_ms", "loop", "site", "stack",  "loop_stack",
-    "frames_dropped",
+    "type",      "ts_ns", "pid",   "tid",        "thread",
+    "call",      "object", "timeout_ms", "loop", "self_wait",
+    "site",      "stack", "loop_stack", "frames_dropped",
 };
 
 /* Everything but the frames, which callers check (or count) themselves. */
 static void expect_blocking(const struct json *j, const struct lg__record *r,
                             int dropped)
 {
-    expect_keys(j, blocking_keys, dropped ? 13 : 12);
+    expect_keys(j, blocking_keys, dropped ? 14 : 13);
     expect_head(j, r, "blocking_call");
     expect_str_or_null(json_get(j, "call"), r->call);
     expect_str_or_null(json_get(j, "object"),
@@ -563,6 +563,77 @@ static void test_report_json_summary(void **state)
     json_free(j);
 }
 
+/* A stall (begin, with a stack, then end), a 40-thread deadlock and a
+ * 3-edge lock-order cycle: complete, parseable JSON at every cap, the
+ * per-thread lists cut to fit and counted. */
+static void test_report_json_watchdog(void **state)
+{
+    (void)state;
+    struct lg__record r = base_record();
+    r.type = LG__REC_STALL;
+    r.stalled_ns = 1234567890;
+    r.call = NULL;
+    r.doing = "running";
+    struct json *j = format_parse(&r, BIG_CAP, LG__MAX_FRAMES, NULL);
+    assert_string_equal(json_str(json_get(j, "type")), "stall");
+    assert_string_equal(json_str(json_get(j, "phase")), "begin");
+    assert_string_equal(json_str(json_get(j, "doing")), "running");
+    assert_true(json_is(json_get(j, "call"), JSON_NULL));
+    assert_int_equal(json_count(json_get(j, "stack")), 4);
+    assert_true(json_get(j, "stalled_ms")->num > 1234.5 &&
+                json_get(j, "stalled_ms")->num < 1234.6);
+    json_free(j);
+    r.stall_ended = 1;
+    r.nstack = r.nloop_stack = 0;
+    j = format_parse(&r, BIG_CAP, LG__MAX_FRAMES, NULL);
+    assert_string_equal(json_str(json_get(j, "phase")), "end");
+    json_free(j);
+
+    static struct lg__thread_report th[40];
+    for (int i = 0; i < 40; i++) {
+        memset(&th[i], 0, sizeof th[i]);
+        th[i].tid = 100 + i;
+        strcpy(th[i].name, "worker");
+        th[i].call = "pthread_cond_wait";
+        strcpy(th[i].object, "cond 0x1234");
+        th[i].stack = stack4;
+        th[i].nstack = 4;
+    }
+    struct lg__record d = base_record();
+    d.type = LG__REC_DEADLOCK;
+    d.threads = th;
+    d.nthreads = 32;
+    d.threads_total = 40;
+    for (size_t cap = 512; cap <= BIG_CAP; cap += 509) {
+        j = format_parse(&d, cap, LG__MAX_FRAMES, NULL);
+        assert_string_equal(json_str(json_get(j, "type")), "deadlock");
+        assert_int_equal(get_u64(j, "threads_total"), 40);
+        const struct json *a = json_get(j, "threads");
+        assert_int_equal(json_count(a), get_u64(j, "shown"));
+        for (size_t i = 0; i < json_count(a); i++)
+            assert_int_equal(get_u64(json_at(a, i), "tid"), 100 + i);
+        json_free(j);
+    }
+
+    for (int i = 0; i < 3; i++)
+        strcpy(th[i].held, "mutex 0x99");
+    struct lg__record c = base_record();
+    c.type = LG__REC_LOCK_ORDER;
+    c.threads = th;
+    c.nthreads = c.threads_total = 3;
+    j = format_parse(&c, BIG_CAP, LG__MAX_FRAMES, NULL);
+    assert_string_equal(json_str(json_get(j, "type")),
+                        "lock_order_inversion");
+    assert_int_equal(get_u64(j, "locks"), 3);
+    const struct json *a = json_get(j, "cycle");
+    assert_int_equal(json_count(a), 3);
+    assert_string_equal(json_str(json_get(json_at(a, 0), "held")),
+                        "mutex 0x99");
+    assert_string_equal(json_str(json_get(json_at(a, 0), "acquired")),
+                        "cond 0x1234");
+    json_free(j);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -577,6 +648,7 @@ int main(void)
         cmocka_unit_test(test_report_json_long_fields),
         cmocka_unit_test(test_report_json_utf8),
         cmocka_unit_test(test_report_json_summary),
+        cmocka_unit_test(test_report_json_watchdog),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,170 @@
+/* Deadlock: every thread of the process waits, with no timeout, in a
+ * wrapped call on something only the process itself could signal, and
+ * none of those waits has moved for stall_ms. Then nothing can ever wake
+ * them, and one record lists every thread, what it waits on and its stack
+ * (captured on each thread by sample.c: the waits are futex waits, which
+ * SA_RESTART resumes unseen).
+ *
+ * Threads come from /proc/self/task, so a thread loopguard never saw wait
+ * (it runs, or sleeps in a call not wrapped) keeps the verdict "no". Two
+ * things outside the threads could still wake them, and both keep it
+ * "no": an armed ITIMER_REAL, and a handler for an asynchronous signal
+ * while some thread waits on a semaphore or futex word, which a handler
+ * may post (sem_post is async-signal-safe; cond signals and unlocks are
+ * not). */
+#include <dirent.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include "lg-internal.h"
+
+#define MAX_THREADS 256       /* a bigger process is never judged */
+#define REPORT_THREADS 32     /* listed with stacks; the rest counted */
+
+struct waiter {
+    pid_t tid;
+    uint32_t seq;
+    struct lg__park park;
+};
+
+static struct waiter now_w[MAX_THREADS], cand[MAX_THREADS];
+static int ncand;
+static uint64_t cand_since;
+static int cand_reported;
+
+static int by_tid(const void *a, const void *b)
+{
+    pid_t x = ((const struct waiter *)a)->tid;
+    pid_t y = ((const struct waiter *)b)->tid;
+    return (x > y) - (x < y);
+}
+
+/* The process's threads but the watchdog, each waiting: their count, or
+ * -1 when one does not wait (or there are too many to judge). */
+static int all_waiting(struct waiter *out)
+{
+    int fd = open("/proc/self/task", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    pid_t self = lg__watch_tid();
+    int n = 0, ok = 1;
+    char buf[4096];
+    long got;
+    while (ok && (got = syscall(SYS_getdents64, fd, buf, sizeof buf)) > 0) {
+        for (long off = 0; ok && off < got;) {
+            struct dirent64 *d = (struct dirent64 *)(buf + off);
+            off += d->d_reclen;
+            if (d->d_name[0] < '0' || d->d_name[0] > '9')
+                continue;
+            pid_t tid = (pid_t)atoi(d->d_name);
+            if (tid == self)
+                continue;
+            struct lg__park p;
+            if (lg__park_find(tid, &p) && (p.seq & 1)) {
+                if (n == MAX_THREADS) {
+                    ok = 0;
+                    break;
+                }
+                out[n].tid = tid;
+                out[n].seq = p.seq;
+                out[n].park = p;
+                n++;
+            } else if (lg__task_state(tid) != 'Z') {
+                ok = 0;       /* runs, or waits where we cannot see */
+            }
+        }
+    }
+    close(fd);
+    if (!ok || n == 0)
+        return -1;
+    qsort(out, (size_t)n, sizeof *out, by_tid);
+    return n;
+}
+
+static int handler_may_post(const struct waiter *w, int n)
+{
+    int posted = 0;
+    for (int i = 0; i < n; i++)
+        posted |= !strcmp(w[i].park.what, "sem") ||
+                  !strcmp(w[i].park.what, "futex");
+    if (!posted)
+        return 0;
+    for (int sig = 1; sig < NSIG; sig++) {
+        switch (sig) {
+        case SIGSEGV: case SIGBUS: case SIGILL: case SIGFPE: case SIGTRAP:
+        case SIGABRT: case SIGSYS: case SIGPIPE: case SIGKILL: case SIGSTOP:
+            continue;         /* the program's own faults: nobody waits */
+        }
+        if (sig == lg__sample_signal())
+            continue;
+        struct sigaction sa;
+        if (sigaction(sig, NULL, &sa) != 0)
+            continue;
+        if ((sa.sa_flags & SA_SIGINFO) ||
+            (sa.sa_handler != SIG_DFL && sa.sa_handler != SIG_IGN))
+            return 1;
+    }
+    return 0;
+}
+
+static void report(const struct waiter *w, int n)
+{
+    static struct lg__thread_report th[REPORT_THREADS];
+    static struct lg__sym stacks[REPORT_THREADS][LG__MAX_FRAMES + 1];
+    struct lg__record r = {.type = LG__REC_DEADLOCK};
+    int shown = n < REPORT_THREADS ? n : REPORT_THREADS;
+    for (int i = 0; i < shown; i++) {
+        struct lg__thread_report *t = &th[i];
+        t->tid = w[i].tid;
+        lg__task_name(t->tid, t->name);
+        t->call = w[i].park.call;
+        struct lg__wait tmp;
+        lg__object_ptr(&tmp, w[i].park.what, w[i].park.obj);
+        memcpy(t->object, tmp.object, sizeof t->object);
+        void *pcs[LG__MAX_FRAMES];
+        int np = lg__sample(t->tid, pcs, LG__MAX_FRAMES);
+        t->nstack = 0;
+        for (int k = 0; k < np; k++)
+            lg__symbolize((uintptr_t)pcs[k], k != 0, &stacks[i][t->nstack++]);
+        t->stack = stacks[i];
+    }
+    lg__report_fill_thread(&r, w[0].tid);
+    r.timeout_ns = -1;
+    r.threads = th;
+    r.nthreads = shown;
+    r.threads_total = n;
+    lg__report_emit(&r, 1);
+}
+
+void lg__deadlock_check(uint64_t now, uint64_t limit)
+{
+    struct itimerval it;
+    int n = all_waiting(now_w);
+    if (n < 0 || (getitimer(ITIMER_REAL, &it) == 0 &&
+                  (it.it_value.tv_sec || it.it_value.tv_usec))) {
+        ncand = 0;
+        return;
+    }
+    int same = n == ncand;
+    for (int i = 0; same && i < n; i++)
+        same = now_w[i].tid == cand[i].tid && now_w[i].seq == cand[i].seq;
+    if (!same) {
+        memcpy(cand, now_w, (size_t)n * sizeof *cand);
+        ncand = n;
+        cand_since = now;
+        cand_reported = 0;
+        return;
+    }
+    if (cand_reported || now - cand_since < limit ||
+        handler_may_post(cand, ncand))
+        return;
+    cand_reported = 1;
+    report(cand, ncand);
+    if (lg__opt.mode == LG__MODE_ABORT)
+        abort();
+}

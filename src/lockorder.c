@@ -1,0 +1,457 @@
+/* The lock-order graph: one node per lock instance (its address), one edge
+ * from -> to per pair ever taken in that order by some thread, with the
+ * stack of that acquisition. An edge that closes a cycle is reported once
+ * per cycle as a lock_order_inversion, whether or not this run deadlocked
+ * (like lockdep and TSan's deadlock detector).
+ *
+ * Everything lives in fixed pools from the arena, allocated on the first
+ * edge: MAX_NODES locks and MAX_EDGES edges at most, reused when a lock is
+ * destroyed. Past either bound new edges are not recorded (and so can
+ * close no cycle). The graph lock is taken only for an edge a thread has
+ * not seen before (its cache in the slot misses), or a destroy of a lock
+ * that is in the graph. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+
+#include "lg-internal.h"
+
+#define MAX_NODES 8192
+#define MAX_EDGES 16384
+#define NODE_BUCKETS 16384     /* open hash of node addresses: 2 x nodes */
+#define EDGE_FRAMES 24
+#define MAX_CYCLE 16           /* edges listed in one report */
+#define MAX_REPORTED 1024      /* cycles remembered, for once-only */
+#define KNOWN_SLOTS 65536      /* lock-free set of edges in the graph */
+#define KNOWN_MAX (KNOWN_SLOTS / 4 * 3)
+
+struct edge {
+    int from, to;              /* node indices; from < 0: free */
+    int next_out, next_in;     /* lists of the two nodes, -1 ends */
+    int next_free;
+    pid_t tid;
+    char name[17];             /* the thread may be gone by the report */
+    const char *call, *what;
+    int nframes;
+    void *frames[EDGE_FRAMES];
+};
+
+struct node {
+    const void *lock;          /* NULL: free */
+    const char *what;
+    int out, in;               /* edge lists */
+    int next_free;
+    uint32_t mark;             /* DFS generation */
+    int via;                   /* DFS: the edge that reached it */
+};
+
+uint32_t lg__lock_epoch;
+uint8_t lg__lock_order_on = 1;
+
+static pthread_mutex_t graph_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_mutex_t report_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_once_t graph_once = PTHREAD_ONCE_INIT;
+static struct node *nodes;
+static struct edge *edges;
+static int *buckets;           /* node index + 1; 0 empty, -1 deleted */
+static int free_node = -1, free_edge = -1;
+static int n_nodes;            /* atomic: nodes in use (destroy's test) */
+static uint32_t dfs_gen;
+static int *dfs_stack;
+static uint64_t reported[MAX_REPORTED];
+/* Every edge of the graph as a 64-bit hash, read without the lock: a
+ * thread whose own cache misses an edge another thread added finds it
+ * here. Written under graph_lock; wiped when a lock leaves the graph. Two
+ * pairs with one hash would hide an edge: at 2^-64, accepted. */
+static uint64_t *known;
+static int n_known;
+
+static void graph_init(void)
+{
+    lg__lock_register(&graph_lock);
+    lg__lock_register(&report_lock);
+    nodes = lg__arena_alloc(MAX_NODES * sizeof *nodes);
+    edges = lg__arena_alloc(MAX_EDGES * sizeof *edges);
+    buckets = lg__arena_alloc(NODE_BUCKETS * sizeof *buckets);
+    dfs_stack = lg__arena_alloc(MAX_NODES * sizeof *dfs_stack);
+    known = lg__arena_alloc(KNOWN_SLOTS * sizeof *known);
+    if (!nodes || !edges || !buckets || !dfs_stack || !known) {
+        nodes = NULL;
+        return;
+    }
+    for (int i = MAX_NODES - 1; i >= 0; i--) {
+        nodes[i].next_free = free_node;
+        free_node = i;
+    }
+    for (int i = MAX_EDGES - 1; i >= 0; i--) {
+        edges[i].from = -1;
+        edges[i].next_free = free_edge;
+        free_edge = i;
+    }
+}
+
+static unsigned bucket_of(const void *l)
+{
+    uint64_t h = (uintptr_t)l * 0x9e3779b97f4a7c15ull;
+    return (unsigned)(h >> 40) % NODE_BUCKETS;
+}
+
+/* The node of lock l; created when `create`. -1 when absent or full. */
+static int node_find(const void *l, int create, const char *what)
+{
+    unsigned b = bucket_of(l);
+    int tomb = -1;
+    for (unsigned k = 0; k < NODE_BUCKETS; k++, b = (b + 1) % NODE_BUCKETS) {
+        int v = buckets[b];
+        if (v == 0)
+            break;
+        if (v < 0) {
+            if (tomb < 0)
+                tomb = (int)b;
+            continue;
+        }
+        if (nodes[v - 1].lock == l)
+            return v - 1;
+    }
+    if (!create || free_node < 0)
+        return -1;
+    int i = free_node;
+    free_node = nodes[i].next_free;
+    nodes[i] = (struct node){.lock = l, .what = what, .out = -1, .in = -1};
+    buckets[tomb >= 0 ? (unsigned)tomb : b] = i + 1;
+    __atomic_add_fetch(&n_nodes, 1, __ATOMIC_RELAXED);
+    return i;
+}
+
+static int edge_find(int from, int to)
+{
+    for (int e = nodes[from].out; e >= 0; e = edges[e].next_out)
+        if (edges[e].to == to)
+            return e;
+    return -1;
+}
+
+/* A path to -> ... -> from, found depth first: its edges into path[]
+ * (from the end of the cycle back), returns their count, 0 if none. */
+static int path_find(int to, int from, int *path, int max)
+{
+    uint32_t gen = ++dfs_gen;
+    int sp = 0;
+    nodes[to].mark = gen;
+    nodes[to].via = -1;
+    dfs_stack[sp++] = to;
+    while (sp > 0) {
+        int n = dfs_stack[--sp];
+        if (n == from) {
+            int k = 0;
+            for (int e = nodes[n].via; e >= 0 && k < max;
+                 e = nodes[edges[e].from].via)
+                path[k++] = e;
+            return k;
+        }
+        for (int e = nodes[n].out; e >= 0; e = edges[e].next_out) {
+            int m = edges[e].to;
+            if (nodes[m].mark == gen)
+                continue;
+            nodes[m].mark = gen;
+            nodes[m].via = e;
+            if (sp < MAX_NODES)
+                dfs_stack[sp++] = m;
+        }
+    }
+    return 0;
+}
+
+static int seen_cycle(const int *cyc, int n)
+{
+    /* Order-free key: the same cycle closed again (its locks destroyed
+     * and taken again in both orders) is reported once. */
+    uint64_t key = 0;
+    for (int i = 0; i < n; i++) {
+        uint64_t h = (uintptr_t)nodes[edges[cyc[i]].from].lock;
+        h = (h ^ (uintptr_t)nodes[edges[cyc[i]].to].lock * 31) *
+            0x9e3779b97f4a7c15ull;
+        key += h ^ (h >> 29);
+    }
+    key |= 1;
+    unsigned b = (unsigned)(key >> 33) % MAX_REPORTED;
+    for (unsigned k = 0; k < MAX_REPORTED; k++, b = (b + 1) % MAX_REPORTED) {
+        if (reported[b] == key)
+            return 1;
+        if (reported[b] == 0) {
+            reported[b] = key;
+            return 0;
+        }
+    }
+    return 0;                 /* table full: report, at worst again */
+}
+
+/* A cycle's edges, copied out of the graph for the report. */
+struct cycle_copy {
+    int n;
+    struct {
+        const void *from, *to;
+        const char *what_from, *what_to, *call;
+        pid_t tid;
+        char name[17];
+        int nframes;
+        void *frames[EDGE_FRAMES];
+    } e[MAX_CYCLE];
+};
+
+/* Static, not on the stack of the thread that closed the cycle, which may
+ * be small; report_lock guards it (taken with no other lock held). */
+static struct lg__thread_report th[MAX_CYCLE];
+static struct lg__sym stacks[MAX_CYCLE][EDGE_FRAMES];
+
+static void report(const struct cycle_copy *c)
+{
+    pthread_mutex_lock(&report_lock);
+    for (int i = 0; i < c->n; i++) {
+        struct lg__thread_report *t = &th[i];
+        memset(t, 0, sizeof *t);
+        t->tid = c->e[i].tid;
+        memcpy(t->name, c->e[i].name, sizeof t->name);
+        t->call = c->e[i].call;
+        struct lg__wait tmp;
+        lg__object_ptr(&tmp, c->e[i].what_to, c->e[i].to);
+        memcpy(t->object, tmp.object, sizeof t->object);
+        lg__object_ptr(&tmp, c->e[i].what_from, c->e[i].from);
+        memcpy(t->held, tmp.object, sizeof t->held);
+        for (int k = 0; k < c->e[i].nframes; k++)
+            lg__symbolize((uintptr_t)c->e[i].frames[k], 1, &stacks[i][k]);
+        t->stack = stacks[i];
+        t->nstack = c->e[i].nframes;
+    }
+    struct lg__record r = {.type = LG__REC_LOCK_ORDER};
+    lg__report_fill_thread(&r, lg__gettid());
+    r.timeout_ns = -1;
+    r.threads = th;
+    r.nthreads = c->n;
+    r.threads_total = c->n;
+    lg__report_emit(&r, 1);
+    pthread_mutex_unlock(&report_lock);
+    if (lg__opt.mode == LG__MODE_ABORT)
+        abort();
+}
+
+static uint64_t edge_key(const void *from, const void *to)
+{
+    uint64_t h = (uintptr_t)from * 0x9e3779b97f4a7c15ull;
+    h ^= (h >> 31) ^ (uintptr_t)to;
+    h *= 0xbf58476d1ce4e5b9ull;
+    return (h ^ (h >> 29)) | 1;
+}
+
+#define KNOWN_GONE 2           /* a removed key; keys are odd */
+
+static int known_has(uint64_t key)
+{
+    unsigned b = (unsigned)(key >> 20) % KNOWN_SLOTS;
+    for (unsigned k = 0; k < KNOWN_SLOTS; k++, b = (b + 1) % KNOWN_SLOTS) {
+        uint64_t v = __atomic_load_n(&known[b], __ATOMIC_RELAXED);
+        if (v == key)
+            return 1;
+        if (v == 0)
+            return 0;
+    }
+    return 0;
+}
+
+/* Slots used, removed ones included, stay under KNOWN_MAX so probes stay
+ * short; past it the set is wiped and refills from the slow path. */
+static void known_add(uint64_t key)
+{
+    if (n_known >= KNOWN_MAX) {
+        for (int i = 0; i < KNOWN_SLOTS; i++)
+            __atomic_store_n(&known[i], 0, __ATOMIC_RELAXED);
+        n_known = 0;
+    }
+    unsigned b = (unsigned)(key >> 20) % KNOWN_SLOTS;
+    while (known[b] != 0 && known[b] != key)
+        b = (b + 1) % KNOWN_SLOTS;
+    if (known[b] == 0) {
+        __atomic_store_n(&known[b], key, __ATOMIC_RELAXED);
+        n_known++;
+    }
+}
+
+static void known_remove(uint64_t key)
+{
+    unsigned b = (unsigned)(key >> 20) % KNOWN_SLOTS;
+    for (unsigned k = 0; k < KNOWN_SLOTS && known[b];
+         k++, b = (b + 1) % KNOWN_SLOTS)
+        if (known[b] == key) {
+            __atomic_store_n(&known[b], KNOWN_GONE, __ATOMIC_RELAXED);
+            return;
+        }
+}
+
+static void cache_clear(struct lg__park *p)
+{
+    memset(p->cache, 0, sizeof p->cache);
+    p->cache_epoch = __atomic_load_n(&lg__lock_epoch, __ATOMIC_RELAXED);
+}
+
+static void cache_put(struct lg__park *p, const void *from, const void *to)
+{
+    uintptr_t h = ((uintptr_t)from >> 4) ^ ((uintptr_t)to >> 3);
+    unsigned slot = (unsigned)(h ^ (h >> 7)) % LG__EDGE_CACHE;
+    p->cache[slot].from = from;
+    p->cache[slot].to = to;
+}
+
+void lg__lock_edge(struct lg__park *p, int held, const void *to,
+                   const char *call, const char *what)
+{
+    if (held < 0) {
+        cache_clear(p);
+        return;
+    }
+    const void *from = p->held[held];
+    const char *from_what = p->held_what[held];
+    int saved = errno;
+    uint8_t was = lg__tls.in_shim;
+    lg__tls.in_shim = 1;
+    int cancel_state;
+    pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &cancel_state);
+    pthread_once(&graph_once, graph_init);
+    if (!nodes)
+        goto out;
+    uint64_t key = edge_key(from, to);
+    if (known_has(key)) {
+        cache_put(p, from, to);
+        goto out;
+    }
+    /* The stack first, outside the lock: capturing takes ~1 us, and an
+     * edge another thread added already needs none. */
+    void *frames[EDGE_FRAMES];
+    int nframes = -1;
+    int found;
+    struct cycle_copy cyc;
+    cyc.n = 0;
+    for (;;) {
+        pthread_mutex_lock(&graph_lock);
+        int f = node_find(from, 0, NULL), t = node_find(to, 0, NULL);
+        found = f >= 0 && t >= 0 && edge_find(f, t) >= 0;
+        if (found || nframes >= 0)
+            break;
+        pthread_mutex_unlock(&graph_lock);
+        nframes = lg__stack_capture(frames, EDGE_FRAMES);
+    }
+    if (!found) {
+        int f = node_find(from, 1, from_what), t = node_find(to, 1, what);
+        if (f >= 0 && t >= 0 && free_edge >= 0) {
+            int e = free_edge;
+            free_edge = edges[e].next_free;
+            struct edge *E = &edges[e];
+            E->from = f;
+            E->to = t;
+            E->next_out = nodes[f].out;
+            nodes[f].out = e;
+            E->next_in = nodes[t].in;
+            nodes[t].in = e;
+            E->tid = lg__gettid();
+            memset(E->name, 0, sizeof E->name);
+            if (prctl(PR_GET_NAME, E->name) != 0)
+                E->name[0] = '\0';
+            E->call = call;
+            E->what = what;
+            E->nframes = nframes;
+            memcpy(E->frames, frames, (size_t)nframes * sizeof *frames);
+            int path[MAX_CYCLE];
+            int k = path_find(t, f, path, MAX_CYCLE - 1);
+            if (k > 0) {
+                /* The cycle in taking order: the new edge, then the path
+                 * from its `to` back to its `from`. */
+                int order[MAX_CYCLE];
+                order[0] = e;
+                for (int i = 0; i < k; i++)
+                    order[1 + i] = path[k - 1 - i];
+                if (!seen_cycle(order, k + 1)) {
+                    cyc.n = k + 1;
+                    for (int i = 0; i < cyc.n; i++) {
+                        const struct edge *x = &edges[order[i]];
+                        cyc.e[i].from = nodes[x->from].lock;
+                        cyc.e[i].to = nodes[x->to].lock;
+                        cyc.e[i].what_from = nodes[x->from].what;
+                        cyc.e[i].what_to = nodes[x->to].what;
+                        cyc.e[i].call = x->call;
+                        cyc.e[i].tid = x->tid;
+                        memcpy(cyc.e[i].name, x->name, sizeof x->name);
+                        cyc.e[i].nframes = x->nframes;
+                        memcpy(cyc.e[i].frames, x->frames,
+                               (size_t)x->nframes * sizeof *x->frames);
+                    }
+                }
+            }
+            found = 1;
+        }
+    }
+    if (found)
+        known_add(key);
+    pthread_mutex_unlock(&graph_lock);
+    if (found)
+        cache_put(p, from, to);
+    if (cyc.n)
+        report(&cyc);
+out:
+    pthread_setcancelstate(cancel_state, NULL);
+    lg__tls.in_shim = was;
+    errno = saved;
+}
+
+static void edge_unlink(int e)
+{
+    struct edge *E = &edges[e];
+    known_remove(edge_key(nodes[E->from].lock, nodes[E->to].lock));
+    int *pp = &nodes[E->from].out;
+    while (*pp != e)
+        pp = &edges[*pp].next_out;
+    *pp = E->next_out;
+    pp = &nodes[E->to].in;
+    while (*pp != e)
+        pp = &edges[*pp].next_in;
+    *pp = E->next_in;
+    E->from = -1;
+    E->next_free = free_edge;
+    free_edge = e;
+}
+
+void lg__lock_forget(const void *l)
+{
+    if (__atomic_load_n(&n_nodes, __ATOMIC_RELAXED) == 0)
+        return;
+    int saved = errno;
+    uint8_t was = lg__tls.in_shim;
+    lg__tls.in_shim = 1;
+    pthread_mutex_lock(&graph_lock);
+    int n = nodes ? node_find(l, 0, NULL) : -1;
+    if (n >= 0) {
+        while (nodes[n].out >= 0)
+            edge_unlink(nodes[n].out);
+        while (nodes[n].in >= 0)
+            edge_unlink(nodes[n].in);
+        for (unsigned b = bucket_of(l), k = 0; k < NODE_BUCKETS;
+             k++, b = (b + 1) % NODE_BUCKETS)
+            if (buckets[b] == n + 1) {
+                buckets[b] = -1;
+                break;
+            }
+        nodes[n].lock = NULL;
+        nodes[n].next_free = free_node;
+        free_node = n;
+        __atomic_sub_fetch(&n_nodes, 1, __ATOMIC_RELAXED);
+        /* Every thread's cache may name the lock: they all start over. */
+        __atomic_add_fetch(&lg__lock_epoch, 1, __ATOMIC_RELAXED);
+    }
+    pthread_mutex_unlock(&graph_lock);
+    lg__tls.in_shim = was;
+    errno = saved;
+}
+
+void lg__lock_order_init(void)
+{
+    lg__lock_order_on = (uint8_t)(lg__opt.lock_order != 0);
+}

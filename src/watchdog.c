@@ -1,0 +1,286 @@
+/* The watchdog: one thread, started when the first loop thread appears or
+ * a thread first waits with no timeout, that looks at the process every
+ * stall_ms / 4 and reports what nothing else can: a loop thread that has
+ * not come back to its loop's own wait for stall_ms (a `stall`, then its
+ * end), and a process whose every thread waits forever (deadlock.c).
+ *
+ * It runs with every signal blocked (the program's process-directed
+ * signals must reach the program's threads), inside loopguard for good
+ * (in_shim), and never takes a lock a wrapper could hold while waiting for
+ * it. Memory is fixed at start: MAX_WATCH loop threads are watched, the
+ * rest are not. */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "lg-internal.h"
+
+#define MAX_WATCH 128
+
+struct watch {
+    uint64_t gen;                     /* 0: free */
+    uint32_t progress;                /* last seen */
+    uint64_t since_ns;                /* progress last changed */
+    int reported;                     /* this episode's stall is out */
+    int seen;                         /* in this tick's view */
+};
+
+static int wd_started;                /* atomic */
+static pid_t wd_tid;
+static struct lg__loop_view *views;   /* MAX_WATCH, from the arena */
+static struct watch *watches;         /* MAX_WATCH, from the arena */
+
+pid_t lg__watch_tid(void)
+{
+    return __atomic_load_n(&wd_tid, __ATOMIC_ACQUIRE);
+}
+
+/* Reads /proc/self/task/<tid>/<file> into buf; returns the length. */
+int lg__task_read(pid_t tid, const char *file, char *buf, size_t cap)
+{
+    char path[64];
+    struct lg__buf b;
+    lg__buf_init(&b, path, sizeof path);
+    lg__buf_str(&b, "/proc/self/task/");
+    lg__buf_i64(&b, tid);
+    lg__buf_chr(&b, '/');
+    lg__buf_str(&b, file);
+    lg__buf_chr(&b, '\0');
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return 0;
+    ssize_t n = read(fd, buf, cap - 1);
+    close(fd);
+    if (n < 0)
+        n = 0;
+    buf[n] = '\0';
+    return (int)n;
+}
+
+void lg__task_name(pid_t tid, char name[17])
+{
+    char buf[32];
+    int n = lg__task_read(tid, "comm", buf, sizeof buf);
+    if (n > 0 && buf[n - 1] == '\n')
+        buf[--n] = '\0';
+    memset(name, 0, 17);
+    memcpy(name, buf, n > 16 ? 16 : (size_t)n);
+}
+
+char lg__task_state(pid_t tid)
+{
+    /* "tid (comm) S ...": the state follows the last ')'. */
+    char buf[512];
+    int n = lg__task_read(tid, "stat", buf, sizeof buf);
+    for (int i = n - 1; i > 0; i--)
+        if (buf[i] == ')')
+            return i + 2 < n ? buf[i + 2] : '?';
+    return '?';
+}
+
+static void symbolize_pcs(void *const *pcs, int n, int first_exact,
+                          struct lg__sym *out, int *nout)
+{
+    for (int i = 0; i < n && *nout < LG__MAX_FRAMES + 1; i++)
+        lg__symbolize((uintptr_t)pcs[i], !(i == 0 && first_exact),
+                      &out[(*nout)++]);
+}
+
+static void loop_of(struct lg__record *r, const struct lg__loop_mark *m,
+                    struct lg__sym *lstack)
+{
+    r->has_loop = 1;
+    r->loop_kind = m->kind;
+    r->loop_via = m->via;
+    r->loop_id = m->id;
+    int nl = 0;
+    if (m->runner)
+        lg__symbolize((uintptr_t)m->runner, 0, &lstack[nl++]);
+    symbolize_pcs(m->frames, m->nframes, 0, lstack, &nl);
+    r->loop_stack = lstack;
+    r->nloop_stack = nl;
+}
+
+/* What a stalled thread is doing, and its stack: the one its wrapped call
+ * captured; else, when it waits in a call that a signal cannot disturb or
+ * runs, one captured now on the thread; else (asleep in a system call we
+ * do not wrap, which a signal could cut short) none. */
+static void report_stall(const struct lg__loop_view *v, uint64_t ns)
+{
+    static struct lg__sym stack[LG__MAX_FRAMES + 1];
+    static struct lg__sym lstack[LG__MAX_FRAMES + 1];
+    void *pcs[LG__MAX_FRAMES];
+    struct lg__record r = {.type = LG__REC_STALL};
+    lg__report_fill_thread(&r, v->tid);
+    r.stalled_ns = ns;
+    r.timeout_ns = -1;
+    int n = 0, exact = 0;
+    struct lg__park p;
+    if (v->in_call) {
+        r.call = v->call;
+        r.object = v->object;
+        r.timeout_ns = v->timeout_ns;
+        memcpy(pcs, v->wait_pcs, (size_t)v->nwait * sizeof *pcs);
+        n = v->nwait;
+    } else if (lg__park_find(v->tid, &p) && (p.seq & 1)) {
+        static char obj[LG__OBJ_MAX];
+        struct lg__wait w;
+        lg__object_ptr(&w, p.what, p.obj);
+        memcpy(obj, w.object, sizeof obj);
+        r.call = p.call;
+        r.object = obj;
+        n = lg__sample(v->tid, pcs, LG__MAX_FRAMES);
+        exact = 1;
+    } else if (lg__task_state(v->tid) == 'R') {
+        r.doing = "running";
+        n = lg__sample(v->tid, pcs, LG__MAX_FRAMES);
+        exact = 1;
+    } else {
+        r.doing = "in a system call loopguard does not wrap";
+    }
+    int ns_ = 0;
+    symbolize_pcs(pcs, n, exact, stack, &ns_);
+    r.stack = stack;
+    r.nstack = ns_;
+    if (v->has_mark)
+        loop_of(&r, &v->mark, lstack);
+    lg__report_emit(&r, 1);
+}
+
+void lg__stall_end(pid_t tid, const struct lg__loop_mark *m, uint64_t ns)
+{
+    struct lg__record r = {.type = LG__REC_STALL};
+    lg__report_fill_thread(&r, tid);
+    r.stall_ended = 1;
+    r.stalled_ns = ns;
+    r.timeout_ns = -1;
+    if (m) {
+        r.has_loop = 1;
+        r.loop_kind = m->kind;
+        r.loop_via = m->via;
+        r.loop_id = m->id;
+    }
+    lg__report_emit(&r, 0);
+}
+
+static struct watch *watch_of(uint64_t gen)
+{
+    struct watch *free_w = NULL;
+    for (int i = 0; i < MAX_WATCH; i++) {
+        if (watches[i].gen == gen)
+            return &watches[i];
+        if (!watches[i].gen && !free_w)
+            free_w = &watches[i];
+    }
+    if (free_w) {
+        memset(free_w, 0, sizeof *free_w);
+        free_w->gen = gen;
+    }
+    return free_w;
+}
+
+static void stall_check(uint64_t now, uint64_t limit)
+{
+    int n = lg__registry_loops(views, MAX_WATCH);
+    for (int i = 0; i < MAX_WATCH; i++)
+        watches[i].seen = 0;
+    for (int i = 0; i < n; i++) {
+        const struct lg__loop_view *v = &views[i];
+        struct watch *w = watch_of(v->gen);
+        if (!w)
+            continue;
+        int fresh = !w->since_ns;
+        w->seen = 1;
+        if (fresh || v->idle || v->progress != w->progress) {
+            w->progress = v->progress;
+            w->since_ns = now;
+            w->reported = 0;
+            continue;
+        }
+        if (!w->reported && now - w->since_ns >= limit) {
+            report_stall(v, now - w->since_ns);
+            w->reported = 1;
+            if (lg__registry_stalled(v->gen, w->since_ns, v->progress) < 0)
+                lg__stall_end(v->tid, v->has_mark ? &v->mark : NULL,
+                              lg__now_ns() - w->since_ns);
+        }
+    }
+    /* Threads that left their loop or exited ended their stall there. */
+    for (int i = 0; i < MAX_WATCH; i++)
+        if (watches[i].gen && !watches[i].seen)
+            watches[i].gen = 0;
+}
+
+static void *watchdog_main(void *arg)
+{
+    (void)arg;
+    lg__tls.in_shim = 1;
+    prctl(PR_SET_NAME, "loopguard");
+    __atomic_store_n(&wd_tid, gettid(), __ATOMIC_RELEASE);
+    uint64_t limit = (uint64_t)lg__opt.stall_ms * 1000000;
+    uint64_t tick = limit / 4;
+    if (tick < 1000000)
+        tick = 1000000;
+    for (;;) {
+        struct timespec ts = {(time_t)(tick / 1000000000),
+                              (long)(tick % 1000000000)};
+        while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+            ;
+        if (__atomic_load_n(&lg__exiting, __ATOMIC_RELAXED))
+            continue;
+        uint64_t now = lg__now_ns();
+        stall_check(now, limit);
+        lg__deadlock_check(now, limit);
+    }
+    return NULL;
+}
+
+void lg__watch_start(void)
+{
+    if (LG__LIKELY(__atomic_load_n(&wd_started, __ATOMIC_RELAXED)))
+        return;
+    int saved = errno;
+    uint8_t was = lg__tls.in_shim;
+    lg__tls.in_shim = 1;
+    lg__init();
+    int zero = 0;
+    if (lg__opt.stall_ms == 0 || lg__exiting ||
+        !__atomic_compare_exchange_n(&wd_started, &zero, 1, 0,
+                                     __ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
+        goto out;
+    if (!views) {
+        views = lg__arena_alloc(MAX_WATCH * sizeof *views);
+        watches = lg__arena_alloc(MAX_WATCH * sizeof *watches);
+        if (!views || !watches)
+            goto out;
+        lg__sample_init();
+    }
+    memset(watches, 0, MAX_WATCH * sizeof *watches);
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    pthread_attr_setstacksize(&attr, 256 * 1024);
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    pthread_t th;
+    pthread_create(&th, &attr, watchdog_main, NULL);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    pthread_attr_destroy(&attr);
+out:
+    lg__tls.in_shim = was;
+    errno = saved;
+}
+
+/* The watchdog does not survive fork: the child starts its own when it
+ * needs one. */
+void lg__watch_fork_child(void)
+{
+    __atomic_store_n(&wd_started, 0, __ATOMIC_RELAXED);
+    __atomic_store_n(&wd_tid, 0, __ATOMIC_RELAXED);
+    lg__park_fork_child();
+}

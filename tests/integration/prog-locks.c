@@ -1,0 +1,165 @@
+/* Lock orders, none of which deadlocks in this run: threads run one after
+ * the other (each joined before the next starts) unless the mode says.
+ *   abba         A then B in one thread, B then A in another; twice
+ *   consistent   A then B in both threads
+ *   trylock      A then B; the other takes B, then trylocks A and backs off
+ *   philosophers 5 threads, each takes fork i then fork i+1 (mod 5)
+ *   rwlock       rwlocks: read A then write B; write B then write A
+ *   destroyed    A then B; both destroyed and re-made; then B then A
+ *   stress       16 threads at once take 64 locks in one global order,
+ *                10^6 acquisitions in all */
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static pthread_mutex_t a = PTHREAD_MUTEX_INITIALIZER;
+static pthread_mutex_t b = PTHREAD_MUTEX_INITIALIZER;
+static pthread_rwlock_t ra = PTHREAD_RWLOCK_INITIALIZER;
+static pthread_rwlock_t rb = PTHREAD_RWLOCK_INITIALIZER;
+
+static void run(void *(*fn)(void *), void *arg)
+{
+    pthread_t t;
+    if (pthread_create(&t, NULL, fn, arg) != 0)
+        exit(3);
+    pthread_join(t, NULL);
+}
+
+__attribute__((noinline)) static void *a_then_b(void *arg)
+{
+    (void)arg;
+    pthread_mutex_lock(&a);
+    pthread_mutex_lock(&b);
+    pthread_mutex_unlock(&b);
+    pthread_mutex_unlock(&a);
+    return NULL;
+}
+
+__attribute__((noinline)) static void *b_then_a(void *arg)
+{
+    (void)arg;
+    pthread_mutex_lock(&b);
+    pthread_mutex_lock(&a);
+    pthread_mutex_unlock(&a);
+    pthread_mutex_unlock(&b);
+    return NULL;
+}
+
+__attribute__((noinline)) static void *b_then_try_a(void *arg)
+{
+    (void)arg;
+    for (;;) {
+        pthread_mutex_lock(&b);
+        if (pthread_mutex_trylock(&a) == 0) {
+            pthread_mutex_unlock(&a);
+            pthread_mutex_unlock(&b);
+            return NULL;
+        }
+        pthread_mutex_unlock(&b);
+    }
+}
+
+static pthread_mutex_t forks[5];
+
+__attribute__((noinline)) static void *philosopher(void *arg)
+{
+    int i = (int)(intptr_t)arg;
+    pthread_mutex_lock(&forks[i]);
+    pthread_mutex_lock(&forks[(i + 1) % 5]);
+    pthread_mutex_unlock(&forks[(i + 1) % 5]);
+    pthread_mutex_unlock(&forks[i]);
+    return NULL;
+}
+
+__attribute__((noinline)) static void *read_a_write_b(void *arg)
+{
+    (void)arg;
+    pthread_rwlock_rdlock(&ra);
+    pthread_rwlock_wrlock(&rb);
+    pthread_rwlock_unlock(&rb);
+    pthread_rwlock_unlock(&ra);
+    return NULL;
+}
+
+__attribute__((noinline)) static void *write_b_write_a(void *arg)
+{
+    (void)arg;
+    pthread_rwlock_wrlock(&rb);
+    pthread_rwlock_wrlock(&ra);
+    pthread_rwlock_unlock(&ra);
+    pthread_rwlock_unlock(&rb);
+    return NULL;
+}
+
+#define NLOCKS 64
+#define NTHREADS 16
+#define TOTAL 1000000
+static pthread_mutex_t many[NLOCKS];
+
+static void *ordered(void *arg)
+{
+    unsigned seed = (unsigned)(intptr_t)arg;
+    /* Each round takes an increasing run of locks, so every thread obeys
+     * the one order of the array. */
+    for (int done = 0; done < TOTAL / NTHREADS;) {
+        int first = (int)(rand_r(&seed) % NLOCKS);
+        int n = 1 + (int)(rand_r(&seed) % 4);
+        int idx[4], k = 0;
+        for (int i = first; i < NLOCKS && k < n; i += 1 + (int)(rand_r(&seed) % 8))
+            idx[k++] = i;
+        for (int i = 0; i < k; i++)
+            pthread_mutex_lock(&many[idx[i]]);
+        for (int i = k; i-- > 0;)
+            pthread_mutex_unlock(&many[idx[i]]);
+        done += k;
+    }
+    return NULL;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc != 2)
+        return 2;
+    const char *mode = argv[1];
+    if (!strcmp(mode, "abba")) {
+        for (int i = 0; i < 2; i++) {
+            run(a_then_b, NULL);
+            run(b_then_a, NULL);
+        }
+    } else if (!strcmp(mode, "consistent")) {
+        run(a_then_b, NULL);
+        run(a_then_b, NULL);
+    } else if (!strcmp(mode, "trylock")) {
+        run(a_then_b, NULL);
+        run(b_then_try_a, NULL);
+    } else if (!strcmp(mode, "philosophers")) {
+        for (int i = 0; i < 5; i++)
+            pthread_mutex_init(&forks[i], NULL);
+        for (int i = 0; i < 5; i++)
+            run(philosopher, (void *)(intptr_t)i);
+    } else if (!strcmp(mode, "rwlock")) {
+        run(read_a_write_b, NULL);
+        run(write_b_write_a, NULL);
+    } else if (!strcmp(mode, "destroyed")) {
+        run(a_then_b, NULL);
+        pthread_mutex_destroy(&a);
+        pthread_mutex_destroy(&b);
+        pthread_mutex_init(&a, NULL);
+        pthread_mutex_init(&b, NULL);
+        run(b_then_a, NULL);
+    } else if (!strcmp(mode, "stress")) {
+        pthread_t t[NTHREADS];
+        for (int i = 0; i < NLOCKS; i++)
+            pthread_mutex_init(&many[i], NULL);
+        for (int i = 0; i < NTHREADS; i++)
+            pthread_create(&t[i], NULL, ordered, (void *)(intptr_t)(i + 1));
+        for (int i = 0; i < NTHREADS; i++)
+            pthread_join(t[i], NULL);
+    } else {
+        return 2;
+    }
+    printf("done\n");
+    return 0;
+}

@@ -1,0 +1,233 @@
+/* What the watchdog must and must not report. Usage: prog-watch MODE MS,
+ * MS being the stall_ms the test runs it with.
+ *   busy       a libuv callback computes for 3 x MS in busy_spin: a stall
+ *   iterate    a libuv idle handle turns the loop for 3 x MS: no stall
+ *   timed      every thread waits with a timeout (3 x MS): no deadlock
+ *   join-cycle main joins a worker that waits on a cond nobody signals
+ *   sem-signal main sem_waits for a SIGUSR1 handler's sem_post (the test
+ *              sends it): no deadlock
+ *   mutex-wait a callback blocks in pthread_mutex_lock for 3 x MS, held
+ *              by a worker: a stall in pthread_mutex_lock
+ *   self-wait  callbacks push to a cond queue, pop, then pop again: the
+ *              last pop waits on a cond only the loop thread ever
+ *              signalled, while a worker sleeps (hangs: killed)
+ *   shared-wait the same, but the worker pushed once too (hangs) */
+#include <pthread.h>
+#include <semaphore.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <uv.h>
+
+static uint64_t ms;
+
+static uint64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static volatile uint64_t sink;
+
+__attribute__((noinline)) static void busy_spin(uint64_t for_ms)
+{
+    uint64_t end = now_ms() + for_ms;
+    while (now_ms() < end)
+        for (int i = 0; i < 100000; i++)
+            sink = sink * 31 + (uint64_t)i;
+}
+
+static void on_busy(uv_timer_t *t)
+{
+    busy_spin(3 * ms);
+    uv_close((uv_handle_t *)t, NULL);
+}
+
+static uint64_t idle_end;
+
+static void on_idle(uv_idle_t *h)
+{
+    if (now_ms() >= idle_end)
+        uv_close((uv_handle_t *)h, NULL);
+}
+
+static pthread_mutex_t held = PTHREAD_MUTEX_INITIALIZER;
+static sem_t locked;
+
+static void *holder(void *arg)
+{
+    (void)arg;
+    pthread_mutex_lock(&held);
+    sem_post(&locked);
+    struct timespec d = {(time_t)(3 * ms / 1000),
+                         (long)(3 * ms % 1000) * 1000000};
+    nanosleep(&d, NULL);
+    pthread_mutex_unlock(&held);
+    return NULL;
+}
+
+static void on_mutex(uv_timer_t *t)
+{
+    pthread_mutex_lock(&held);
+    pthread_mutex_unlock(&held);
+    uv_close((uv_handle_t *)t, NULL);
+}
+
+static pthread_mutex_t m = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t c = PTHREAD_COND_INITIALIZER;
+
+static void *timed_waiter(void *arg)
+{
+    (void)arg;
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += (time_t)(3 * ms / 1000);
+    until.tv_nsec += (long)(3 * ms % 1000) * 1000000;
+    if (until.tv_nsec >= 1000000000) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000;
+    }
+    pthread_mutex_lock(&m);
+    while (pthread_cond_timedwait(&c, &m, &until) == 0)
+        ;
+    pthread_mutex_unlock(&m);
+    return NULL;
+}
+
+static void *forever(void *arg)
+{
+    (void)arg;
+    pthread_mutex_lock(&m);
+    for (;;)
+        pthread_cond_wait(&c, &m);
+    return NULL;
+}
+
+static sem_t sem;
+
+static void on_usr1(int sig)
+{
+    (void)sig;
+    sem_post(&sem);
+}
+
+static int items;
+
+static void push(void)
+{
+    pthread_mutex_lock(&m);
+    items++;
+    pthread_cond_signal(&c);
+    pthread_mutex_unlock(&m);
+}
+
+__attribute__((noinline)) static void pop(void)
+{
+    pthread_mutex_lock(&m);
+    while (items == 0)
+        pthread_cond_wait(&c, &m);
+    items--;
+    pthread_mutex_unlock(&m);
+}
+
+static int pops;
+
+static void on_queue(uv_timer_t *t)
+{
+    if (pops == 0)
+        push();
+    else
+        pop();
+    if (++pops == 3)
+        uv_close((uv_handle_t *)t, NULL);
+}
+
+static void *sleeper(void *arg)
+{
+    if (arg) {
+        push();
+        pop();
+    }
+    struct timespec d = {60, 0};
+    nanosleep(&d, NULL);
+    return NULL;
+}
+
+static int run_loop(void)
+{
+    return uv_run(uv_default_loop(), UV_RUN_DEFAULT);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc != 3)
+        return 2;
+    const char *mode = argv[1];
+    ms = strtoull(argv[2], NULL, 10);
+    if (!strcmp(mode, "busy")) {
+        static uv_timer_t t;
+        uv_timer_init(uv_default_loop(), &t);
+        uv_timer_start(&t, on_busy, 10, 0);
+        return run_loop();
+    }
+    if (!strcmp(mode, "iterate")) {
+        static uv_idle_t h;
+        idle_end = now_ms() + 3 * ms;
+        uv_idle_init(uv_default_loop(), &h);
+        uv_idle_start(&h, on_idle);
+        return run_loop();
+    }
+    if (!strcmp(mode, "mutex-wait")) {
+        static uv_timer_t t;
+        pthread_t th;
+        sem_init(&locked, 0, 0);
+        pthread_create(&th, NULL, holder, NULL);
+        sem_wait(&locked);
+        uv_timer_init(uv_default_loop(), &t);
+        uv_timer_start(&t, on_mutex, 1, 0);
+        int r = run_loop();
+        pthread_join(th, NULL);
+        return r;
+    }
+    if (!strcmp(mode, "self-wait") || !strcmp(mode, "shared-wait")) {
+        static uv_timer_t t;
+        pthread_t th;
+        pthread_create(&th, NULL, sleeper,
+                       !strcmp(mode, "shared-wait") ? (void *)1 : NULL);
+        struct timespec d = {0, 50000000};
+        nanosleep(&d, NULL);
+        uv_timer_init(uv_default_loop(), &t);
+        uv_timer_start(&t, on_queue, 1, 1);
+        return run_loop();
+    }
+    if (!strcmp(mode, "timed")) {
+        pthread_t th[3];
+        for (int i = 0; i < 3; i++)
+            pthread_create(&th[i], NULL, timed_waiter, NULL);
+        timed_waiter(NULL);
+        for (int i = 0; i < 3; i++)
+            pthread_join(th[i], NULL);
+        return 0;
+    }
+    if (!strcmp(mode, "join-cycle")) {
+        pthread_t th;
+        pthread_create(&th, NULL, forever, NULL);
+        pthread_join(th, NULL);
+        return 0;
+    }
+    if (!strcmp(mode, "sem-signal")) {
+        sem_init(&sem, 0, 0);
+        signal(SIGUSR1, on_usr1);
+        printf("ready\n");
+        fflush(stdout);
+        while (sem_wait(&sem) != 0)
+            ;
+        return 0;
+    }
+    return 2;
+}

@@ -1,0 +1,130 @@
+#!/bin/sh
+# The watchdog (issue 5): stalls with their follow-up, deadlocks, and what
+# is neither. prog-watch runs each case; stall_ms is small so the test is
+# short, and every bound asserted is a multiple of it.
+. tests/integration/lib.sh
+
+prog="$BUILD/tests/prog-watch"
+[ -x "$prog" ] || fail "$prog is missing (make test-bins)"
+MS=300
+
+# log NAME: the single JSON log of the run named NAME.
+log() {
+    set -- "$LG_TMP/$1".*.jsonl
+    [ -f "$1" ] && echo "$1" || echo "$LG_TMP/none"
+}
+
+# --- A callback computing for 3 x stall_ms: one stall, then its end.
+run_lg "format=json:stall_ms=$MS:log=$LG_TMP/busy.%p.jsonl" 20 "$prog" busy $MS
+[ "$rc" = 0 ] || fail "busy: exit status $rc"
+f=$(log busy)
+expect_count 1 "$f" '.type == "stall" and .phase == "begin"' "busy: stall"
+expect_count 1 "$f" '.type == "stall" and .phase == "end"' "busy: stall end"
+expect_count 1 "$f" '.type == "stall" and .phase == "begin" and
+    .doing == "running" and .call == null and .loop.kind == "libuv" and
+    .stalled_ms >= '$MS' and any(.stack[]; .symbol == "busy_spin") and
+    any(.loop_stack[]; .symbol == "uv_run")' \
+    "busy: the stall names busy_spin, running, on the libuv loop"
+# The follow-up gives the whole episode: at least the 3 x stall_ms spent.
+expect_count 1 "$f" '.type == "stall" and .phase == "end" and
+    .stalled_ms >= '$((2 * MS))' and .stack == []' "busy: stall end length"
+pid=$(jq -s '.[0].pid' "$f")
+expect_count 2 "$f" ".tid == $pid" "busy: both name the loop thread"
+echo "ok: busy callback"
+
+# --- The same run with the watchdog off: nothing, and no extra thread.
+run_lg "format=json:stall_ms=0:log=$LG_TMP/off.%p.jsonl" 20 "$prog" busy $MS
+[ "$rc" = 0 ] || fail "stall_ms=0: exit status $rc"
+expect_no_record "stall_ms=0" "$LG_TMP"/off.*.jsonl
+echo "ok: stall_ms=0 turns it off"
+
+# --- A loop turning through an idle handle is never stalled.
+run_lg "format=json:stall_ms=$MS:log=$LG_TMP/iter.%p.jsonl" 20 \
+    "$prog" iterate $MS
+[ "$rc" = 0 ] || fail "iterate: exit status $rc"
+expect_no_record "iterate" "$LG_TMP"/iter.*.jsonl
+echo "ok: a busy loop that keeps polling is not stalled"
+
+# --- A callback waiting 3 x stall_ms for a mutex another thread holds.
+run_lg "format=json:stall_ms=$MS:log=$LG_TMP/mutex.%p.jsonl" 20 \
+    "$prog" mutex-wait $MS
+[ "$rc" = 0 ] || fail "mutex-wait: exit status $rc"
+f=$(log mutex)
+expect_count 1 "$f" '.type == "stall" and .phase == "begin" and
+    .call == "pthread_mutex_lock" and (.object | startswith("mutex 0x")) and
+    any(.stack[]; .symbol == "on_mutex")' \
+    "mutex-wait: a stall in pthread_mutex_lock, from on_mutex"
+expect_count 0 "$f" '.type == "blocking_call" or .type == "deadlock"' \
+    "mutex-wait: a contended lock is no blocking receive, nor deadlock"
+echo "ok: contended mutex on a loop thread"
+
+# --- Every thread waits, each with a timeout: no deadlock.
+run_lg "format=json:stall_ms=$MS:log=$LG_TMP/timed.%p.jsonl" 20 \
+    "$prog" timed $MS
+[ "$rc" = 0 ] || fail "timed: exit status $rc"
+expect_no_record "timed waits" "$LG_TMP"/timed.*.jsonl
+echo "ok: timed waits are no deadlock"
+
+# --- main joins a worker that waits on a cond nobody signals: deadlock,
+# both threads listed with what they wait on and their stacks.
+run_lg "format=json:stall_ms=$MS:log=$LG_TMP/cycle.%p.jsonl" 4 \
+    "$prog" join-cycle $MS
+[ "$rc" = 137 ] || fail "join-cycle should hang until killed: status $rc"
+f=$(log cycle)
+expect_count 1 "$f" '.type == "deadlock"' "join-cycle: one deadlock record"
+expect_count 1 "$f" '.type == "deadlock" and .threads_total == 2 and
+    (.threads | length) == 2 and
+    any(.threads[]; .call == "pthread_join" and
+        (.object | startswith("thread 0x")) and
+        any(.stack[]; .symbol == "main")) and
+    any(.threads[]; .call == "pthread_cond_wait" and
+        (.object | startswith("cond 0x")) and
+        any(.stack[]; .symbol == "forever"))' \
+    "join-cycle: both threads, their waits and stacks"
+echo "ok: join cycle is a deadlock"
+
+# --- The same in abort mode: the hang becomes a failing exit.
+run_lg "format=json:stall_ms=$MS:mode=abort:log=$LG_TMP/abort.%p.jsonl" 4 \
+    "$prog" join-cycle $MS
+[ "$rc" = 134 ] || fail "join-cycle, mode=abort: expected SIGABRT (134), got $rc"
+expect_count 1 "$(log abort)" '.type == "deadlock"' "abort: the record first"
+echo "ok: mode=abort ends a deadlock"
+
+# --- A semaphore a signal handler posts: all threads wait, but a signal
+# may still end it. Not a deadlock; the program finishes when signalled.
+fifo="$LG_TMP/ready"
+mkfifo "$fifo"
+LOOPGUARD_OPTIONS="format=json:stall_ms=$MS:log=$LG_TMP/sem.%p.jsonl" \
+    LD_PRELOAD="$LG_PRELOAD" "$prog" sem-signal $MS >"$fifo" &
+p=$!
+read -r line <"$fifo"
+[ "$line" = ready ] || fail "sem-signal did not start"
+sleep 1
+kill -USR1 $p
+wait $p
+rc=$?
+[ "$rc" = 0 ] || fail "sem-signal: exit status $rc"
+expect_no_record "sem-signal" "$LG_TMP"/sem.*.jsonl
+echo "ok: a wait a signal handler may end is no deadlock"
+
+# --- Self-wait: the loop thread waits on a cond that only it has ever
+# signalled (a worker is alive, asleep): said so in the blocking_call. The
+# same wait on a cond a worker also signalled is not.
+run_lg "format=json:stall_ms=$MS:log=$LG_TMP/self.%p.jsonl" 3 \
+    "$prog" self-wait $MS
+[ "$rc" = 137 ] || fail "self-wait should hang until killed: status $rc"
+f=$(log self)
+expect_count 1 "$f" '.type == "blocking_call" and .self_wait == true and
+    .call == "pthread_cond_wait" and any(.stack[]; .symbol == "pop")' \
+    "self-wait: the blocking call says only this thread signalled"
+expect_count 0 "$f" '.type == "deadlock"' "self-wait: a worker is awake"
+run_lg "log=$LG_TMP/self.txt:stall_ms=$MS" 3 "$prog" self-wait $MS
+grep -qF 'only this loop thread has ever signalled cond 0x' \
+    "$LG_TMP/self.txt" || { cat "$LG_TMP/self.txt"; fail "self-wait text"; }
+run_lg "format=json:stall_ms=$MS:log=$LG_TMP/shared.%p.jsonl" 3 \
+    "$prog" shared-wait $MS
+[ "$rc" = 137 ] || fail "shared-wait should hang until killed: status $rc"
+f=$(log shared)
+expect_count 1 "$f" '.type == "blocking_call" and .self_wait == false and
+    .call == "pthread_cond_wait"' "shared-wait: not a self-wait"
+echo "ok: self-wait named, shared wait not"
