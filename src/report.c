@@ -234,6 +234,9 @@ void lg__wait_begin(struct lg__wait *w)
     __atomic_add_fetch(&n_violations, 1, __ATOMIC_RELAXED);
     if (fresh || !lg__opt.dedupe)
         report(w, pcs, n, key, &sl);
+    /* A loop found through its stack was never entered: the watchdog
+     * starts with its first blocking call (the deadlock it may be). */
+    lg__watch_start();
     if (lg__opt.mode == LG__MODE_ABORT)
         abort();
     w->site = s;

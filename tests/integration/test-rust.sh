@@ -6,6 +6,7 @@
 #              record: the futex wait, its stack naming
 #              std::sync::mpsc::Receiver<T>::recv, on a tokio loop found
 #              via the stack. The runtime's own park is never reported.
+#              Then a deadlock record: its only thread waits for good.
 #   hang-io    the same with tokio's I/O driver (parks in epoll_wait).
 #   fixed      tokio::sync::mpsc, blocking_send from a std thread: exits 0,
 #   fixed-io   no record (with and without the I/O driver).
@@ -66,7 +67,15 @@ for prog in hang hang-io hang-release; do
                           or .symbol == "std::sync::mpmc::list::Channel<T>::recv")
         and any(.loop_stack[]; .symbol | test("block_on"))' \
         "$prog: the recv() in the task, on a tokio loop found via the stack"
-    echo "ok: $prog hangs after one line; one record: recv() on a tokio loop"
+    # The runtime's only thread waits on what only it could send: the
+    # watchdog's deadlock record follows (issue 5, the seed bug).
+    expect_count 1 "$out" '.type == "deadlock" and .threads_total == 1
+        and .threads[0].call == "syscall"
+        and (.threads[0].object | startswith("futex 0x"))
+        and any(.threads[0].stack[]; .symbol | test("Receiver<T>::recv|Channel<T>::recv"))' \
+        "$prog: a deadlock record naming recv()"
+    echo "ok: $prog hangs after one line; one record: recv() on a tokio loop;"
+    echo "    then a deadlock"
 done
 
 for prog in fixed fixed-io correct; do
