@@ -257,9 +257,11 @@ void lg__loop_in_call(const struct lg__wait *w, void *const *pcs, int n)
     struct lg__thread *rec = lg__tls.rec;
     if (!rec)
         return;
-    /* Published with in_call last, and read under reg_lock: the watchdog
-     * copies a consistent view unless the call ends meanwhile, which the
-     * in_call re-check after the copy catches. */
+    /* Published with in_call last. The watchdog copies it while the
+     * thread may go on: a call that ends during the copy is caught by
+     * re-reading in_call after it; one that ends and is followed by
+     * another can leave a mix of the two in a stall report's details,
+     * never a fault (the fields are plain values and bounded arrays). */
     rec->call = w->call;
     memcpy(rec->object, w->object, sizeof rec->object);
     rec->timeout_ns = w->timeout_ns;

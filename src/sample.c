@@ -5,11 +5,13 @@
  * The program's own signal use is left alone: the signal is sent with a
  * cookie (rt_tgsigqueueinfo, SI_QUEUE) and a signal without it goes to the
  * handler the program had installed before us, or gets its default action.
- * A program that installs its own handler for LG__SAMPLE_SIG later simply
+ * A program that installs its own handler for the signal later simply
  * wins: the watchdog checks before each request and then does without a
- * stack. SA_RESTART makes the futex waits, reads and joins the watchdog
- * interrupts carry on as if nothing happened. Only one request is in
- * flight at a time (the watchdog is one thread). */
+ * stack. A thread that blocks the signal is not sent it (it would stay
+ * pending, and a signalfd reading every signal would see it). SA_RESTART
+ * makes the futex waits, reads and joins the watchdog interrupts carry on
+ * as if nothing happened. Only one request is in flight at a time (the
+ * watchdog is one thread). */
 #include <errno.h>
 #include <signal.h>
 #include <string.h>
@@ -110,9 +112,28 @@ static int ours(void)
     return (cur.sa_flags & SA_SIGINFO) && cur.sa_sigaction == on_sample;
 }
 
+/* Whether thread tid blocks the signal: then it would stay pending, and a
+ * program that reads its signals from a signalfd would receive ours. */
+static int blocked_by(pid_t tid, int sig)
+{
+    char buf[4096];
+    if (lg__task_read(tid, "status", buf, sizeof buf) == 0)
+        return 1;
+    const char *p = strstr(buf, "\nSigBlk:");
+    if (!p)
+        return 1;
+    p += 8;
+    while (*p == ' ' || *p == '\t')
+        p++;
+    uint64_t mask = 0;
+    for (; (*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f'); p++)
+        mask = mask << 4 | (uint64_t)(*p <= '9' ? *p - '0' : *p - 'a' + 10);
+    return (mask >> (sig - 1)) & 1;
+}
+
 int lg__sample(pid_t tid, void **pcs, int max)
 {
-    if (!ours())
+    if (!ours() || blocked_by(tid, lg__sample_signal()))
         return 0;
     req.n = 0;
     __atomic_store_n(&req.tid, tid, __ATOMIC_RELAXED);

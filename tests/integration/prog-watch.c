@@ -1,6 +1,8 @@
 /* What the watchdog must and must not report. Usage: prog-watch MODE MS,
  * MS being the stall_ms the test runs it with.
  *   busy       a libuv callback computes for 3 x MS in busy_spin: a stall
+ *   busy-masked the same with every signal blocked: a stall without a
+ *              stack, and no signal left pending ("pending" if one is)
  *   iterate    a libuv idle handle turns the loop for 3 x MS: no stall
  *   timed      every thread waits with a timeout (3 x MS): no deadlock
  *   join-cycle main joins a worker that waits on a cond nobody signals
@@ -169,6 +171,20 @@ int main(int argc, char **argv)
         return 2;
     const char *mode = argv[1];
     ms = strtoull(argv[2], NULL, 10);
+    if (!strcmp(mode, "busy-masked")) {
+        sigset_t all, pending;
+        sigfillset(&all);
+        pthread_sigmask(SIG_BLOCK, &all, NULL);
+        static uv_timer_t t;
+        uv_timer_init(uv_default_loop(), &t);
+        uv_timer_start(&t, on_busy, 10, 0);
+        int r = run_loop();
+        sigpending(&pending);
+        for (int s = 1; s < NSIG; s++)
+            if (sigismember(&pending, s) == 1)
+                printf("pending %d\n", s);
+        return r;
+    }
     if (!strcmp(mode, "busy")) {
         static uv_timer_t t;
         uv_timer_init(uv_default_loop(), &t);

@@ -32,7 +32,18 @@ pid=$(jq -s '.[0].pid' "$f")
 expect_count 2 "$f" ".tid == $pid" "busy: both name the loop thread"
 echo "ok: busy callback"
 
-# --- The same run with the watchdog off: nothing, and no extra thread.
+# --- The same with every signal blocked: no stack (the thread is not sent
+# the sampling signal, which would stay pending), the stall all the same.
+run_lg "format=json:stall_ms=$MS:log=$LG_TMP/masked.%p.jsonl" 20 \
+    "$prog" busy-masked $MS >"$LG_TMP/masked.out"
+[ "$rc" = 0 ] || fail "busy-masked: exit status $rc"
+[ ! -s "$LG_TMP/masked.out" ] ||
+    fail "busy-masked: signals left pending: $(cat "$LG_TMP/masked.out")"
+expect_count 1 "$(log masked)" '.type == "stall" and .phase == "begin" and
+    .doing == "running" and .stack == []' "busy-masked: a stall, no stack"
+echo "ok: a thread that blocks signals is not signalled"
+
+# --- The same run with the watchdog off: no record.
 run_lg "format=json:stall_ms=0:log=$LG_TMP/off.%p.jsonl" 20 "$prog" busy $MS
 [ "$rc" = 0 ] || fail "stall_ms=0: exit status $rc"
 expect_no_record "stall_ms=0" "$LG_TMP"/off.*.jsonl
