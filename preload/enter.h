@@ -54,7 +54,9 @@ static inline void lg_wait_init(struct lg__wait *w, const char *call,
     w->start_ns = 0;
     w->decided = 0;
     w->noted = 0;
+    w->own = 0;
     w->touch = NULL;
+    w->touch_fd = -1;
 }
 
 #define LG_NOT_BLOCKING ((int64_t)-2)

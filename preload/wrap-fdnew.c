@@ -17,16 +17,18 @@
 
 static int fresh(int fd)
 {
-    if (fd >= 0)
+    if (fd >= 0) {
         lg__fd_forget(fd);
+        lg__pipe_forget((unsigned)fd, (unsigned)fd);
+    }
     return fd;
 }
 
 static int fresh_pair(int r, const int fds[2])
 {
     if (r == 0) {
-        lg__fd_forget(fds[0]);
-        lg__fd_forget(fds[1]);
+        fresh(fds[0]);
+        fresh(fds[1]);
     }
     return r;
 }
@@ -96,14 +98,26 @@ LG_EXPORT int accept4(int fd, struct sockaddr *restrict a,
     return fresh(REAL(accept4)(fd, a, len, flags));
 }
 
+/* A pipe made here may be one only this process writes (pipes.c). */
+static int fresh_pipe(int r, int fds[2])
+{
+    fresh_pair(r, fds);
+    if (r == 0 && !lg__tls.in_shim) {
+        int saved = errno;
+        lg__pipe_made(fds);
+        errno = saved;
+    }
+    return r;
+}
+
 LG_EXPORT int pipe(int fds[2])
 {
-    return fresh_pair(REAL(pipe)(fds), fds);
+    return fresh_pipe(REAL(pipe)(fds), fds);
 }
 
 LG_EXPORT int pipe2(int fds[2], int flags)
 {
-    return fresh_pair(REAL(pipe2)(fds, flags), fds);
+    return fresh_pipe(REAL(pipe2)(fds, flags), fds);
 }
 
 LG_EXPORT int eventfd(unsigned int initval, int flags)

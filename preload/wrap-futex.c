@@ -72,8 +72,12 @@ static LG__COLD long futex_slow(void *caller, long nr, long a0, long a1,
         waits = 1;
         t = lg_until((clockid_t)a[4], (const struct timespec *)a[3]);
     }
-    if (!waits || t == LG_NOT_BLOCKING)
+    if (!waits || t == LG_NOT_BLOCKING) {
+        /* A zero-time park: a stack-found runtime turning. */
+        if (waits && lg__tls.sloop)
+            lg__loop_tick();
         return REAL(syscall)(nr, a[0], a[1], a[2], a[3], a[4], a[5]);
+    }
     struct lg__wait w;
     long r;
     /* The call is named for the wrapped function (design.md); the object
@@ -107,6 +111,8 @@ static LG__COLD long close_slow(long fd)
 {
     long r = REAL(syscall)(SYS_close, fd, 0, 0, 0, 0, 0);
     lg__fd_forget((int)fd);
+    if (fd >= 0)
+        lg__pipe_forget((unsigned)fd, (unsigned)fd);
     return r;
 }
 

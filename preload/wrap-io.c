@@ -1,4 +1,5 @@
-/* Receives on descriptors. They count only on a descriptor that may wait for
+/* Receives on descriptors, and writes to pipes made here. Receives count
+ * only on a descriptor that may wait for
  * another thread or process: not O_NONBLOCK, not a regular file, directory,
  * block device or /dev/null-like device (the fd class cache, fdclass.c), and
  * not a call with MSG_DONTWAIT. */
@@ -35,7 +36,14 @@ static void fd_learn(int fd, ssize_t r)
         ret r;                                                                \
         lg_wait_init(&w, #name, (void *)REAL(name), caller, -1);              \
         lg__object_fd(&w, fd, cls);                                           \
-        LG_BLOCKING(&w, r = REAL(name) args);                                 \
+        int pipe_ = (cls & LG__FD_KIND_MASK) >> LG__FD_KIND_SHIFT ==          \
+                    LG__FDK_PIPE;                                             \
+        if (pipe_ && (w.touch = lg__pipe_key(fd))) {                          \
+            lg__touch(w.touch, 0);                                            \
+            w.touch_fd = fd;                                                  \
+        }                                                                     \
+        LG_BLOCKING(&w, LG_PARKED(#name, "pipe", (const void *)(intptr_t)fd,  \
+                                  pipe_, r = REAL(name) args));               \
         fd_learn(fd, r);                                                      \
         return r;                                                             \
     }                                                                         \
@@ -71,3 +79,26 @@ FD_RECV(recvmmsg, int,
         (int fd, struct mmsghdr *vec, unsigned int vlen, int flags,
          struct timespec *tmo),
         (fd, vec, vlen, flags, tmo), flags, 0)
+
+/* Writes: forwarded, after noting who wrote to a pipe made here (touch.c),
+ * for the self-wait check of a loop thread that reads it. */
+static LG__COLD void wrote(int fd)
+{
+    const void *key = lg__pipe_key(fd);
+    if (key)
+        lg__touch(key, 1);
+}
+
+LG_EXPORT ssize_t write(int fd, const void *buf, size_t n)
+{
+    if (LG__UNLIKELY(lg__pipes != NULL) && !lg__tls.in_shim)
+        wrote(fd);
+    return REAL(write)(fd, buf, n);
+}
+
+LG_EXPORT ssize_t writev(int fd, const struct iovec *iov, int cnt)
+{
+    if (LG__UNLIKELY(lg__pipes != NULL) && !lg__tls.in_shim)
+        wrote(fd);
+    return REAL(writev)(fd, iov, cnt);
+}

@@ -35,7 +35,8 @@ enum { WATCH, FORWARD, OWN };
 static int classify(int64_t t, int epfd, void *caller)
 {
     if (t == LG_NOT_BLOCKING) {
-        if (lg__tls.depth != 0 && lg__loop_own_poll(epfd, caller))
+        if (lg__tls.depth != 0 ? lg__loop_own_poll(epfd, caller)
+                               : lg__tls.sloop)
             lg__loop_tick();
         return FORWARD;
     }
@@ -83,17 +84,18 @@ static int classify(int64_t t, int epfd, void *caller)
 POLL_WRAP(epoll_wait, int,
           (int epfd, struct epoll_event *ev, int max, int ms),
           (epfd, ev, max, ms), epfd, ms_timeout(ms),
-          ms == 0 && !lg__tls.depth)
+          ms == 0 && !lg__tls.depth && !lg__tls.sloop)
 POLL_WRAP(epoll_pwait, int,
           (int epfd, struct epoll_event *ev, int max, int ms,
            const sigset_t *mask),
           (epfd, ev, max, ms, mask), epfd, ms_timeout(ms),
-          ms == 0 && !lg__tls.depth)
+          ms == 0 && !lg__tls.depth && !lg__tls.sloop)
 POLL_WRAP(epoll_pwait2, int,
           (int epfd, struct epoll_event *ev, int max,
            const struct timespec *ts, const sigset_t *mask),
           (epfd, ev, max, ts, mask), epfd, lg_within(ts),
-          ts && ts->tv_sec == 0 && ts->tv_nsec == 0 && !lg__tls.depth)
+          ts && ts->tv_sec == 0 && ts->tv_nsec == 0 && !lg__tls.depth &&
+              !lg__tls.sloop)
 
 /* Others only on a thread that is, or may be, a loop's. */
 POLL_WRAP(poll, int, (struct pollfd *fds, nfds_t n, int ms), (fds, n, ms),

@@ -5,7 +5,9 @@
  * (captured on each thread by sample.c: the waits are futex waits, which
  * SA_RESTART resumes unseen).
  *
- * Threads come from /proc/self/task, so a thread loopguard never saw wait
+ * A loop thread's read of a pipe counts when only this process can write
+ * to it (pipes.c). Threads come from /proc/self/task, so a thread
+ * loopguard never saw wait
  * (it runs, or sleeps in a call not wrapped) keeps the verdict "no". Two
  * things outside the threads could still wake them, and both keep it
  * "no": an armed ITIMER_REAL, and a handler for an asynchronous signal
@@ -44,6 +46,26 @@ static int by_tid(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
+/* A pipe read waits for this process only when pipes.c says so; every
+ * other parked wait does by construction. */
+static int in_process(const struct lg__park *p)
+{
+    return strcmp(p->what, "pipe") != 0 ||
+           lg__pipe_in_process((int)(intptr_t)p->obj);
+}
+
+/* The object a waiter waits on, as blocking_call records name it. */
+static void object_name(const struct lg__park *p, char out[LG__OBJ_MAX])
+{
+    struct lg__wait tmp;
+    if (!strcmp(p->what, "pipe"))
+        lg__object_fd(&tmp, (int)(intptr_t)p->obj,
+                      LG__FDK_PIPE << LG__FD_KIND_SHIFT);
+    else
+        lg__object_ptr(&tmp, p->what, p->obj);
+    memcpy(out, tmp.object, LG__OBJ_MAX);
+}
+
 /* The process's threads but the watchdog, each waiting: their count, or
  * -1 when one does not wait (or there are too many to judge). */
 static int all_waiting(struct waiter *out)
@@ -65,7 +87,7 @@ static int all_waiting(struct waiter *out)
             if (tid == self)
                 continue;
             struct lg__park p;
-            if (lg__park_find(tid, &p) && (p.seq & 1)) {
+            if (lg__park_find(tid, &p) && (p.seq & 1) && in_process(&p)) {
                 if (n == MAX_THREADS) {
                     ok = 0;
                     break;
@@ -123,9 +145,7 @@ static void report(const struct waiter *w, int n)
         t->tid = w[i].tid;
         lg__task_name(t->tid, t->name);
         t->call = w[i].park.call;
-        struct lg__wait tmp;
-        lg__object_ptr(&tmp, w[i].park.what, w[i].park.obj);
-        memcpy(t->object, tmp.object, sizeof t->object);
+        object_name(&w[i].park, t->object);
         void *pcs[LG__MAX_FRAMES];
         int np = lg__sample(t->tid, pcs, LG__MAX_FRAMES);
         t->nstack = 0;

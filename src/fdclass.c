@@ -168,6 +168,7 @@ void lg__fd_dup(int old, int new)
 {
     mark_shared(old);
     mark_shared(new);
+    lg__pipe_dup(old, new);
 }
 
 static void reset_shared(uint8_t *s)
@@ -215,6 +216,7 @@ void lg__fd_forget(int fd)
 
 void lg__fd_forget_range(unsigned first, unsigned last)
 {
+    lg__pipe_forget(first, last);
     for (unsigned pi = first >> PAGE_BITS;
          pi < N_PAGES && pi <= (last >> PAGE_BITS); pi++) {
         uint8_t *page = __atomic_load_n(&pages[pi], __ATOMIC_ACQUIRE);

@@ -36,7 +36,9 @@ struct lg__tls {
     uint8_t depth;            /* loop nesting depth; non-zero = loop thread */
     uint8_t dead;             /* thread-exit destructor ran: never
                                  allocate a record again */
-    uint8_t pad;
+    uint8_t sloop;            /* parked in the own wait of a loop found
+                                 through the stack (report.c): its zero
+                                 polls are signs of life */
     uint32_t id;              /* unique per thread, from 1, given on first
                                  touch (touch.c); 0 before */
     struct lg__thread *rec;   /* registry record, allocated on first
@@ -77,8 +79,10 @@ struct lg__park {
     pid_t tid;                /* 0: free */
     uint32_t seq;             /* odd while waiting; bumped on each edge */
     const char *call;         /* the wrapped function */
-    const char *what;         /* "cond", "futex", "sem", "thread", "mutex" */
-    const void *obj;          /* its address (a pthread_t for joins) */
+    const char *what;         /* "cond", "futex", "sem", "thread", "mutex",
+                                 "rwlock", "pipe" */
+    const void *obj;          /* its address (a pthread_t for joins, the
+                                 fd for a pipe) */
     /* The lock-order graph's per-thread part (lockorder.c), written and
      * read by this thread only. */
     uint32_t nheld;           /* locks held, recorded or not */
@@ -185,6 +189,27 @@ static inline void lg__lock_released(struct lg__park *p, const void *l)
         }
     if (n > LG__HELD_MAX)
         p->nheld = n - 1;
+}
+
+/* Pipes (pipes.c): pipe()/pipe2() made fds here; fds closed (a range,
+ * inclusive) or dup'ed; whether a read of fd waits for this process alone
+ * (made here, a write end open here, no child process: reads
+ * /proc/self/fd, so never with a lock held). */
+#define LG__PIPES_MAX 65536
+extern uint32_t *lg__pipes __attribute__((visibility("default")));
+LG__INTERNAL void lg__pipe_made(const int fds[2]);
+LG__INTERNAL void lg__pipe_forget(unsigned first, unsigned last);
+LG__INTERNAL void lg__pipe_dup(int old, int new);
+LG__INTERNAL int lg__pipe_in_process(int fd);
+
+/* The key under which touch.c knows the pipe of fd, or NULL: odd, so never
+ * the address of a cond or futex word. */
+static inline const void *lg__pipe_key(int fd)
+{
+    const uint32_t *m = __atomic_load_n(&lg__pipes, __ATOMIC_ACQUIRE);
+    if (LG__LIKELY(!m) || (unsigned)fd >= LG__PIPES_MAX || !m[fd])
+        return NULL;
+    return (const void *)(((uintptr_t)m[fd] << 1) | 1);
 }
 
 /* Copies the slot of thread tid; 0 when it has none. */
@@ -314,6 +339,13 @@ LG__INTERNAL int lg__object_span(const void *addr, uintptr_t *lo,
 LG__INTERNAL void lg__loop_idle(int idle);
 LG__INTERNAL void lg__loop_tick(void);
 struct lg__wait;
+/* The calling thread, on no marked loop, waits in the own park or poll of
+ * a loop found through its stack (sl, pcs[0..n)): from now on it is
+ * watched for stalls like a marked loop thread. */
+LG__INTERNAL void lg__stack_loop_own(const struct lg__stack_loop *sl,
+                                     void *const *pcs, int n);
+/* The watchdog found that thread `gen` left its stack-found loop. */
+LG__INTERNAL void lg__registry_left(uint64_t gen);
 /* A loop thread is in a wrapped blocking call whose stack it captured
  * (report.c): the watchdog shows that stack rather than interrupt it. */
 LG__INTERNAL void lg__loop_in_call(const struct lg__wait *w,
@@ -329,6 +361,8 @@ struct lg__loop_view {
     uint8_t idle;                     /* inside the loop's own wait */
     uint8_t in_call;                  /* in a wrapped call: below valid */
     uint8_t has_mark;
+    uint8_t stack_found;              /* a loop found through its stack:
+                                         check it is still on it */
     const char *call;
     char object[LG__OBJ_MAX];
     int64_t timeout_ns;
@@ -537,8 +571,11 @@ struct lg__wait {
                                  call: no library ignore, no stack test
                                  (a nested loop's poll, lg_chan's refusal) */
     int noted;                /* set by begin: the watchdog was told */
-    const void *touch;        /* a cond or futex word: checked for a
-                                 self-wait (touch.c); NULL otherwise */
+    int own;                  /* set by begin: a stack-found loop's own
+                                 wait, the loop is idle until end */
+    const void *touch;        /* a cond, futex word or pipe key: checked
+                                 for a self-wait (touch.c); NULL otherwise */
+    int touch_fd;             /* the pipe's fd when touch is a pipe key */
 };
 
 /* Decides whether the call is a violation (not loopguard's own work, not a

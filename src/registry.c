@@ -26,6 +26,7 @@ struct lg__thread {
     uint8_t on_loop;                  /* depth != 0 */
     uint8_t idle;                     /* in the loop's own wait */
     uint8_t in_call;                  /* in a wrapped blocking call */
+    uint8_t stack_found;              /* on a loop found by its stack */
     uint32_t progress;                /* bumped at every own poll */
     uint8_t stalled;                  /* a stall was reported and has not
                                          ended: whoever clears it (the
@@ -232,6 +233,54 @@ void lg__loop_tick(void)
         progress(rec);
 }
 
+void lg__stack_loop_own(const struct lg__stack_loop *sl, void *const *pcs,
+                        int n)
+{
+    struct lg__tls *t = &lg__tls;
+    /* A tokio runtime running tasks makes no system call between them:
+     * busy, it cannot be told from one task computing, so it is not
+     * watched (docs/guide.md). libuv polls on every turn. */
+    if (sl->kind == LG__LOOP_TOKIO)
+        return;
+    struct lg__thread *rec = record_get();
+    if (!rec)
+        return;
+    if (!t->sloop || !__atomic_load_n(&rec->on_loop, __ATOMIC_RELAXED)) {
+        /* The loop's mark: where the outermost runner was called. Only
+         * the watchdog reads it: with depth 0 it is no entered loop. */
+        if (t->depth == 0) {
+            struct lg__loop_mark *m = &rec->marks[0];
+            m->id = sl->runner_fn;
+            m->kind = (uint8_t)sl->kind;
+            m->via = LG__VIA_STACK;
+            m->runner = NULL;
+            m->entry_caller = NULL;
+            m->own_fd = -1;
+            m->own_lo = m->own_hi = 0;
+            int k = 0;
+            for (int i = sl->runner; i >= 0 && i < n && k < LG__MAX_FRAMES;
+                 i++)
+                m->frames[k++] = pcs[i];
+            m->nframes = (uint16_t)k;
+            rec->depth_recorded = 1;
+        }
+        rec->stack_found = 1;
+        t->sloop = 1;
+        __atomic_store_n(&rec->on_loop, 1, __ATOMIC_RELEASE);
+        lg__watch_start();
+    }
+}
+
+void lg__registry_left(uint64_t gen)
+{
+    struct lg__thread *rec;
+    pthread_mutex_lock(&reg_lock);
+    HASH_FIND(hh, reg_table, &gen, sizeof gen, rec);
+    if (rec && rec->stack_found)
+        __atomic_store_n(&rec->on_loop, 0, __ATOMIC_RELAXED);
+    pthread_mutex_unlock(&reg_lock);
+}
+
 int lg__registry_stalled(uint64_t gen, uint64_t since_ns, uint32_t seen)
 {
     struct lg__thread *rec;
@@ -292,6 +341,7 @@ int lg__registry_loops(struct lg__loop_view *out, int max)
         v->progress = __atomic_load_n(&rec->progress, __ATOMIC_RELAXED);
         v->idle = __atomic_load_n(&rec->idle, __ATOMIC_ACQUIRE);
         v->in_call = __atomic_load_n(&rec->in_call, __ATOMIC_ACQUIRE);
+        v->stack_found = rec->stack_found;
         v->call = NULL;
         v->nwait = 0;
         if (v->in_call) {

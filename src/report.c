@@ -160,7 +160,9 @@ static void report(const struct lg__wait *w, void *const *pcs, int n,
     r.object = w->object;
     r.timeout_ns = w->timeout_ns;
     r.site = key;
-    r.self_wait = w->touch && lg__touched_only_by_me(w->touch);
+    /* Another process may write to a pipe: only one no other can. */
+    r.self_wait = w->touch && lg__touched_only_by_me(w->touch) &&
+                  (w->touch_fd < 0 || lg__pipe_in_process(w->touch_fd));
     r.stack = stack;
     r.nstack = ns;
     const struct lg__loop_mark *m = lg__loop_stalled();
@@ -197,6 +199,7 @@ void lg__wait_begin(struct lg__wait *w)
     w->site = NULL;
     w->start_ns = 0;
     w->noted = 0;
+    w->own = 0;
     /* Our own work (opening a module's file, writing the log) must not be
      * where a pending cancellation strikes: the real call stays the only
      * cancellation point, and no lock or half-built table is left behind. */
@@ -219,9 +222,24 @@ void lg__wait_begin(struct lg__wait *w)
     /* A thread that entered no loop by a wrapped runner or the API is on
      * one only inside a runner found in its stack, and not in its park. */
     struct lg__stack_loop sl = {.runner = -1};
-    if (lg__tls.depth == 0 && !w->decided &&
-        (!lg__loopcat_classify(pcs, n, &sl) || sl.own))
-        goto out;
+    if (lg__tls.depth == 0 && !w->decided) {
+        if (!lg__loopcat_classify(pcs, n, &sl))
+            goto out;
+        if (sl.own) {
+            /* The loop's own park or poll: it is idle, and watched for
+             * stalls from now on (if its kind can be). */
+            lg__stack_loop_own(&sl, pcs, n);
+            if (lg__tls.sloop) {
+                w->own = 1;
+                lg__loop_idle(1);
+            }
+            goto out;
+        }
+        if (lg__tls.sloop) {
+            lg__loop_in_call(w, pcs, n);
+            w->noted = 1;
+        }
+    }
     /* An epoll loop lasts while the function that polled runs. */
     const struct lg__loop_mark *m = lg__loop_current();
     if (m && m->via == LG__VIA_EPOLL && !lg__loop_mark_live(m, pcs, n)) {
@@ -249,6 +267,10 @@ out:
 
 void lg__wait_end(struct lg__wait *w)
 {
+    if (w->own) {
+        lg__loop_idle(0);
+        w->own = 0;
+    }
     if (w->noted) {
         lg__loop_out_call();
         w->noted = 0;

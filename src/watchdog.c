@@ -109,7 +109,7 @@ static void loop_of(struct lg__record *r, const struct lg__loop_mark *m,
  * captured; else, when it waits in a call that a signal cannot disturb or
  * runs, one captured now on the thread; else (asleep in a system call we
  * do not wrap, which a signal could cut short) none. */
-static void report_stall(const struct lg__loop_view *v, uint64_t ns)
+static int report_stall(const struct lg__loop_view *v, uint64_t ns)
 {
     static struct lg__sym stack[LG__MAX_FRAMES + 1];
     static struct lg__sym lstack[LG__MAX_FRAMES + 1];
@@ -129,7 +129,7 @@ static void report_stall(const struct lg__loop_view *v, uint64_t ns)
     } else if (lg__park_find(v->tid, &p) && (p.seq & 1)) {
         static char obj[LG__OBJ_MAX];
         struct lg__wait w;
-        lg__object_ptr(&w, p.what, p.obj);
+        lg__object_ptr(&w, p.what, p.obj);   /* locks: not a pipe */
         memcpy(obj, w.object, sizeof obj);
         r.call = p.call;
         r.object = obj;
@@ -142,6 +142,15 @@ static void report_stall(const struct lg__loop_view *v, uint64_t ns)
     } else {
         r.doing = "in a system call loopguard does not wrap";
     }
+    /* A loop found through its stack has no runner that returns: the
+     * thread may have left it. Its stack says; without one, no verdict. */
+    struct lg__stack_loop sl;
+    if (v->stack_found &&
+        (n == 0 || !lg__loopcat_classify(pcs, n, &sl) || sl.own)) {
+        if (n > 0 && sl.runner < 0)
+            lg__registry_left(v->gen);
+        return 0;
+    }
     int ns_ = 0;
     symbolize_pcs(pcs, n, exact, stack, &ns_);
     r.stack = stack;
@@ -149,6 +158,7 @@ static void report_stall(const struct lg__loop_view *v, uint64_t ns)
     if (v->has_mark)
         loop_of(&r, &v->mark, lstack);
     lg__report_emit(&r, 1);
+    return 1;
 }
 
 void lg__stall_end(pid_t tid, const struct lg__loop_mark *m, uint64_t ns)
@@ -202,7 +212,8 @@ static void stall_check(uint64_t now, uint64_t limit)
             continue;
         }
         if (!w->reported && now - w->since_ns >= limit) {
-            report_stall(v, now - w->since_ns);
+            if (!report_stall(v, now - w->since_ns))
+                continue;
             w->reported = 1;
             if (lg__registry_stalled(v->gen, w->since_ns, v->progress) < 0)
                 lg__stall_end(v->tid, v->has_mark ? &v->mark : NULL,

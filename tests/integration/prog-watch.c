@@ -13,7 +13,11 @@
  *   self-wait  callbacks push to a cond queue, pop, then pop again: the
  *              last pop waits on a cond only the loop thread ever
  *              signalled, while a worker sleeps (hangs: killed)
- *   shared-wait the same, but the worker pushed once too (hangs) */
+ *   shared-wait the same, but the worker pushed once too (hangs)
+ *   pipe-self  the only thread, a loop's, reads a pipe it made and only it
+ *              writes: one byte, then again, forever (hangs)
+ *   pipe-child the same, after forking a child that keeps the write end
+ *              (hangs; the child exits after 60 s) */
 #include <pthread.h>
 #include <semaphore.h>
 #include <signal.h>
@@ -160,6 +164,27 @@ static void *sleeper(void *arg)
     return NULL;
 }
 
+static int pipefd[2];
+
+__attribute__((noinline)) static void pipe_pop(void)
+{
+    char c;
+    if (read(pipefd[0], &c, 1) != 1)
+        exit(3);
+}
+
+static void on_pipe(uv_timer_t *t)
+{
+    static int n;
+    if (n++ == 0) {
+        if (write(pipefd[1], "x", 1) != 1)
+            exit(3);
+    } else {
+        pipe_pop();
+    }
+    (void)t;
+}
+
 static int run_loop(void)
 {
     return uv_run(uv_default_loop(), UV_RUN_DEFAULT);
@@ -219,6 +244,19 @@ int main(int argc, char **argv)
         nanosleep(&d, NULL);
         uv_timer_init(uv_default_loop(), &t);
         uv_timer_start(&t, on_queue, 1, 1);
+        return run_loop();
+    }
+    if (!strcmp(mode, "pipe-self") || !strcmp(mode, "pipe-child")) {
+        static uv_timer_t t;
+        if (pipe(pipefd) != 0)
+            return 3;
+        if (!strcmp(mode, "pipe-child") && fork() == 0) {
+            struct timespec d = {60, 0};
+            nanosleep(&d, NULL);
+            _exit(0);
+        }
+        uv_timer_init(uv_default_loop(), &t);
+        uv_timer_start(&t, on_pipe, 1, 1);
         return run_loop();
     }
     if (!strcmp(mode, "timed")) {

@@ -10,6 +10,11 @@
 #   spawn    execSync in a timer callback: node runs a private libuv loop
 #            until the child exits; one record, that loop's epoll wait, as
 #            a blocking call of the main loop.
+#   busy     a timer callback computes for 1.5 s (stall_ms=500): a stall
+#            of the libuv loop found via the stack, with the JS engine's
+#            stack, then its end; the program goes on and exits 0.
+#   turning  setImmediate callbacks for 1.5 s, once the loop has slept: a
+#            busy loop that turns (polls with a zero timeout), no stall.
 . tests/integration/lib.sh
 
 node=$(command -v node) || skip "skip: node not found"
@@ -19,7 +24,8 @@ readelf -S "$node" 2>/dev/null | grep -q '\.symtab' ||
 run_node() {
     out="$LG_TMP/$1.%p.jsonl"
     name=$1; shift
-    run_lg "format=json:log=$out" 60 "$node" -e "$1" >"$LG_TMP/$name.stdout"
+    run_lg "format=json:log=$out${2:+:$2}" 60 "$node" -e "$1" \
+        >"$LG_TMP/$name.stdout"
     [ "$rc" -eq 0 ] || fail "node ($name) exited with status $rc, expected 0"
     # Child processes inherit the preload and may log under their own pid.
     cat "$LG_TMP/$name".*.jsonl >"$LG_TMP/$name.all" 2>/dev/null || true
@@ -61,3 +67,25 @@ expect_count 1 "$1" '.type == "blocking_call"
     and any(.stack[]; .symbol // "" | test("SyncProcessRunner"))' \
     "node (spawn): the private loop of execSync in a timer callback"
 echo "ok: node execSync in a callback: one record, its private loop's poll"
+
+run_node busy '
+setTimeout(() => { const end = Date.now() + 1500; while (Date.now() < end); }, 10);
+setTimeout(() => console.log("after"), 1600);' stall_ms=500
+set -- "$LG_TMP/busy.all"
+[ "$(cat "$LG_TMP/busy.stdout")" = after ] || fail "node (busy) did not go on"
+expect_count 1 "$1" '.type == "stall" and .phase == "begin"
+    and .doing == "running" and .loop.kind == "libuv"
+    and .loop.via == "stack" and any(.stack[]; .symbol // "" | test("RunTimers"))
+    and any(.loop_stack[]; .symbol == "uv_run")' \
+    "node (busy): a stall of the loop, in a timer callback"
+expect_count 1 "$1" '.type == "stall" and .phase == "end" and .stalled_ms >= 1000' \
+    "node (busy): the stall's end"
+echo "ok: node busy callback: a stall, then its end"
+
+run_node turning '
+setTimeout(() => {
+  const end = Date.now() + 1500;
+  (function tick() { if (Date.now() < end) setImmediate(tick); })();
+}, 50);' stall_ms=300
+expect_count 0 "$LG_TMP/turning.all" '.type == "stall"' "node (turning): stalls"
+echo "ok: node turning through setImmediate: no stall"

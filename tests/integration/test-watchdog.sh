@@ -139,3 +139,28 @@ f=$(log shared)
 expect_count 1 "$f" '.type == "blocking_call" and .self_wait == false and
     .call == "pthread_cond_wait"' "shared-wait: not a self-wait"
 echo "ok: self-wait named, shared wait not"
+
+# --- A lone loop thread reading a pipe only it writes: a deadlock. With a
+# child process that could write to it, not one.
+run_lg "format=json:stall_ms=$MS:log=$LG_TMP/pself.%p.jsonl" 3 \
+    "$prog" pipe-self $MS
+[ "$rc" = 137 ] || fail "pipe-self should hang until killed: status $rc"
+expect_count 1 "$(log pself)" '.type == "deadlock" and .threads_total == 1
+    and .threads[0].call == "read" and
+    (.threads[0].object | test("^fd [0-9]+ \\(pipe\\)$")) and
+    any(.threads[0].stack[]; .symbol == "pipe_pop")' \
+    "pipe-self: a deadlock on the pipe read"
+expect_count 1 "$(log pself)" '.type == "blocking_call" and .call == "read"
+    and .self_wait == true' "pipe-self: only this loop thread wrote to it"
+run_lg "format=json:stall_ms=$MS:log=$LG_TMP/pchild.%p.jsonl" 3 \
+    "$prog" pipe-child $MS
+[ "$rc" = 137 ] || fail "pipe-child should hang until killed: status $rc"
+pkill -f "prog-watch pipe-child" 2>/dev/null || true
+for f in "$LG_TMP"/pchild.*.jsonl; do
+    [ -f "$f" ] || continue
+    expect_count 0 "$f" '.type == "deadlock"' "pipe-child: no deadlock"
+done
+expect_count 1 "$(log pchild)" '.type == "blocking_call" and .call == "read"
+    and .self_wait == false' \
+    "pipe-child: the read is reported, not as a self-wait (the child may write)"
+echo "ok: a pipe only this process writes; not with a child"
