@@ -46,11 +46,16 @@ static int by_tid(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-/* A pipe read waits for this process only when pipes.c says so; every
- * other parked wait does by construction. */
-static int in_process(const struct lg__park *p)
+/* Whether thread tid really waits as its slot says: in the system call
+ * the wait makes (a thread cancelled inside a wait keeps its slot until it
+ * exits), and, for a pipe read, on a pipe only this process writes
+ * (pipes.c); every other parked wait is on something private. */
+static int in_process(pid_t tid, const struct lg__park *p)
 {
-    return strcmp(p->what, "pipe") != 0 ||
+    long nr = lg__task_syscall(tid);
+    if (strcmp(p->what, "pipe") != 0)
+        return nr == SYS_futex;
+    return (nr == SYS_read || nr == SYS_readv) &&
            lg__pipe_in_process((int)(intptr_t)p->obj);
 }
 
@@ -87,7 +92,8 @@ static int all_waiting(struct waiter *out)
             if (tid == self)
                 continue;
             struct lg__park p;
-            if (lg__park_find(tid, &p) && (p.seq & 1) && in_process(&p)) {
+            if (lg__park_find(tid, &p) && (p.seq & 1) &&
+                in_process(tid, &p)) {
                 if (n == MAX_THREADS) {
                     ok = 0;
                     break;

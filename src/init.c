@@ -45,8 +45,11 @@ void lg__lock_register(pthread_mutex_t *m)
 
 /* The handlers run with in_shim set from prepare to parent or child: our
  * own locks are not the program's (the lock wrappers pass them through). */
+static uint8_t fork_was_in_shim;      /* the forking thread's, restored */
+
 static void fork_prepare(void)
 {
+    fork_was_in_shim = lg__tls.in_shim;
     lg__tls.in_shim = 1;
     pthread_mutex_lock(&locks_lock);
     for (int i = 0; i < n_locks; i++)
@@ -60,7 +63,7 @@ static void fork_parent(void)
     for (int i = n_locks - 1; i >= 0; i--)
         pthread_mutex_unlock(locks[i]);
     pthread_mutex_unlock(&locks_lock);
-    lg__tls.in_shim = 0;
+    lg__tls.in_shim = fork_was_in_shim;
 }
 
 /* The child has one thread; locks held at fork by threads that no longer
@@ -72,7 +75,7 @@ static void fork_child(void)
         pthread_mutex_init(locks[i], NULL);
     pthread_mutex_init(&locks_lock, NULL);
     lg__watch_fork_child();
-    lg__tls.in_shim = 0;
+    lg__tls.in_shim = fork_was_in_shim;
 }
 
 static void option_error(void *arg, const char *line)

@@ -86,6 +86,7 @@ struct lg__park {
     /* The lock-order graph's per-thread part (lockorder.c), written and
      * read by this thread only. */
     uint32_t nheld;           /* locks held, recorded or not */
+    uint32_t nrec;            /* of them, recorded in held[] */
     uint32_t cache_epoch;     /* graph epoch the cache is valid for */
     const void *held[LG__HELD_MAX];   /* innermost last */
     const char *held_what[LG__HELD_MAX];  /* "mutex", "rwlock" */
@@ -139,56 +140,63 @@ LG__INTERNAL void lg__lock_forget(const void *l);
 LG__INTERNAL void lg__lock_order_init(void);
 
 /* After lock l was taken: checks the edges from the locks held (unless
- * `edges` is 0: a trylock), then records l as held. */
+ * `edges` is 0: a trylock), then records l as held. A lock taken again
+ * while held (a recursive mutex, a second read lock) adds no edge: it
+ * cannot wait for what is held after it. Past LG__HELD_MAX, locks are
+ * counted, not recorded. */
 static inline void lg__lock_taken(struct lg__park *p, const void *l,
                                   int edges, const char *call,
                                   const char *what)
 {
-    uint32_t n = p->nheld;
-    if (edges && n && lg__lock_order_on) {
-        uint32_t k = n < LG__HELD_MAX ? n : LG__HELD_MAX;
+    uint32_t k = p->nrec;
+    if (edges && k && lg__lock_order_on) {
+        for (uint32_t i = 0; i < k; i++)
+            if (p->held[i] == l)
+                edges = 0;
         if (LG__UNLIKELY(p->cache_epoch !=
                          __atomic_load_n(&lg__lock_epoch, __ATOMIC_RELAXED)))
             lg__lock_edge(p, -1, NULL, NULL, NULL);     /* drops cache */
-        for (uint32_t i = 0; i < k; i++) {
+        for (uint32_t i = 0; edges && i < k; i++) {
             const void *from = p->held[i];
             uintptr_t h = ((uintptr_t)from >> 4) ^ ((uintptr_t)l >> 3);
             unsigned slot = (unsigned)(h ^ (h >> 7)) % LG__EDGE_CACHE;
-            if (LG__UNLIKELY((p->cache[slot].from != from ||
-                              p->cache[slot].to != l) && from != l))
-                lg__lock_edge(p, i, l, call, what);
+            if (LG__UNLIKELY(p->cache[slot].from != from ||
+                             p->cache[slot].to != l))
+                lg__lock_edge(p, (int)i, l, call, what);
         }
     }
-    if (n < LG__HELD_MAX) {
-        p->held[n] = l;
-        p->held_what[n] = what;
+    if (k < LG__HELD_MAX) {
+        p->held[k] = l;
+        p->held_what[k] = what;
+        p->nrec = k + 1;
     }
-    p->nheld = n + 1;
+    p->nheld++;
 }
 
-/* Before lock l is released. */
+/* Before lock l is released: the innermost record of it goes (locks may
+ * be released in any order); one not recorded is one of those counted. */
 static inline void lg__lock_released(struct lg__park *p, const void *l)
 {
-    uint32_t n = p->nheld;
-    if (n == 0)
+    uint32_t k = p->nrec;
+    if (p->nheld == 0)
         return;
-    uint32_t k = n < LG__HELD_MAX ? n : LG__HELD_MAX;
-    if (LG__LIKELY(n == k && p->held[k - 1] == l)) {
-        p->nheld = n - 1;
+    if (LG__LIKELY(k && p->held[k - 1] == l)) {
+        p->nrec = k - 1;
+        p->nheld--;
         return;
     }
-    /* Released out of order, or beyond what is recorded. */
     for (uint32_t i = k; i-- > 0;)
         if (p->held[i] == l) {
             for (uint32_t j = i; j + 1 < k; j++) {
                 p->held[j] = p->held[j + 1];
                 p->held_what[j] = p->held_what[j + 1];
             }
-            p->nheld = n - 1;
+            p->nrec = k - 1;
+            p->nheld--;
             return;
         }
-    if (n > LG__HELD_MAX)
-        p->nheld = n - 1;
+    if (p->nheld > k)
+        p->nheld--;
 }
 
 /* Pipes (pipes.c): pipe()/pipe2() made fds here; fds closed (a range,
@@ -707,6 +715,8 @@ LG__INTERNAL int lg__task_read(pid_t tid, const char *file, char *buf,
                                size_t cap);
 LG__INTERNAL void lg__task_name(pid_t tid, char name[17]);
 LG__INTERNAL char lg__task_state(pid_t tid);
+/* The system call the thread is in, -1 when it runs or is in none. */
+LG__INTERNAL long lg__task_syscall(pid_t tid);
 /* Reports a deadlock once it has lasted `limit` ns (deadlock.c). */
 LG__INTERNAL void lg__deadlock_check(uint64_t now, uint64_t limit);
 

@@ -69,8 +69,6 @@ static int n_known;
 
 static void graph_init(void)
 {
-    lg__lock_register(&graph_lock);
-    lg__lock_register(&report_lock);
     nodes = lg__arena_alloc(MAX_NODES * sizeof *nodes);
     edges = lg__arena_alloc(MAX_EDGES * sizeof *edges);
     buckets = lg__arena_alloc(NODE_BUCKETS * sizeof *buckets);
@@ -451,7 +449,12 @@ void lg__lock_forget(const void *l)
     errno = saved;
 }
 
+/* From lg__init(), before the report's locks are registered: fork takes
+ * registered locks in order, and report() takes the symbol and emit locks
+ * while it holds report_lock. */
 void lg__lock_order_init(void)
 {
     lg__lock_order_on = (uint8_t)(lg__opt.lock_order != 0);
+    lg__lock_register(&report_lock);
+    lg__lock_register(&graph_lock);
 }

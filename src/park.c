@@ -84,7 +84,7 @@ struct lg__park *lg__park_claim(void)
         goto out;
     }
     /* A slot is reused after its thread exits: start clean. */
-    got->nheld = 0;
+    got->nheld = got->nrec = 0;
     memset(got->cache, 0, sizeof got->cache);
     got->cache_epoch = __atomic_load_n(&lg__lock_epoch, __ATOMIC_RELAXED);
     t->park = got;

@@ -84,16 +84,24 @@ static LG__COLD void stall_over(struct lg__thread *rec)
     int saved = errno;
     uint8_t was = lg__tls.in_shim;
     lg__tls.in_shim = 1;
+    /* Writing the record opens and writes files: a pending cancellation
+     * must strike in the program's own call, not here. */
+    int cancel_state;
+    pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &cancel_state);
     lg__stall_end(rec->tid, rec->depth_recorded ? &rec->marks[0] : NULL,
                   lg__now_ns() - rec->stall_since_ns);
+    pthread_setcancelstate(cancel_state, NULL);
     lg__tls.in_shim = was;
     errno = saved;
 }
 
+/* The store of progress and the load of stalled are ordered (seq_cst)
+ * against the watchdog's store of stalled and load of progress, so one of
+ * the two always sees the other and the end of a stall is written. */
 static inline void progress(struct lg__thread *rec)
 {
-    __atomic_store_n(&rec->progress, rec->progress + 1, __ATOMIC_RELAXED);
-    if (LG__UNLIKELY(__atomic_load_n(&rec->stalled, __ATOMIC_RELAXED)))
+    __atomic_store_n(&rec->progress, rec->progress + 1, __ATOMIC_SEQ_CST);
+    if (LG__UNLIKELY(__atomic_load_n(&rec->stalled, __ATOMIC_SEQ_CST)))
         stall_over(rec);
 }
 
@@ -101,10 +109,12 @@ static void thread_exit(void *p)
 {
     struct lg__thread *rec = p;
     lg__tls.in_shim = 1;
-    stall_over(rec);
+    /* Out of the table first: the watchdog cannot mark a stall after the
+     * last look at it. */
     pthread_mutex_lock(&reg_lock);
     HASH_DEL(reg_table, rec);
     pthread_mutex_unlock(&reg_lock);
+    stall_over(rec);
     lg__tls.rec = NULL;
     lg__tls.dead = 1;
     free(rec);

@@ -12,7 +12,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <sys/prctl.h>
 #include <time.h>
 #include <unistd.h>
@@ -82,6 +84,16 @@ char lg__task_state(pid_t tid)
     return '?';
 }
 
+long lg__task_syscall(pid_t tid)
+{
+    /* "202 0x... ..." while in a system call; "running" or "-1 ..." not. */
+    char buf[256];
+    if (lg__task_read(tid, "syscall", buf, sizeof buf) == 0 ||
+        buf[0] < '0' || buf[0] > '9')
+        return -1;
+    return strtol(buf, NULL, 10);
+}
+
 static void symbolize_pcs(void *const *pcs, int n, int first_exact,
                           struct lg__sym *out, int *nout)
 {
@@ -126,7 +138,11 @@ static int report_stall(const struct lg__loop_view *v, uint64_t ns)
         r.timeout_ns = v->timeout_ns;
         memcpy(pcs, v->wait_pcs, (size_t)v->nwait * sizeof *pcs);
         n = v->nwait;
-    } else if (lg__park_find(v->tid, &p) && (p.seq & 1)) {
+    } else if (lg__park_find(v->tid, &p) && (p.seq & 1) &&
+               lg__task_syscall(v->tid) == SYS_futex) {
+        /* Waiting for a lock: a futex wait, which the signal resumes. The
+         * slot alone is not enough: a thread cancelled in its wait keeps
+         * it until it exits. */
         static char obj[LG__OBJ_MAX];
         struct lg__wait w;
         lg__object_ptr(&w, p.what, p.obj);   /* locks: not a pipe */

@@ -7,7 +7,10 @@
  *   rwlock       rwlocks: read A then write B; write B then write A
  *   destroyed    A then B; both destroyed and re-made; then B then A
  *   stress       16 threads at once take 64 locks in one global order,
- *                10^6 acquisitions in all */
+ *                10^6 acquisitions in all
+ *   fifo         20 locks taken in order and released first-taken first,
+ *                twice; then the last two in order: nothing to report
+ *   recursive    recursive mutex A, then B, then A again: no cycle */
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -118,6 +121,36 @@ static void *ordered(void *arg)
     return NULL;
 }
 
+static void *fifo(void *arg)
+{
+    (void)arg;
+    for (int round = 0; round < 2; round++) {
+        for (int i = 0; i < 20; i++)
+            pthread_mutex_lock(&many[i]);
+        for (int i = 0; i < 20; i++)
+            pthread_mutex_unlock(&many[i]);
+    }
+    pthread_mutex_lock(&many[18]);
+    pthread_mutex_lock(&many[19]);
+    pthread_mutex_unlock(&many[19]);
+    pthread_mutex_unlock(&many[18]);
+    return NULL;
+}
+
+static pthread_mutex_t rec;
+
+static void *recursive(void *arg)
+{
+    (void)arg;
+    pthread_mutex_lock(&rec);
+    pthread_mutex_lock(&b);
+    pthread_mutex_lock(&rec);
+    pthread_mutex_unlock(&rec);
+    pthread_mutex_unlock(&b);
+    pthread_mutex_unlock(&rec);
+    return NULL;
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 2)
@@ -149,6 +182,18 @@ int main(int argc, char **argv)
         pthread_mutex_init(&a, NULL);
         pthread_mutex_init(&b, NULL);
         run(b_then_a, NULL);
+    } else if (!strcmp(mode, "fifo")) {
+        for (int i = 0; i < NLOCKS; i++)
+            pthread_mutex_init(&many[i], NULL);
+        run(fifo, NULL);
+        run(fifo, NULL);
+    } else if (!strcmp(mode, "recursive")) {
+        pthread_mutexattr_t at;
+        pthread_mutexattr_init(&at);
+        pthread_mutexattr_settype(&at, PTHREAD_MUTEX_RECURSIVE);
+        pthread_mutex_init(&rec, &at);
+        run(recursive, NULL);
+        run(recursive, NULL);
     } else if (!strcmp(mode, "stress")) {
         pthread_t t[NTHREADS];
         for (int i = 0; i < NLOCKS; i++)

@@ -14,6 +14,8 @@
  *              last pop waits on a cond only the loop thread ever
  *              signalled, while a worker sleeps (hangs: killed)
  *   shared-wait the same, but the worker pushed once too (hangs)
+ *   cancelled  a worker is cancelled in pthread_cond_wait; its cleanup
+ *              handler computes for 3 x MS while main joins it: no deadlock
  *   pipe-self  the only thread, a loop's, reads a pipe it made and only it
  *              writes: one byte, then again, forever (hangs)
  *   pipe-child the same, after forking a child that keeps the write end
@@ -185,6 +187,24 @@ static void on_pipe(uv_timer_t *t)
     (void)t;
 }
 
+static void cleanup_spin(void *arg)
+{
+    (void)arg;
+    pthread_mutex_unlock(&m);
+    busy_spin(3 * ms);
+}
+
+static void *cancellable(void *arg)
+{
+    (void)arg;
+    pthread_mutex_lock(&m);
+    pthread_cleanup_push(cleanup_spin, NULL);
+    for (;;)
+        pthread_cond_wait(&c, &m);
+    pthread_cleanup_pop(0);
+    return NULL;
+}
+
 static int run_loop(void)
 {
     return uv_run(uv_default_loop(), UV_RUN_DEFAULT);
@@ -258,6 +278,15 @@ int main(int argc, char **argv)
         uv_timer_init(uv_default_loop(), &t);
         uv_timer_start(&t, on_pipe, 1, 1);
         return run_loop();
+    }
+    if (!strcmp(mode, "cancelled")) {
+        pthread_t th;
+        pthread_create(&th, NULL, cancellable, NULL);
+        struct timespec d = {0, 50000000};
+        nanosleep(&d, NULL);
+        pthread_cancel(th);
+        pthread_join(th, NULL);
+        return 0;
     }
     if (!strcmp(mode, "timed")) {
         pthread_t th[3];

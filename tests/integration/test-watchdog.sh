@@ -76,6 +76,14 @@ run_lg "format=json:stall_ms=$MS:log=$LG_TMP/timed.%p.jsonl" 20 \
 expect_no_record "timed waits" "$LG_TMP"/timed.*.jsonl
 echo "ok: timed waits are no deadlock"
 
+# --- A worker cancelled inside its wait runs a long cleanup handler while
+# main joins it: its slot still says "waiting", its thread does not.
+run_lg "format=json:stall_ms=$MS:log=$LG_TMP/cancel.%p.jsonl" 20 \
+    "$prog" cancelled $MS
+[ "$rc" = 0 ] || fail "cancelled: exit status $rc"
+expect_no_record "cancelled" "$LG_TMP"/cancel.*.jsonl
+echo "ok: a thread cancelled in its wait is not taken for waiting"
+
 # --- main joins a worker that waits on a cond nobody signals: deadlock,
 # both threads listed with what they wait on and their stacks.
 run_lg "format=json:stall_ms=$MS:log=$LG_TMP/cycle.%p.jsonl" 4 \
