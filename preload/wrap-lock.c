@@ -103,6 +103,10 @@ LOCK_WRAP(pthread_rwlock_clockwrlock,
            const struct timespec *restrict t),
           (l, c, t), l, "rwlock", rwlock_private, 0, 1, 0)
 UNLOCK_WRAP(pthread_rwlock_unlock, (pthread_rwlock_t *l), (l), l)
+FORGET_WRAP(pthread_rwlock_init, int,
+            (pthread_rwlock_t *restrict l,
+             const pthread_rwlockattr_t *restrict a),
+            (l, a), l)
 FORGET_WRAP(pthread_rwlock_destroy, int, (pthread_rwlock_t *l), (l), l)
 
 LOCK_WRAP(mtx_lock, (mtx_t *m), (m), m, "mutex", mtx_private, 1, 1,
@@ -113,4 +117,5 @@ LOCK_WRAP(mtx_timedlock,
           (mtx_t *restrict m, const struct timespec *restrict t), (m, t), m,
           "mutex", mtx_private, 0, 1, thrd_success)
 UNLOCK_WRAP(mtx_unlock, (mtx_t *m), (m), m)
+FORGET_WRAP(mtx_init, int, (mtx_t *m, int type), (m, type), m)
 FORGET_WRAP(mtx_destroy, void, (mtx_t *m), (m), m)

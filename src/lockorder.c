@@ -21,7 +21,7 @@
 #define MAX_EDGES 16384
 #define NODE_BUCKETS 16384     /* open hash of node addresses: 2 x nodes */
 #define EDGE_FRAMES 24
-#define MAX_CYCLE 16           /* edges listed in one report */
+#define MAX_CYCLE 32           /* longer cycles are not reported */
 #define MAX_REPORTED 1024      /* cycles remembered, for once-only */
 #define KNOWN_SLOTS 65536      /* lock-free set of edges in the graph */
 #define KNOWN_MAX (KNOWN_SLOTS / 4 * 3)
@@ -55,6 +55,10 @@ static pthread_once_t graph_once = PTHREAD_ONCE_INIT;
 static struct node *nodes;
 static struct edge *edges;
 static int *buckets;           /* node index + 1; 0 empty, -1 deleted */
+static int n_tomb;             /* deleted buckets: rebuilt past a quarter */
+/* One bit per bucket_of() value, set while a node may have it: lets a
+ * destroy of a lock never in the graph (most) skip the graph lock. */
+static uint64_t maybe[NODE_BUCKETS / 64];
 static int free_node = -1, free_edge = -1;
 static int n_nodes;            /* atomic: nodes in use (destroy's test) */
 static uint32_t dfs_gen;
@@ -117,9 +121,33 @@ static int node_find(const void *l, int create, const char *what)
     int i = free_node;
     free_node = nodes[i].next_free;
     nodes[i] = (struct node){.lock = l, .what = what, .out = -1, .in = -1};
+    if (tomb >= 0)
+        n_tomb--;
     buckets[tomb >= 0 ? (unsigned)tomb : b] = i + 1;
+    unsigned h = bucket_of(l);
+    __atomic_or_fetch(&maybe[h / 64], 1ull << (h % 64), __ATOMIC_RELAXED);
     __atomic_add_fetch(&n_nodes, 1, __ATOMIC_RELAXED);
     return i;
+}
+
+/* Re-inserts every live node into empty buckets: probes stay short however
+ * many locks came and went. */
+static void buckets_rebuild(void)
+{
+    memset(buckets, 0, NODE_BUCKETS * sizeof *buckets);
+    for (size_t w = 0; w < NODE_BUCKETS / 64; w++)
+        __atomic_store_n(&maybe[w], 0, __ATOMIC_RELAXED);
+    n_tomb = 0;
+    for (int i = 0; i < MAX_NODES; i++) {
+        if (!nodes[i].lock)
+            continue;
+        unsigned b = bucket_of(nodes[i].lock);
+        while (buckets[b] != 0)
+            b = (b + 1) % NODE_BUCKETS;
+        buckets[b] = i + 1;
+        unsigned h = bucket_of(nodes[i].lock);
+        __atomic_or_fetch(&maybe[h / 64], 1ull << (h % 64), __ATOMIC_RELAXED);
+    }
 }
 
 static int edge_find(int from, int to)
@@ -131,7 +159,8 @@ static int edge_find(int from, int to)
 }
 
 /* A path to -> ... -> from, found depth first: its edges into path[]
- * (from the end of the cycle back), returns their count, 0 if none. */
+ * (from the end of the cycle back), returns their count; 0 if none, or
+ * if it has more than max edges. */
 static int path_find(int to, int from, int *path, int max)
 {
     uint32_t gen = ++dfs_gen;
@@ -142,11 +171,10 @@ static int path_find(int to, int from, int *path, int max)
     while (sp > 0) {
         int n = dfs_stack[--sp];
         if (n == from) {
-            int k = 0;
-            for (int e = nodes[n].via; e >= 0 && k < max;
-                 e = nodes[edges[e].from].via)
+            int k = 0, e = nodes[n].via;
+            for (; e >= 0 && k < max; e = nodes[edges[e].from].via)
                 path[k++] = e;
-            return k;
+            return e >= 0 ? 0 : k;    /* too long to list: not reported */
         }
         for (int e = nodes[n].out; e >= 0; e = edges[e].next_out) {
             int m = edges[e].to;
@@ -242,11 +270,14 @@ static uint64_t edge_key(const void *from, const void *to)
     return (h ^ (h >> 29)) | 1;
 }
 
-#define KNOWN_GONE 2           /* a removed key; keys are odd */
+static unsigned known_home(uint64_t key)
+{
+    return (unsigned)(key >> 20) % KNOWN_SLOTS;
+}
 
 static int known_has(uint64_t key)
 {
-    unsigned b = (unsigned)(key >> 20) % KNOWN_SLOTS;
+    unsigned b = known_home(key);
     for (unsigned k = 0; k < KNOWN_SLOTS; k++, b = (b + 1) % KNOWN_SLOTS) {
         uint64_t v = __atomic_load_n(&known[b], __ATOMIC_RELAXED);
         if (v == key)
@@ -257,8 +288,8 @@ static int known_has(uint64_t key)
     return 0;
 }
 
-/* Slots used, removed ones included, stay under KNOWN_MAX so probes stay
- * short; past it the set is wiped and refills from the slow path. */
+/* At most KNOWN_MAX keys: past it the set is wiped and refills from the
+ * slow path, so probes stay short. */
 static void known_add(uint64_t key)
 {
     if (n_known >= KNOWN_MAX) {
@@ -266,7 +297,7 @@ static void known_add(uint64_t key)
             __atomic_store_n(&known[i], 0, __ATOMIC_RELAXED);
         n_known = 0;
     }
-    unsigned b = (unsigned)(key >> 20) % KNOWN_SLOTS;
+    unsigned b = known_home(key);
     while (known[b] != 0 && known[b] != key)
         b = (b + 1) % KNOWN_SLOTS;
     if (known[b] == 0) {
@@ -275,15 +306,30 @@ static void known_add(uint64_t key)
     }
 }
 
+/* Linear probing's deletion by backward shift: no tombstones, so a lock
+ * made and destroyed again and again does not lengthen the probes. A
+ * reader racing with the shift may miss a key, and takes the slow path. */
 static void known_remove(uint64_t key)
 {
-    unsigned b = (unsigned)(key >> 20) % KNOWN_SLOTS;
-    for (unsigned k = 0; k < KNOWN_SLOTS && known[b];
-         k++, b = (b + 1) % KNOWN_SLOTS)
-        if (known[b] == key) {
-            __atomic_store_n(&known[b], KNOWN_GONE, __ATOMIC_RELAXED);
+    unsigned i = known_home(key);
+    while (known[i] != key) {
+        if (known[i] == 0)
             return;
+        i = (i + 1) % KNOWN_SLOTS;
+    }
+    for (unsigned j = i;;) {
+        j = (j + 1) % KNOWN_SLOTS;
+        if (known[j] == 0)
+            break;
+        unsigned h = known_home(known[j]);
+        /* known[j] may move to i when its home is not in (i, j]. */
+        if (i <= j ? (h <= i || h > j) : (h <= i && h > j)) {
+            __atomic_store_n(&known[i], known[j], __ATOMIC_RELAXED);
+            i = j;
         }
+    }
+    __atomic_store_n(&known[i], 0, __ATOMIC_RELAXED);
+    n_known--;
 }
 
 static void cache_clear(struct lg__park *p)
@@ -384,8 +430,11 @@ void lg__lock_edge(struct lg__park *p, int held, const void *to,
                     }
                 }
             }
-            found = 1;
         }
+        /* Recorded; or the pools are full, and the edge is not (it closes
+         * no cycle): either way remembered as seen, so that no thread
+         * comes back here for it. */
+        found = 1;
     }
     if (found)
         known_add(key);
@@ -419,7 +468,10 @@ static void edge_unlink(int e)
 
 void lg__lock_forget(const void *l)
 {
-    if (__atomic_load_n(&n_nodes, __ATOMIC_RELAXED) == 0)
+    unsigned h = bucket_of(l);
+    if (__atomic_load_n(&n_nodes, __ATOMIC_RELAXED) == 0 ||
+        !(__atomic_load_n(&maybe[h / 64], __ATOMIC_RELAXED) &
+          (1ull << (h % 64))))
         return;
     int saved = errno;
     uint8_t was = lg__tls.in_shim;
@@ -435,11 +487,14 @@ void lg__lock_forget(const void *l)
              k++, b = (b + 1) % NODE_BUCKETS)
             if (buckets[b] == n + 1) {
                 buckets[b] = -1;
+                n_tomb++;
                 break;
             }
         nodes[n].lock = NULL;
         nodes[n].next_free = free_node;
         free_node = n;
+        if (n_tomb > NODE_BUCKETS / 4)
+            buckets_rebuild();
         __atomic_sub_fetch(&n_nodes, 1, __ATOMIC_RELAXED);
         /* Every thread's cache may name the lock: they all start over. */
         __atomic_add_fetch(&lg__lock_epoch, 1, __ATOMIC_RELAXED);

@@ -10,7 +10,10 @@
  *                10^6 acquisitions in all
  *   fifo         20 locks taken in order and released first-taken first,
  *                twice; then the last two in order: nothing to report
- *   recursive    recursive mutex A, then B, then A again: no cycle */
+ *   recursive    recursive mutex A, then B, then A again: no cycle
+ *   churn        50000 heap mutexes, each made, taken under A, destroyed
+ *                (more than the graph holds at once); then the abba pair:
+ *                reported, so destroyed locks did leave the graph */
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -194,6 +197,19 @@ int main(int argc, char **argv)
         pthread_mutex_init(&rec, &at);
         run(recursive, NULL);
         run(recursive, NULL);
+    } else if (!strcmp(mode, "churn")) {
+        for (int i = 0; i < 50000; i++) {
+            pthread_mutex_t *m = malloc(sizeof *m);
+            pthread_mutex_init(m, NULL);
+            pthread_mutex_lock(&a);
+            pthread_mutex_lock(m);
+            pthread_mutex_unlock(m);
+            pthread_mutex_unlock(&a);
+            pthread_mutex_destroy(m);
+            free(m);
+        }
+        run(a_then_b, NULL);
+        run(b_then_a, NULL);
     } else if (!strcmp(mode, "stress")) {
         pthread_t t[NTHREADS];
         for (int i = 0; i < NLOCKS; i++)

@@ -54,6 +54,13 @@ expect_count 1 "$f" '.type == "lock_order_inversion" and
     all(.cycle[]; .acquired | startswith("rwlock 0x"))' "rwlock: cycle"
 echo "ok: rwlock cycle"
 
+case_run churn
+expect_count 1 "$f" '.type == "lock_order_inversion" and .locks == 2 and
+    any(.cycle[]; any(.stack[]; .symbol == "b_then_a"))' \
+    "churn: destroyed locks left the graph; the cycle after them is found"
+expect_count 1 "$f" 'true' "churn: one record"
+echo "ok: 50000 locks made and destroyed; the graph still finds cycles"
+
 case_run stress
 expect_no_record "stress" "$f"
 echo "ok: 16 threads, 64 locks in one order, 10^6 acquisitions"
