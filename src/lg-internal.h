@@ -706,6 +706,8 @@ LG__INTERNAL int lg__touched_only_by_me(const void *obj);
 /* Starts the watchdog unless it runs or stall_ms is 0. Cheap once started:
  * called on every loop entry. */
 LG__INTERNAL void lg__watch_start(void);
+/* The same for a loop thread: the watchdog then stays for good. */
+LG__INTERNAL void lg__watch_loop(void);
 LG__INTERNAL void lg__watch_fork_child(void);
 /* The watchdog thread's kernel id, 0 before it runs. */
 LG__INTERNAL pid_t lg__watch_tid(void);

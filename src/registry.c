@@ -204,7 +204,7 @@ int lg__loop_enter(int kind, int via, const void *id, const void *runner,
         __atomic_store_n(&rec->on_loop, 1, __ATOMIC_RELAXED);
         progress(rec);
     }
-    lg__watch_start();
+    lg__watch_loop();
     t->in_shim = was;
     pthread_setcancelstate(cancel_state, NULL);
     errno = saved;
@@ -277,7 +277,7 @@ void lg__stack_loop_own(const struct lg__stack_loop *sl, void *const *pcs,
         rec->stack_found = 1;
         t->sloop = 1;
         __atomic_store_n(&rec->on_loop, 1, __ATOMIC_RELEASE);
-        lg__watch_start();
+        lg__watch_loop();
     }
 }
 

@@ -254,7 +254,7 @@ void lg__wait_begin(struct lg__wait *w)
         report(w, pcs, n, key, &sl);
     /* A loop found through its stack was never entered: the watchdog
      * starts with its first blocking call (the deadlock it may be). */
-    lg__watch_start();
+    lg__watch_loop();
     if (lg__opt.mode == LG__MODE_ABORT)
         abort();
     w->site = s;

@@ -9,6 +9,7 @@
  * (in_shim), and never takes a lock a wrapper could hold while waiting for
  * it. Memory is fixed at start: MAX_WATCH loop threads are watched, the
  * rest are not. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -32,6 +33,7 @@ struct watch {
 };
 
 static int wd_started;                /* atomic */
+static int wd_loops;                  /* atomic: a loop was ever seen */
 static pid_t wd_tid;
 static struct lg__loop_view *views;   /* MAX_WATCH, from the arena */
 static struct watch *watches;         /* MAX_WATCH, from the arena */
@@ -242,6 +244,44 @@ static void stall_check(uint64_t now, uint64_t limit)
             watches[i].gen = 0;
 }
 
+/* Threads of the process but the watchdog, from /proc/self/task. */
+static int other_threads(void)
+{
+    int fd = open("/proc/self/task", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return 2;
+    int n = 0;
+    char buf[2048];
+    long got;
+    while ((got = syscall(SYS_getdents64, fd, buf, sizeof buf)) > 0)
+        for (long off = 0; off < got;) {
+            struct dirent64 *d = (struct dirent64 *)(buf + off);
+            off += d->d_reclen;
+            n += d->d_name[0] >= '0' && d->d_name[0] <= '9';
+        }
+    close(fd);
+    return n - 1;
+}
+
+/* A watchdog started for threads, in a process with no loop, that is
+ * down to one thread again leaves: a single-threaded process stays one
+ * (unshare(CLONE_NEWUSER) and the like require it). The next thread that
+ * waits or locks starts it again. */
+static int may_leave(void)
+{
+    if (__atomic_load_n(&wd_loops, __ATOMIC_ACQUIRE) || other_threads() > 1)
+        return 0;
+    __atomic_store_n(&wd_started, 0, __ATOMIC_SEQ_CST);
+    /* A thread that came meanwhile saw the watchdog running: stay. */
+    int zero = 0;
+    if ((__atomic_load_n(&wd_loops, __ATOMIC_ACQUIRE) ||
+         other_threads() > 1) &&
+        __atomic_compare_exchange_n(&wd_started, &zero, 1, 0,
+                                    __ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
+        return 0;
+    return 1;
+}
+
 static void *watchdog_main(void *arg)
 {
     (void)arg;
@@ -262,8 +302,18 @@ static void *watchdog_main(void *arg)
         uint64_t now = lg__now_ns();
         stall_check(now, limit);
         lg__deadlock_check(now, limit);
+        if (may_leave())
+            break;
     }
+    __atomic_store_n(&wd_tid, 0, __ATOMIC_RELEASE);
     return NULL;
+}
+
+void lg__watch_loop(void)
+{
+    if (LG__UNLIKELY(!__atomic_load_n(&wd_loops, __ATOMIC_RELAXED)))
+        __atomic_store_n(&wd_loops, 1, __ATOMIC_RELEASE);
+    lg__watch_start();
 }
 
 void lg__watch_start(void)

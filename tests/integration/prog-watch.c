@@ -16,10 +16,13 @@
  *   shared-wait the same, but the worker pushed once too (hangs)
  *   cancelled  a worker is cancelled in pthread_cond_wait; its cleanup
  *              handler computes for 3 x MS while main joins it: no deadlock
+ *   single     a helper thread locks a mutex and is joined; 3 x MS later
+ *              the process has one thread again: prints "threads N"
  *   pipe-self  the only thread, a loop's, reads a pipe it made and only it
  *              writes: one byte, then again, forever (hangs)
  *   pipe-child the same, after forking a child that keeps the write end
  *              (hangs; the child exits after 60 s) */
+#include <dirent.h>
 #include <pthread.h>
 #include <semaphore.h>
 #include <signal.h>
@@ -75,6 +78,14 @@ static void *holder(void *arg)
     struct timespec d = {(time_t)(3 * ms / 1000),
                          (long)(3 * ms % 1000) * 1000000};
     nanosleep(&d, NULL);
+    pthread_mutex_unlock(&held);
+    return NULL;
+}
+
+static void *holder_quick(void *arg)
+{
+    (void)arg;
+    pthread_mutex_lock(&held);
     pthread_mutex_unlock(&held);
     return NULL;
 }
@@ -286,6 +297,22 @@ int main(int argc, char **argv)
         nanosleep(&d, NULL);
         pthread_cancel(th);
         pthread_join(th, NULL);
+        return 0;
+    }
+    if (!strcmp(mode, "single")) {
+        pthread_t th;
+        pthread_create(&th, NULL, holder_quick, NULL);
+        pthread_join(th, NULL);
+        struct timespec d = {(time_t)(3 * ms / 1000),
+                             (long)(3 * ms % 1000) * 1000000};
+        nanosleep(&d, NULL);
+        int n = 0;
+        DIR *dir = opendir("/proc/self/task");
+        for (struct dirent *e; dir && (e = readdir(dir));)
+            n += e->d_name[0] != '.';
+        if (dir)
+            closedir(dir);
+        printf("threads %d\n", n);
         return 0;
     }
     if (!strcmp(mode, "timed")) {

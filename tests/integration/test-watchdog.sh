@@ -43,6 +43,14 @@ expect_count 1 "$(log masked)" '.type == "stall" and .phase == "begin" and
     .doing == "running" and .stack == []' "busy-masked: a stall, no stack"
 echo "ok: a thread that blocks signals is not signalled"
 
+# --- A process with no loop that is down to one thread again loses the
+# watchdog too (a single-threaded process stays one).
+run_lg "stall_ms=$MS" 20 "$prog" single $MS >"$LG_TMP/single.out"
+[ "$rc" = 0 ] || fail "single: exit status $rc"
+[ "$(cat "$LG_TMP/single.out")" = "threads 1" ] ||
+    fail "single: expected one thread left, got: $(cat "$LG_TMP/single.out")"
+echo "ok: the watchdog leaves a process that is single-threaded again"
+
 # --- The same run with the watchdog off: no record.
 run_lg "format=json:stall_ms=0:log=$LG_TMP/off.%p.jsonl" 20 "$prog" busy $MS
 [ "$rc" = 0 ] || fail "stall_ms=0: exit status $rc"
