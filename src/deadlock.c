@@ -14,8 +14,6 @@
  * while some thread waits on a semaphore or futex word, which a handler
  * may post (sem_post is async-signal-safe; cond signals and unlocks are
  * not). */
-#include <dirent.h>
-#include <fcntl.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -71,47 +69,44 @@ static void object_name(const struct lg__park *p, char out[LG__OBJ_MAX])
     memcpy(out, tmp.object, LG__OBJ_MAX);
 }
 
+struct collect {
+    struct waiter *out;
+    int n, ok;
+    pid_t self;
+};
+
+static int collect_one(int tid, void *arg)
+{
+    struct collect *c = arg;
+    if (tid == c->self)
+        return 0;
+    struct lg__park p;
+    if (lg__park_find(tid, &p) && (p.seq & 1) && in_process(tid, &p)) {
+        if (c->n == MAX_THREADS) {
+            c->ok = 0;
+            return 1;
+        }
+        c->out[c->n].tid = tid;
+        c->out[c->n].seq = p.seq;
+        c->out[c->n].park = p;
+        c->n++;
+    } else if (lg__task_state(tid) != 'Z') {
+        c->ok = 0;            /* runs, or waits where we cannot see */
+        return 1;
+    }
+    return 0;
+}
+
 /* The process's threads but the watchdog, each waiting: their count, or
  * -1 when one does not wait (or there are too many to judge). */
 static int all_waiting(struct waiter *out)
 {
-    int fd = open("/proc/self/task", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0)
+    struct collect c = {out, 0, 1, lg__watch_tid()};
+    if (lg__proc_each("/proc/self/task", collect_one, &c) < 0 || !c.ok ||
+        c.n == 0)
         return -1;
-    pid_t self = lg__watch_tid();
-    int n = 0, ok = 1;
-    char buf[4096];
-    long got;
-    while (ok && (got = syscall(SYS_getdents64, fd, buf, sizeof buf)) > 0) {
-        for (long off = 0; ok && off < got;) {
-            struct dirent64 *d = (struct dirent64 *)(buf + off);
-            off += d->d_reclen;
-            if (d->d_name[0] < '0' || d->d_name[0] > '9')
-                continue;
-            pid_t tid = (pid_t)atoi(d->d_name);
-            if (tid == self)
-                continue;
-            struct lg__park p;
-            if (lg__park_find(tid, &p) && (p.seq & 1) &&
-                in_process(tid, &p)) {
-                if (n == MAX_THREADS) {
-                    ok = 0;
-                    break;
-                }
-                out[n].tid = tid;
-                out[n].seq = p.seq;
-                out[n].park = p;
-                n++;
-            } else if (lg__task_state(tid) != 'Z') {
-                ok = 0;       /* runs, or waits where we cannot see */
-            }
-        }
-    }
-    close(fd);
-    if (!ok || n == 0)
-        return -1;
-    qsort(out, (size_t)n, sizeof *out, by_tid);
-    return n;
+    qsort(out, (size_t)c.n, sizeof *out, by_tid);
+    return c.n;
 }
 
 static int handler_may_post(const struct waiter *w, int n)

@@ -717,6 +717,11 @@ LG__INTERNAL int lg__task_read(pid_t tid, const char *file, char *buf,
                                size_t cap);
 LG__INTERNAL void lg__task_name(pid_t tid, char name[17]);
 LG__INTERNAL char lg__task_state(pid_t tid);
+/* Calls fn(number, arg) for each numeric entry of a /proc directory
+ * (threads, descriptors) until it returns non-zero; returns that, or -1
+ * when the directory cannot be read. */
+LG__INTERNAL int lg__proc_each(const char *dir, int (*fn)(int num, void *arg),
+                               void *arg);
 /* The system call the thread is in, -1 when it runs or is in none. */
 LG__INTERNAL long lg__task_syscall(pid_t tid);
 /* Reports a deadlock once it has lasted `limit` ns (deadlock.c). */

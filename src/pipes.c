@@ -7,11 +7,8 @@
  * inode is open in this process, and the process has no child that could
  * hold another. A descriptor passed to another process over a socket, or
  * inherited by a grandchild whose parent exited, is not seen. */
-#include <dirent.h>
 #include <fcntl.h>
-#include <stdlib.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -62,7 +59,7 @@ void lg__pipe_made(const int fds[2])
     lg__tls.in_shim = was;
 }
 
-/* Whether fd, other than `not`, is a write end of the pipe `ino`. */
+/* Whether fd is a write end of the pipe `ino`. */
 static int writes_to(int fd, ino_t ino)
 {
     struct stat st;
@@ -70,6 +67,17 @@ static int writes_to(int fd, ino_t ino)
         return 0;
     int fl = fcntl(fd, F_GETFL);
     return fl >= 0 && (fl & O_ACCMODE) != O_RDONLY;
+}
+
+struct write_end {
+    int fd;
+    ino_t ino;
+};
+
+static int other_writes(int num, void *arg)
+{
+    const struct write_end *w = arg;
+    return num != w->fd && writes_to(num, w->ino);
 }
 
 int lg__pipe_in_process(int fd)
@@ -84,24 +92,6 @@ int lg__pipe_in_process(int fd)
     siginfo_t si;
     if (waitid(P_ALL, 0, &si, WEXITED | WSTOPPED | WNOHANG | WNOWAIT) == 0)
         return 0;
-    int dir = open("/proc/self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dir < 0)
-        return 0;
-    int found = 0;
-    char buf[4096];
-    long got;
-    while (!found &&
-           (got = syscall(SYS_getdents64, dir, buf, sizeof buf)) > 0) {
-        for (long off = 0; !found && off < got;) {
-            struct dirent64 *d = (struct dirent64 *)(buf + off);
-            off += d->d_reclen;
-            if (d->d_name[0] < '0' || d->d_name[0] > '9')
-                continue;
-            int other = atoi(d->d_name);
-            found = other != fd && other != dir &&
-                    writes_to(other, st.st_ino);
-        }
-    }
-    close(dir);
-    return found;
+    struct write_end w = {fd, st.st_ino};
+    return lg__proc_each("/proc/self/fd", other_writes, &w) > 0;
 }

@@ -244,22 +244,38 @@ static void stall_check(uint64_t now, uint64_t limit)
             watches[i].gen = 0;
 }
 
-/* Threads of the process but the watchdog, from /proc/self/task. */
-static int other_threads(void)
+int lg__proc_each(const char *dir, int (*fn)(int num, void *arg), void *arg)
 {
-    int fd = open("/proc/self/task", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd < 0)
-        return 2;
-    int n = 0;
-    char buf[2048];
+        return -1;
+    int stop = 0;
+    char buf[4096];
     long got;
-    while ((got = syscall(SYS_getdents64, fd, buf, sizeof buf)) > 0)
-        for (long off = 0; off < got;) {
+    while (!stop && (got = syscall(SYS_getdents64, fd, buf, sizeof buf)) > 0)
+        for (long off = 0; !stop && off < got;) {
             struct dirent64 *d = (struct dirent64 *)(buf + off);
             off += d->d_reclen;
-            n += d->d_name[0] >= '0' && d->d_name[0] <= '9';
+            if (d->d_name[0] >= '0' && d->d_name[0] <= '9')
+                stop = fn(atoi(d->d_name), arg);
         }
     close(fd);
+    return stop;
+}
+
+static int count_one(int num, void *arg)
+{
+    (void)num;
+    ++*(int *)arg;
+    return 0;
+}
+
+/* Threads of the process but the watchdog. */
+static int other_threads(void)
+{
+    int n = 0;
+    if (lg__proc_each("/proc/self/task", count_one, &n) < 0)
+        return 2;
     return n - 1;
 }
 
