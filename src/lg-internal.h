@@ -39,6 +39,8 @@ struct lg__tls {
     uint8_t sloop;            /* parked in the own wait of a loop found
                                  through the stack (report.c): its zero
                                  polls are signs of life */
+    uint8_t noslot;           /* the wait-slot table was full: do not
+                                 look again (park.c) */
     uint32_t id;              /* unique per thread, from 1, given on first
                                  touch (touch.c); 0 before */
     struct lg__thread *rec;   /* registry record, allocated on first

@@ -43,7 +43,12 @@ static int slots_off;                 /* both users are off: never claim */
 struct lg__park *lg__park_claim(void)
 {
     struct lg__tls *t = &lg__tls;
-    if (t->dead || t->in_shim || __atomic_load_n(&slots_off, __ATOMIC_RELAXED))
+    /* Not before the preload's constructor: a lock taken that early may be
+     * a malloc's own, made while it initialises, and lg__init() would
+     * dlopen (and allocate) inside it. */
+    if (t->dead || t->in_shim || t->noslot ||
+        __atomic_load_n(&slots_off, __ATOMIC_RELAXED) ||
+        !lg__detector_active())
         return NULL;
     int saved = errno;
     t->in_shim = 1;
@@ -75,8 +80,10 @@ struct lg__park *lg__park_claim(void)
                                             __ATOMIC_RELAXED))
             ;
     }
-    if (!got)
+    if (!got) {
+        t->noslot = 1;        /* a scan of the whole table per lock: no */
         goto out;
+    }
     if (pthread_setspecific(park_key, got) != 0) {
         park_release(got);
         t->dead = 0;

@@ -70,7 +70,9 @@ static void on_sample(int sig, siginfo_t *si, void *ucv)
                                            0, __ATOMIC_ACQ_REL,
                                            __ATOMIC_RELAXED)) {
         void *tmp[LG__MAX_FRAMES];
-        int n = lg__stack_capture(tmp, LG__MAX_FRAMES);
+        /* Interrupted inside loopguard, maybe inside libunwind itself,
+         * whose per-thread cache is not reentrant: no stack this time. */
+        int n = lg__tls.in_shim ? 0 : lg__stack_capture(tmp, LG__MAX_FRAMES);
         /* The capture starts in the signal trampoline; the interrupted
          * frame begins where its exact pc is. */
         ucontext_t *uc = ucv;
@@ -84,7 +86,7 @@ static void on_sample(int sig, siginfo_t *si, void *ucv)
         int k = 0;
         for (int i = first; i < n; i++)
             req.pcs[k++] = tmp[i];
-        if (k == 0)
+        if (k == 0 && !lg__tls.in_shim)
             req.pcs[k++] = pc;
         req.n = k;
         __atomic_store_n(&req.state, REQ_DONE, __ATOMIC_RELEASE);
