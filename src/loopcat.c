@@ -209,6 +209,11 @@ int lg__loopcat_class(const char *sym, int *kind)
     const struct entry *e = NULL;
     *kind = 0;
     if (!maybe_rust(sym)) {
+        /* V8's garbage collector stops the main thread at a safepoint
+         * until its helper threads are done: the runtime's own short
+         * wait (Node), like tokio's locks. */
+        if (strncmp(sym, "_ZN2v88internal16IsolateSafepoint", 33) == 0)
+            return PARK;
         /* Every C entry starts with one of these. */
         if (sym[0] && strchr("ueps", sym[0]))
             e = lookup(c_cat, sizeof c_cat / sizeof c_cat[0], sym, 0);

@@ -91,6 +91,12 @@ static void test_loopcat_c(void **state)
     (void)state;
     expect("uv_run", RUNNER, LG__LOOP_LIBUV);
     expect("uv__io_poll", PARK, 0);
+    /* V8's GC safepoint (Node): the runtime's own wait; other V8 and
+     * C++ names are foreign. */
+    expect("_ZN2v88internal16IsolateSafepoint25EnterLocalSafepointScopeEv",
+           PARK, 0);
+    expect("_ZN2v88internal4Heap14CollectGarbageENS0_15AllocationSpaceE",
+           FOREIGN, 0);
     expect("event_base_loop", RUNNER, LG__LOOP_LIBEVENT);
     expect("ev_run", RUNNER, LG__LOOP_LIBEV);
     expect("uv_run_helper", FOREIGN, 0);
