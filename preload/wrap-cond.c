@@ -176,3 +176,23 @@ __asm__(".symver lg__wrap_pthread_cond_broadcast_225, "
         "pthread_cond_broadcast@GLIBC_2.2.5");
 COND_SIGNAL(cnd_signal, cnd_signal, cnd_t)
 COND_SIGNAL(cnd_broadcast, cnd_broadcast, cnd_t)
+
+/* A cond made anew at an address starts with no signaller (touch.c). */
+#define COND_INIT(wrapper, c_real, params, args)                              \
+    LG_EXPORT int wrapper params                                              \
+    {                                                                         \
+        if (LG__LIKELY(!lg__tls.in_shim))                                     \
+            lg__touch_forget(c);                                              \
+        return REAL(c_real) args;                                             \
+    }
+
+COND_INIT(lg__wrap_pthread_cond_init, pthread_cond_init,
+          (pthread_cond_t *restrict c, const pthread_condattr_t *restrict a),
+          (c, a))
+__asm__(".symver lg__wrap_pthread_cond_init, pthread_cond_init@@GLIBC_2.3.2");
+COND_INIT(lg__wrap_pthread_cond_init_225, pthread_cond_init_225,
+          (pthread_cond_t *restrict c, const pthread_condattr_t *restrict a),
+          (c, a))
+__asm__(".symver lg__wrap_pthread_cond_init_225, "
+        "pthread_cond_init@GLIBC_2.2.5");
+COND_INIT(cnd_init, cnd_init, (cnd_t *c), (c))

@@ -699,6 +699,8 @@ LG__INTERNAL void lg__touch(const void *obj, int signal);
 /* Whether the calling thread is the only one that ever touched obj, and
  * has signalled it: a wait on it can only be ended by itself. */
 LG__INTERNAL int lg__touched_only_by_me(const void *obj);
+/* obj is made anew (pthread_cond_init): who touched it before is past. */
+LG__INTERNAL void lg__touch_forget(const void *obj);
 
 /* ---------------------------------------------------------------------------
  * The watchdog (watchdog.c, deadlock.c, sample.c). It runs on its own

@@ -122,6 +122,13 @@ static const struct entry c_cat[] = {
     {"select_poll", PARK, 0},
 };
 
+/* V8's own waits, as mangled prefixes: IsolateSafepoint::*,
+ * platform::DefaultJobState::* (Join). */
+static const char *const v8_own[] = {
+    "_ZN2v88internal16IsolateSafepoint",
+    "_ZN2v88platform15DefaultJobState",
+};
+
 /* Shared objects of the C and C++ runtimes, by file name prefix. */
 static const char *const runtime_objs[] = {
     "libc.so", "libstdc++.so", "libgcc_s.so", "libm.so", "libpthread.so",
@@ -209,11 +216,12 @@ int lg__loopcat_class(const char *sym, int *kind)
     const struct entry *e = NULL;
     *kind = 0;
     if (!maybe_rust(sym)) {
-        /* V8's garbage collector stops the main thread at a safepoint
-         * until its helper threads are done: the runtime's own short
-         * wait (Node), like tokio's locks. */
-        if (strncmp(sym, "_ZN2v88internal16IsolateSafepoint", 33) == 0)
-            return PARK;
+        /* V8's garbage collector makes the main thread wait for its
+         * helper threads (a safepoint, a parallel job's join): the
+         * runtime's own short waits (Node), like tokio's locks. */
+        for (size_t i = 0; i < sizeof v8_own / sizeof v8_own[0]; i++)
+            if (strncmp(sym, v8_own[i], strlen(v8_own[i])) == 0)
+                return PARK;
         /* Every C entry starts with one of these. */
         if (sym[0] && strchr("ueps", sym[0]))
             e = lookup(c_cat, sizeof c_cat / sizeof c_cat[0], sym, 0);

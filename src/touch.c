@@ -101,3 +101,12 @@ int lg__touched_only_by_me(const void *obj)
     return __atomic_load_n(&t->who, __ATOMIC_RELAXED) == lg__tls.id &&
            lg__tls.id != 0 && !(f & T_MANY) && (f & T_SIGNALLED);
 }
+
+void lg__touch_forget(const void *obj)
+{
+    struct touch *t = find(obj, 0);
+    if (!t)
+        return;
+    __atomic_store_n(&t->who, 0, __ATOMIC_RELAXED);
+    __atomic_store_n(&t->flags, 0, __ATOMIC_RELAXED);
+}

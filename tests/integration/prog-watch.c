@@ -14,6 +14,8 @@
  *              last pop waits on a cond only the loop thread ever
  *              signalled, while a worker sleeps (hangs: killed)
  *   shared-wait the same, but the worker pushed once too (hangs)
+ *   reinit-wait the same as self-wait, but the cond is made anew with
+ *              pthread_cond_init before the last pop (hangs)
  *   cancelled  a worker is cancelled in pthread_cond_wait; its cleanup
  *              handler computes for 3 x MS while main joins it: no deadlock
  *   single     a helper thread locks a mutex and is joined; 3 x MS later
@@ -154,14 +156,19 @@ __attribute__((noinline)) static void pop(void)
     pthread_mutex_unlock(&m);
 }
 
-static int pops;
+static int pops, reinit;
 
 static void on_queue(uv_timer_t *t)
 {
-    if (pops == 0)
+    if (pops == 0) {
         push();
-    else
+    } else {
+        if (pops == 2 && reinit) {
+            pthread_cond_destroy(&c);
+            pthread_cond_init(&c, NULL);
+        }
         pop();
+    }
     if (++pops == 3)
         uv_close((uv_handle_t *)t, NULL);
 }
@@ -266,8 +273,10 @@ int main(int argc, char **argv)
         pthread_join(th, NULL);
         return r;
     }
-    if (!strcmp(mode, "self-wait") || !strcmp(mode, "shared-wait")) {
+    if (!strcmp(mode, "self-wait") || !strcmp(mode, "shared-wait") ||
+        !strcmp(mode, "reinit-wait")) {
         static uv_timer_t t;
+        reinit = !strcmp(mode, "reinit-wait");
         pthread_t th;
         pthread_create(&th, NULL, sleeper,
                        !strcmp(mode, "shared-wait") ? (void *)1 : NULL);

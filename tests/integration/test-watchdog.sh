@@ -154,7 +154,12 @@ run_lg "format=json:stall_ms=$MS:log=$LG_TMP/shared.%p.jsonl" 3 \
 f=$(log shared)
 expect_count 1 "$f" '.type == "blocking_call" and .self_wait == false and
     .call == "pthread_cond_wait"' "shared-wait: not a self-wait"
-echo "ok: self-wait named, shared wait not"
+run_lg "format=json:stall_ms=$MS:log=$LG_TMP/reinit.%p.jsonl" 3 \
+    "$prog" reinit-wait $MS
+f=$(log reinit)
+expect_count 1 "$f" '.type == "blocking_call" and .self_wait == false and
+    .call == "pthread_cond_wait"' "reinit-wait: a cond made anew is no self-wait"
+echo "ok: self-wait named; shared or re-initialised wait not"
 
 # --- A lone loop thread reading a pipe only it writes: a deadlock. With a
 # child process that could write to it, not one.

@@ -95,6 +95,7 @@ static void test_loopcat_c(void **state)
      * C++ names are foreign. */
     expect("_ZN2v88internal16IsolateSafepoint25EnterLocalSafepointScopeEv",
            PARK, 0);
+    expect("_ZN2v88platform15DefaultJobState4JoinEv", PARK, 0);
     expect("_ZN2v88internal4Heap14CollectGarbageENS0_15AllocationSpaceE",
            FOREIGN, 0);
     expect("event_base_loop", RUNNER, LG__LOOP_LIBEVENT);
