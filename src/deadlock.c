@@ -11,9 +11,9 @@
  * (it runs, or sleeps in a call not wrapped) keeps the verdict "no". Two
  * things outside the threads could still wake them, and both keep it
  * "no": an armed ITIMER_REAL, and a handler for an asynchronous signal
- * while some thread waits on a semaphore or futex word, which a handler
- * may post (sem_post is async-signal-safe; cond signals and unlocks are
- * not). */
+ * while some thread waits on a semaphore, futex word or pipe, which a
+ * handler may post or write to (cond signals and unlocks are not
+ * async-signal-safe). */
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -109,14 +109,20 @@ static int all_waiting(struct waiter *out)
     return c.n;
 }
 
+/* A signal handler may sem_post, wake a futex word, or write to a pipe
+ * (the self-pipe trick): all async-signal-safe. */
 static int handler_may_post(const struct waiter *w, int n)
 {
     int posted = 0;
     for (int i = 0; i < n; i++)
         posted |= !strcmp(w[i].park.what, "sem") ||
-                  !strcmp(w[i].park.what, "futex");
-    if (!posted)
-        return 0;
+                  !strcmp(w[i].park.what, "futex") ||
+                  !strcmp(w[i].park.what, "pipe");
+    return posted && lg__async_handler();
+}
+
+int lg__async_handler(void)
+{
     for (int sig = 1; sig < NSIG; sig++) {
         switch (sig) {
         case SIGSEGV: case SIGBUS: case SIGILL: case SIGFPE: case SIGTRAP:

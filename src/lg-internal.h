@@ -728,6 +728,10 @@ LG__INTERNAL int lg__proc_each(const char *dir, int (*fn)(int num, void *arg),
                                void *arg);
 /* The system call the thread is in, -1 when it runs or is in none. */
 LG__INTERNAL long lg__task_syscall(pid_t tid);
+/* Whether the program has a handler for an asynchronous signal (SIGINT,
+ * SIGUSR1, ...; not for faults), which may post a semaphore, wake a futex
+ * word or write to a pipe (deadlock.c; a sigaction call per signal). */
+LG__INTERNAL int lg__async_handler(void);
 /* Reports a deadlock once it has lasted `limit` ns (deadlock.c). */
 LG__INTERNAL void lg__deadlock_check(uint64_t now, uint64_t limit);
 

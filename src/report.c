@@ -160,9 +160,13 @@ static void report(const struct lg__wait *w, void *const *pcs, int n,
     r.object = w->object;
     r.timeout_ns = w->timeout_ns;
     r.site = key;
-    /* Another process may write to a pipe: only one no other can. */
+    /* Another process may write to a pipe: only one no other can. A
+     * signal handler may wake a futex word or write to a pipe (not signal
+     * a cond): not when the program has one. */
     r.self_wait = w->touch && lg__touched_only_by_me(w->touch) &&
-                  (w->touch_fd < 0 || lg__pipe_in_process(w->touch_fd));
+                  (w->touch_fd < 0 || lg__pipe_in_process(w->touch_fd)) &&
+                  (strncmp(w->object, "cond", 4) == 0 ||
+                   !lg__async_handler());
     r.stack = stack;
     r.nstack = ns;
     const struct lg__loop_mark *m = lg__loop_stalled();

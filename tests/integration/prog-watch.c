@@ -23,7 +23,9 @@
  *   pipe-self  the only thread, a loop's, reads a pipe it made and only it
  *              writes: one byte, then again, forever (hangs)
  *   pipe-child the same, after forking a child that keeps the write end
- *              (hangs; the child exits after 60 s) */
+ *              (hangs; the child exits after 60 s)
+ *   pipe-signal the same as pipe-self, with a SIGUSR1 handler that writes
+ *              to the pipe (the self-pipe trick): hangs until signalled */
 #include <dirent.h>
 #include <pthread.h>
 #include <semaphore.h>
@@ -193,6 +195,13 @@ __attribute__((noinline)) static void pipe_pop(void)
         exit(3);
 }
 
+static void on_usr1_pipe(int sig)
+{
+    (void)sig;
+    if (write(pipefd[1], "s", 1) != 1)
+        _exit(3);
+}
+
 static void on_pipe(uv_timer_t *t)
 {
     static int n;
@@ -286,10 +295,13 @@ int main(int argc, char **argv)
         uv_timer_start(&t, on_queue, 1, 1);
         return run_loop();
     }
-    if (!strcmp(mode, "pipe-self") || !strcmp(mode, "pipe-child")) {
+    if (!strcmp(mode, "pipe-self") || !strcmp(mode, "pipe-child") ||
+        !strcmp(mode, "pipe-signal")) {
         static uv_timer_t t;
         if (pipe(pipefd) != 0)
             return 3;
+        if (!strcmp(mode, "pipe-signal"))
+            signal(SIGUSR1, on_usr1_pipe);
         if (!strcmp(mode, "pipe-child") && fork() == 0) {
             struct timespec d = {60, 0};
             nanosleep(&d, NULL);

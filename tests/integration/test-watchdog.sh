@@ -184,4 +184,11 @@ done
 expect_count 1 "$(log pchild)" '.type == "blocking_call" and .call == "read"
     and .self_wait == false' \
     "pipe-child: the read is reported, not as a self-wait (the child may write)"
-echo "ok: a pipe only this process writes; not with a child"
+run_lg "format=json:stall_ms=$MS:log=$LG_TMP/psig.%p.jsonl" 3 \
+    "$prog" pipe-signal $MS
+[ "$rc" = 137 ] || fail "pipe-signal should hang until killed: status $rc"
+expect_count 0 "$(log psig)" '.type == "deadlock"' \
+    "pipe-signal: a signal handler may write to the pipe"
+expect_count 1 "$(log psig)" '.type == "blocking_call" and .self_wait == false' \
+    "pipe-signal: not a self-wait either"
+echo "ok: a pipe only this process writes; not with a child or a handler"
