@@ -22,10 +22,10 @@
 /* ---------------------------------------------------------------------------
  * Per-thread state (tls.c).
  *
- * One small initial-exec TLS block: a wrapper's fast path reads `depth` and
- * nothing else. It must stay a few bytes because libloopguard.so may be
- * dlopened, and static TLS surplus is shared by every library (preload notes
- * section 2).
+ * One small initial-exec TLS block: a wrapper's fast path reads `depth`
+ * (and, for waits and locks, `park`; for zero polls, `sloop`). It must stay
+ * a few dozen bytes because libloopguard.so may be dlopened, and static TLS
+ * surplus is shared by every library (preload notes section 2).
  * ------------------------------------------------------------------------- */
 struct lg__thread;
 struct lg__park;

@@ -5,8 +5,9 @@
  * other threads enumerate loop threads later (watchdog, deadlock reports).
  *
  * Invariants: a record is reachable from the table iff its thread is alive
- * and has entered a loop at least once; only its own thread writes its
- * marks; the table is changed only under reg_lock. */
+ * and has entered a loop at least once (or waited in the own poll of a
+ * loop found through its stack); only its own thread writes its marks;
+ * the table is changed only under reg_lock. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>

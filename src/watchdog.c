@@ -1,5 +1,6 @@
 /* The watchdog: one thread, started when the first loop thread appears or
- * a thread first waits with no timeout, that looks at the process every
+ * a second thread waits or locks (it leaves a loop-less process that is
+ * down to one thread again), that looks at the process every
  * stall_ms / 4 and reports what nothing else can: a loop thread that has
  * not come back to its loop's own wait for stall_ms (a `stall`, then its
  * end), and a process whose every thread waits forever (deadlock.c).
