@@ -33,9 +33,7 @@ LG_EXPORT int close(int fd)
         return -1;
     }
     int r = REAL(close)(fd);
-    lg__fd_forget(fd);
-    if (fd >= 0)
-        lg__pipe_forget((unsigned)fd, (unsigned)fd);
+    lg__fd_closed(fd);
     if (LG__UNLIKELY(lg__tls.depth != 0))
         lg__epoll_closed(fd);
     return r;

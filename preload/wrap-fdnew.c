@@ -17,10 +17,8 @@
 
 static int fresh(int fd)
 {
-    if (fd >= 0) {
-        lg__fd_forget(fd);
-        lg__pipe_forget((unsigned)fd, (unsigned)fd);
-    }
+    if (fd >= 0)
+        lg__fd_closed(fd);
     return fd;
 }
 

@@ -110,9 +110,7 @@ static LG__COLD long futex_parked(long nr, long a0, long a1, long a2,
 static LG__COLD long close_slow(long fd)
 {
     long r = REAL(syscall)(SYS_close, fd, 0, 0, 0, 0, 0);
-    lg__fd_forget((int)fd);
-    if (fd >= 0)
-        lg__pipe_forget((unsigned)fd, (unsigned)fd);
+    lg__fd_closed((int)fd);
     return r;
 }
 

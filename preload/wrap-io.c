@@ -82,23 +82,21 @@ FD_RECV(recvmmsg, int,
 
 /* Writes: forwarded, after noting who wrote to a pipe made here (touch.c),
  * for the self-wait check of a loop thread that reads it. */
-static LG__COLD void wrote(int fd)
+static inline void wrote(int fd)
 {
     const void *key = lg__pipe_key(fd);
-    if (key)
+    if (LG__UNLIKELY(key != NULL) && !lg__tls.in_shim)
         lg__touch(key, 1);
 }
 
 LG_EXPORT ssize_t write(int fd, const void *buf, size_t n)
 {
-    if (LG__UNLIKELY(lg__pipes != NULL) && !lg__tls.in_shim)
-        wrote(fd);
+    wrote(fd);
     return REAL(write)(fd, buf, n);
 }
 
 LG_EXPORT ssize_t writev(int fd, const struct iovec *iov, int cnt)
 {
-    if (LG__UNLIKELY(lg__pipes != NULL) && !lg__tls.in_shim)
-        wrote(fd);
+    wrote(fd);
     return REAL(writev)(fd, iov, cnt);
 }

@@ -214,6 +214,13 @@ void lg__fd_forget(int fd)
         __atomic_store_n(s, 0, __ATOMIC_RELAXED);
 }
 
+void lg__fd_closed(int fd)
+{
+    lg__fd_forget(fd);
+    if (fd >= 0)
+        lg__pipe_forget((unsigned)fd, (unsigned)fd);
+}
+
 void lg__fd_forget_range(unsigned first, unsigned last)
 {
     lg__pipe_forget(first, last);

@@ -558,6 +558,10 @@ LG__INTERNAL void lg__fd_dup(int old, int new);
  * when it was dup'ed, every shared descriptor's state too. */
 LG__INTERNAL void lg__fd_flags_changed(int fd);
 LG__INTERNAL void lg__fd_forget_range(unsigned first, unsigned last);
+/* fd was closed, or its number taken by a new descriptor: forgets its
+ * class, and that it was a pipe made here (lg__fd_forget alone keeps the
+ * latter: a class is re-learnt, a pipe's identity is not). */
+LG__INTERNAL void lg__fd_closed(int fd);
 /* Records what a wrapper learnt for certain (e.g. EAGAIN from a "blocking"
  * fd proves O_NONBLOCK was set behind our back). */
 LG__INTERNAL void lg__fd_set_state(int fd, unsigned state);
