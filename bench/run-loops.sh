@@ -21,12 +21,7 @@ set -eu
 build=${1:-build}
 rounds=${LOOPS_ROUNDS:-7}
 preload=$(cd "$build" && pwd)/libloopguard-preload.so
-pin=""
-taskset -c 1 true 2>/dev/null && pin="taskset -c 1"
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT INT TERM
-
-median() { sort -n | awk '{v[NR]=$1} END {print (NR%2) ? v[(NR+1)/2] : (v[NR/2]+v[NR/2+1])/2}'; }
+. "$(dirname "$0")/lib.sh"
 
 echo
 echo "loop finding: $(date -u '+%Y-%m-%d %H:%M UTC'), $(uname -r), $(nproc) CPUs"
