@@ -12,8 +12,18 @@
  * that, so once head reaches the frozen tail every accepted message has
  * been taken. Sleepers (threads blocked on full or empty, loops waiting for
  * a message or for room) announce themselves before their last check, and
- * every push and pop makes a full fence before looking for them: either the
- * sleeper's check sees the change, or the changer sees the sleeper. */
+ * whoever changes the ring looks for them after the change: either the
+ * sleeper's check sees the change, or the changer sees the sleeper.
+ *
+ * A pop, and a sleeper, need a full fence for that. A push does not: its
+ * seq_cst CAS of `tail` (a locked instruction on x86, a full barrier there
+ * already) is the change a receiver's last check looks at, so a sleeping
+ * receiver checks `tail`, not the cell. That leaves one window: a position
+ * claimed and not yet published, whose producer looked for sleepers before
+ * the receiver announced itself. The receiver sees it (tail ahead of head,
+ * the cell not ready), spins briefly for it, and then sleeps with a short
+ * timeout instead of for good (lg__chan_in_flight). The fence it saves was
+ * most of a contended push's cost (docs/performance.md). */
 #ifndef LG_CHAN_INTERNAL_H
 #define LG_CHAN_INTERNAL_H
 
@@ -24,6 +34,12 @@
 
 #define LG__CHAN_CLOSED_BIT ((size_t)1 << (sizeof(size_t) * 8 - 1))
 #define LG__CHAN_MAX_LOOPS 8  /* loop threads remembered for -EDEADLK */
+
+#if defined(__x86_64__) || defined(__i386__)
+#define cpu_relax() __builtin_ia32_pause()
+#else
+#define cpu_relax() ((void)0)
+#endif
 
 struct lg__chan_rx;           /* chan-uv.c: the receiving loop */
 struct lg__chan_tx;           /* chan-uv.c: a sending loop */
@@ -72,7 +88,9 @@ struct lg_chan {
                                             above: odd while rewritten */
 };
 
-int lg__chan_push(struct lg_chan *ch, const void *msg);
+/* A push alone, without after_push's look for sleepers: exported for
+ * test-chan-inflight, which plays a producer that looked too early. */
+LG__INTERNAL int lg__chan_push(struct lg_chan *ch, const void *msg);
 int lg__chan_pop(struct lg_chan *ch, void *msg);
 /* Takes up to max consecutive ready messages off the ring with one CAS:
  * returns how many, the first at *first. Each must then be copied out with
@@ -84,13 +102,17 @@ void lg__chan_take(struct lg_chan *ch, size_t pos, void *msg);
 /* Moves n claimed messages from pos on into the stash (a receiving loop
  * stopped in the middle of a batch). Returns 0 or -ENOMEM. */
 int lg__chan_stash(struct lg_chan *ch, size_t pos, size_t n);
-/* After n pushes: wakes up to n parked receivers and a sleeping receiving
- * loop. */
+/* After n pushes (program order after their CAS, which is the fence):
+ * wakes up to n parked receivers and a sleeping receiving loop. */
 void lg__chan_after_push(struct lg_chan *ch, size_t n);
 /* After n pops: wakes up to n parked senders and waiting sending loops. */
 void lg__chan_after_pop(struct lg_chan *ch, size_t n);
 /* True when the channel is closed and every accepted message was taken. */
 int lg__chan_drained(struct lg_chan *ch);
+/* True when a producer claimed a position that no receiver has taken:
+ * a seq_cst look at `tail`, for a receiver that announced itself and found
+ * nothing ready (the message may be in flight; see the top). */
+int lg__chan_in_flight(struct lg_chan *ch);
 /* True when a message is ready to be taken. */
 int lg__chan_ready(struct lg_chan *ch);
 /* True when a push would find room now (or fail: closed). */

@@ -23,13 +23,24 @@
 #pragma weak uv_async_init
 #pragma weak uv_async_send
 #pragma weak uv_close
+#pragma weak uv_timer_init
+#pragma weak uv_timer_start
+#pragma weak uv_timer_stop
+#pragma weak uv_is_active
 
 #define BUDGET 1024           /* messages per wake-up before other handles
                                  get their turn */
 #define BATCH 256             /* messages claimed with one CAS */
+#define IN_FLIGHT_SPINS 64    /* pauses (~1-3 us) waiting for a message
+                                 claimed but not yet published */
+#define RECHECK_MS 1          /* ... then a timer looks again (see
+                                 chan-internal.h: its producer may have
+                                 missed that the loop went to sleep) */
 
 struct lg__chan_rx {
     uv_async_t async;
+    uv_timer_t recheck;       /* asleep with a message in flight */
+    int open_handles;         /* async and recheck: freed at 0 */
     struct lg_chan *ch;
     pthread_t thread;         /* the loop's thread */
     lg_chan_recv_cb cb;
@@ -88,7 +99,8 @@ int lg__chan_uv_is_loop_thread(struct lg_chan *ch)
 
 static int uv_present(void)
 {
-    return uv_async_init && uv_async_send && uv_close;
+    return uv_async_init && uv_async_send && uv_close && uv_timer_init &&
+           uv_timer_start && uv_timer_stop && uv_is_active;
 }
 
 static int closed(struct lg_chan *ch)
@@ -102,6 +114,8 @@ static void rx_closed(uv_handle_t *h)
 {
     struct lg__chan_rx *rx = h->data;
     struct lg_chan *ch = rx->ch;
+    if (--rx->open_handles > 0)
+        return;
     free(rx);
     lg__chan_unref(ch);
 }
@@ -118,7 +132,10 @@ static void rx_detach(struct lg__chan_rx *rx)
     pthread_mutex_unlock(&ch->uv_lock);
     atomic_store(&ch->rx_armed, 0);
     uv_close((uv_handle_t *)&rx->async, rx_closed);
+    uv_close((uv_handle_t *)&rx->recheck, rx_closed);
 }
+
+static void rx_recheck_cb(uv_timer_t *h);
 
 static void rx_wake_self(struct lg__chan_rx *rx)
 {
@@ -159,10 +176,11 @@ static int rx_deliver(struct lg__chan_rx *rx, int budget)
     return n;
 }
 
-static void rx_cb(uv_async_t *h)
+static void rx_run(struct lg__chan_rx *rx)
 {
-    struct lg__chan_rx *rx = h->data;
     struct lg_chan *ch = rx->ch;
+    if (uv_is_active((uv_handle_t *)&rx->recheck))
+        uv_timer_stop(&rx->recheck);
     int n = rx_deliver(rx, BUDGET);
     if (n)
         lg__chan_after_pop(ch, (size_t)n);
@@ -178,12 +196,34 @@ static void rx_cb(uv_async_t *h)
             rx_detach(rx);
         return;
     }
-    /* Going to sleep: announce it, then look once more (chan-internal.h). */
-    atomic_store(&ch->rx_armed, 1);
-    lg__chan_fence();
-    if ((lg__chan_ready(ch) || lg__chan_drained(ch)) &&
-        atomic_exchange(&ch->rx_armed, 0))
+    /* Going to sleep: announce it, then look once more at tail, the word
+     * every push changes first (chan-internal.h). A close wakes us on its
+     * own. */
+    atomic_store_explicit(&ch->rx_armed, 1, memory_order_seq_cst);
+    if (!lg__chan_in_flight(ch) && !lg__chan_ready(ch))
+        return;
+    for (int i = 0; i < IN_FLIGHT_SPINS && !lg__chan_ready(ch); i++)
+        cpu_relax();
+    if (!lg__chan_ready(ch)) {
+        /* Still in flight: its producer may wake us, or may have looked
+         * before we armed. Do not bet the message on which. */
+        uv_timer_start(&rx->recheck, rx_recheck_cb, RECHECK_MS, 0);
+        return;
+    }
+    if (atomic_exchange(&ch->rx_armed, 0))
         rx_wake_self(rx);
+}
+
+static void rx_cb(uv_async_t *h)
+{
+    rx_run(h->data);
+}
+
+static void rx_recheck_cb(uv_timer_t *h)
+{
+    struct lg__chan_rx *rx = h->data;
+    if (atomic_exchange(&rx->ch->rx_armed, 0))
+        rx_run(rx);
 }
 
 void lg__chan_uv_wake_rx(struct lg_chan *ch)
@@ -218,6 +258,9 @@ int lg_chan_recv_start(lg_chan_t *ch, uv_loop_t *loop, lg_chan_recv_cb cb,
     }
     int r = uv_async_init(loop, &rx->async, rx_cb);
     if (r == 0) {
+        uv_timer_init(loop, &rx->recheck);   /* cannot fail */
+        rx->recheck.data = rx;
+        rx->open_handles = 2;
         rx->async.data = rx;
         atomic_fetch_add(&ch->refs, 1);
         ch->rx = rx;

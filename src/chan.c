@@ -17,12 +17,10 @@
                                  a futex wake-up costs ~10 us */
 #define SEND_SPIN_NS 5000     /* a sender facing a full channel spins less:
                                  its receiver needs the CPU to make room */
-
-#if defined(__x86_64__) || defined(__i386__)
-#define cpu_relax() __builtin_ia32_pause()
-#else
-#define cpu_relax() ((void)0)
-#endif
+#define IN_FLIGHT_SPIN_NS 2000   /* a message claimed, not yet published:
+                                    its producer is a few stores away */
+#define IN_FLIGHT_PARK_NS 1000000   /* ... or was preempted there: sleep,
+                                       but look again (chan-internal.h) */
 
 struct cell {
     _Atomic size_t seq;
@@ -73,8 +71,9 @@ int lg__chan_push(struct lg_chan *ch, const void *msg)
         if (dif == 0) {
             if (ch->cap != ch->ncells && !released(ch, pos))
                 return -EAGAIN;
+            /* seq_cst: this is the fence after_push relies on. */
             if (atomic_compare_exchange_weak_explicit(
-                    &ch->tail, &pos, pos + 1, memory_order_relaxed,
+                    &ch->tail, &pos, pos + 1, memory_order_seq_cst,
                     memory_order_relaxed))
                 break;
         } else if (dif < 0) {
@@ -124,7 +123,10 @@ int lg__chan_stash(struct lg_chan *ch, size_t pos, size_t n)
     ch->stash_cap = have + n;
     atomic_store_explicit(&ch->stash_n, have + n, memory_order_release);
     pthread_mutex_unlock(&ch->stash_lock);
-    lg__chan_after_push(ch, n);   /* they are anyone's to take again */
+    /* They are anyone's to take again. No CAS of tail made them so: the
+     * fence after_push would have had from one comes here. */
+    lg__chan_fence();
+    lg__chan_after_push(ch, n);
     return 0;
 }
 
@@ -185,6 +187,13 @@ int lg__chan_drained(struct lg_chan *ch)
            (tail & ~LG__CHAN_CLOSED_BIT);
 }
 
+int lg__chan_in_flight(struct lg_chan *ch)
+{
+    size_t tail = atomic_load_explicit(&ch->tail, memory_order_seq_cst);
+    size_t head = atomic_load_explicit(&ch->head, memory_order_seq_cst);
+    return (tail & ~LG__CHAN_CLOSED_BIT) != head;
+}
+
 int lg__chan_ready(struct lg_chan *ch)
 {
     if (atomic_load_explicit(&ch->stash_n, memory_order_acquire))
@@ -225,14 +234,16 @@ static int clamp_int(size_t n)
 
 void lg__chan_after_push(struct lg_chan *ch, size_t n)
 {
-    lg__chan_fence();
-    /* On a closed channel this push may have been the last one in flight:
-     * every parked receiver must wake, to take it or to see -EPIPE. */
-    if (atomic_load_explicit(&ch->recv_waiters, memory_order_relaxed))
+    /* No fence: these seq_cst loads follow the push's seq_cst CAS
+     * (chan-internal.h); on x86 they are plain loads. */
+    if (atomic_load_explicit(&ch->recv_waiters, memory_order_seq_cst))
+        /* On a closed channel this push may have been the last one in
+         * flight: every parked receiver must wake, to take it or to see
+         * -EPIPE. */
         wake(&ch->recv_seq,
              atomic_load(&ch->tail) & LG__CHAN_CLOSED_BIT ? INT_MAX
                                                           : clamp_int(n));
-    if (atomic_load_explicit(&ch->rx_armed, memory_order_relaxed))
+    if (atomic_load_explicit(&ch->rx_armed, memory_order_seq_cst))
         lg__chan_uv_wake_rx(ch);
 }
 
@@ -417,18 +428,11 @@ static int past(const struct timespec *abs)
            (now.tv_sec == abs->tv_sec && now.tv_nsec >= abs->tv_nsec);
 }
 
-/* The one waiting loop behind every blocking and timed call: poll for
- * spin_ns, then park on the futex word `seq`, announced in `waiters`.
- * `op` is the non-blocking attempt (push or pop). abs NULL: no deadline. */
-static int wait_for(struct lg_chan *ch, int (*op)(struct lg_chan *, void *),
-                    void *msg, _Atomic uint32_t *seq,
-                    _Atomic uint32_t *waiters, const struct timespec *abs,
-                    uint64_t spin_ns, int *parked)
+/* Spins up to spin_ns retrying op while it says -EAGAIN. */
+static int spin_op(struct lg_chan *ch, int (*op)(struct lg_chan *, void *),
+                   void *msg, uint64_t spin_ns)
 {
-    int r = op(ch, msg);
-    *parked = 0;
-    if (r != -EAGAIN)
-        return r;
+    int r = -EAGAIN;
     uint64_t spin_end = lg__now_ns() + spin_ns;
     for (unsigned i = 1; r == -EAGAIN; i++) {
         if ((i & 63) == 0 && lg__now_ns() > spin_end)
@@ -436,18 +440,59 @@ static int wait_for(struct lg_chan *ch, int (*op)(struct lg_chan *, void *),
         cpu_relax();
         r = op(ch, msg);
     }
+    return r;
+}
+
+/* The earlier of abs (NULL: none) and IN_FLIGHT_PARK_NS from now. */
+static const struct timespec *in_flight_deadline(const struct timespec *abs,
+                                                 struct timespec *soon)
+{
+    clock_gettime(CLOCK_MONOTONIC, soon);
+    soon->tv_nsec += IN_FLIGHT_PARK_NS;
+    if (soon->tv_nsec >= 1000000000) {
+        soon->tv_sec++;
+        soon->tv_nsec -= 1000000000;
+    }
+    if (abs && (abs->tv_sec < soon->tv_sec ||
+                (abs->tv_sec == soon->tv_sec && abs->tv_nsec < soon->tv_nsec)))
+        return abs;
+    return soon;
+}
+
+/* The one waiting loop behind every blocking and timed call: poll for
+ * spin_ns, then park on the futex word `seq`, announced in `waiters`.
+ * `op` is the non-blocking attempt (push or pop); a receiver (recv) that
+ * finds a message in flight after announcing itself does not park for
+ * good (chan-internal.h). abs NULL: no deadline. */
+static int wait_for(struct lg_chan *ch, int (*op)(struct lg_chan *, void *),
+                    void *msg, _Atomic uint32_t *seq,
+                    _Atomic uint32_t *waiters, const struct timespec *abs,
+                    uint64_t spin_ns, int recv, int *parked)
+{
+    int r = op(ch, msg);
+    *parked = 0;
+    if (r != -EAGAIN)
+        return r;
+    r = spin_op(ch, op, msg, spin_ns);
     while (r == -EAGAIN) {
         uint32_t s = atomic_load_explicit(seq, memory_order_acquire);
         atomic_fetch_add_explicit(waiters, 1, memory_order_seq_cst);
         lg__chan_fence();
         r = op(ch, msg);
+        const struct timespec *until = abs;
+        struct timespec soon;
+        if (r == -EAGAIN && recv && lg__chan_in_flight(ch)) {
+            r = spin_op(ch, op, msg, IN_FLIGHT_SPIN_NS);
+            until = in_flight_deadline(abs, &soon);
+        }
         if (r == -EAGAIN) {
             if (abs && past(abs)) {
                 atomic_fetch_sub(waiters, 1);
                 return -ETIMEDOUT;
             }
-            /* EINTR and EAGAIN (the word moved) just mean: look again. */
-            futex(seq, FUTEX_WAIT_BITSET, s, abs);
+            /* EINTR, EAGAIN (the word moved) and ETIMEDOUT before abs
+             * just mean: look again. */
+            futex(seq, FUTEX_WAIT_BITSET, s, until);
             *parked = 1;
         }
         atomic_fetch_sub_explicit(waiters, 1, memory_order_relaxed);
@@ -477,7 +522,7 @@ static int send_wait(lg_chan_t *ch, const void *msg,
 {
     int parked;
     int r = wait_for(ch, push_op, (void *)msg, &ch->send_seq,
-                     &ch->send_waiters, abs, SEND_SPIN_NS, &parked);
+                     &ch->send_waiters, abs, SEND_SPIN_NS, 0, &parked);
     if (r == 0) {
         lg__chan_after_push(ch, 1);
         if (parked &&
@@ -492,7 +537,7 @@ static int recv_wait(lg_chan_t *ch, void *msg, const struct timespec *abs)
 {
     int parked;
     int r = wait_for(ch, pop_op, msg, &ch->recv_seq, &ch->recv_waiters, abs,
-                     RECV_SPIN_NS, &parked);
+                     RECV_SPIN_NS, 1, &parked);
     if (r == 0) {
         lg__chan_after_pop(ch, 1);
         if (parked &&

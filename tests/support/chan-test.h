@@ -7,9 +7,12 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
 #include <sys/syscall.h>
 #include <sys/types.h>
 #include <time.h>
@@ -144,6 +147,50 @@ static inline int ct_call_start_parked(struct ct_call *c)
     while (atomic_load(&c->tid) == 0)
         ct_sleep_ms(1);
     return ct_wait_parked(atomic_load(&c->tid));
+}
+
+/* A push or pop stalled between claiming its slot and publishing (or
+ * freeing) it: the message buffer is a page that faults, and the SIGSEGV
+ * handler sleeps 300 ms before making it accessible. In real programs:
+ * preemption, or a page fault on the caller's buffer. */
+static char *ct_slow_page;
+static long ct_page_size;
+
+static inline void ct_slow_page_fault(int sig, siginfo_t *si, void *uc)
+{
+    (void)sig;
+    (void)si;
+    (void)uc;
+    ct_sleep_ms(300);
+    mprotect(ct_slow_page, (size_t)ct_page_size, PROT_READ | PROT_WRITE);
+}
+
+/* Maps the page readable and writable and installs the handler: fill it,
+ * then ct_slow_page_arm(). Returns 0 on failure. */
+static inline int ct_slow_page_setup(void)
+{
+    struct sigaction sa;
+    ct_page_size = sysconf(_SC_PAGESIZE);
+    ct_slow_page = mmap(NULL, (size_t)ct_page_size, PROT_READ | PROT_WRITE,
+                        MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (ct_slow_page == MAP_FAILED)
+        return 0;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_sigaction = ct_slow_page_fault;
+    sa.sa_flags = SA_SIGINFO;
+    return sigaction(SIGSEGV, &sa, NULL) == 0;
+}
+
+/* The next access to the page stalls 300 ms. */
+static inline int ct_slow_page_arm(void)
+{
+    return mprotect(ct_slow_page, (size_t)ct_page_size, PROT_NONE) == 0;
+}
+
+static inline void ct_slow_page_teardown(void)
+{
+    signal(SIGSEGV, SIG_DFL);
+    munmap(ct_slow_page, (size_t)ct_page_size);
 }
 
 #endif

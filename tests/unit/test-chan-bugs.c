@@ -106,25 +106,12 @@ static void test_chan_bugs_loop_table_race(void **state)
 /* ---- 2. close while a push is in flight: a receiver is left parked ------- */
 
 static lg_chan_t *late_ch;
-static char *slow_page;
-static long page_size;
-
-/* The push stalls between claiming its slot and publishing it: a page
- * fault on the message, made long by a handler that sleeps. In real
- * programs: preemption, or a fault on the caller's buffer. */
-static void on_segv(int sig, siginfo_t *si, void *uc)
-{
-    (void)sig;
-    (void)si;
-    (void)uc;
-    ct_sleep_ms(300);
-    mprotect(slow_page, (size_t)page_size, PROT_READ | PROT_WRITE);
-}
-
+/* The push stalls between claiming its slot and publishing it:
+ * ct_slow_page (chan-test.h). */
 static void *stalled_send(void *arg)
 {
     (void)arg;
-    return (void *)(intptr_t)lg_chan_try_send(late_ch, slow_page);
+    return (void *)(intptr_t)lg_chan_try_send(late_ch, ct_slow_page);
 }
 
 /* Two receivers parked; a push claims slot 0 and stalls; the channel is
@@ -137,17 +124,10 @@ static void test_chan_bugs_close_push_in_flight(void **state)
 {
     (void)state;
     struct ct_call r[2];
-    struct sigaction sa;
     pthread_t p;
     void *ret;
-    page_size = sysconf(_SC_PAGESIZE);
-    slow_page = mmap(NULL, (size_t)page_size, PROT_NONE,
-                     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    assert_true(slow_page != MAP_FAILED);
-    memset(&sa, 0, sizeof sa);
-    sa.sa_sigaction = on_segv;
-    sa.sa_flags = SA_SIGINFO;
-    assert_int_equal(sigaction(SIGSEGV, &sa, NULL), 0);
+    assert_true(ct_slow_page_setup());
+    assert_true(ct_slow_page_arm());
     assert_int_equal(lg_chan_new(&late_ch, 4, sizeof(struct ct_msg)), 0);
     for (int i = 0; i < 2; i++) {
         r[i] = (struct ct_call){.ch = late_ch, .op = CT_RECV};
@@ -174,7 +154,7 @@ static void test_chan_bugs_close_push_in_flight(void **state)
         assert_int_equal(r[0].rc + r[1].rc, -EPIPE); /* one 0, one EPIPE */
         lg_chan_free(late_ch);
     }
-    signal(SIGSEGV, SIG_DFL);
+    ct_slow_page_teardown();
     assert_int_equal(done, 2);
 }
 

@@ -139,53 +139,19 @@ static void test_chan_regress_nine_loops(void **state)
 
 /* ---- 3, 4. no lost wake-up around a stalled push or pop ------------------ */
 
-/* A push stalls between claiming its slot and publishing it (or a pop
- * between claiming the head and freeing the cell): here a page fault on
- * the message buffer, made long by a SIGSEGV handler that sleeps. In real
- * programs: preemption, or a page fault on the caller's buffer. */
-static char *slow_page;
-static long page_size;
-
-static void on_segv(int sig, siginfo_t *si, void *uc)
-{
-    (void)sig;
-    (void)si;
-    (void)uc;
-    ct_sleep_ms(300);
-    mprotect(slow_page, (size_t)page_size, PROT_READ | PROT_WRITE);
-}
-
-static void slow_page_setup(void)
-{
-    struct sigaction sa;
-    page_size = sysconf(_SC_PAGESIZE);
-    slow_page = mmap(NULL, (size_t)page_size, PROT_READ | PROT_WRITE,
-                     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    assert_true(slow_page != MAP_FAILED);
-    memset(&sa, 0, sizeof sa);
-    sa.sa_sigaction = on_segv;
-    sa.sa_flags = SA_SIGINFO;
-    assert_int_equal(sigaction(SIGSEGV, &sa, NULL), 0);
-}
-
-static void slow_page_teardown(void)
-{
-    signal(SIGSEGV, SIG_DFL);
-    munmap(slow_page, (size_t)page_size);
-}
-
+/* The stall: ct_slow_page (chan-test.h). */
 static lg_chan_t *stall_ch;
 
 static void *stalled_send(void *arg)
 {
     (void)arg;
-    return (void *)(intptr_t)lg_chan_try_send(stall_ch, slow_page);
+    return (void *)(intptr_t)lg_chan_try_send(stall_ch, ct_slow_page);
 }
 
 static void *stalled_recv(void *arg)
 {
     (void)arg;
-    return (void *)(intptr_t)lg_chan_try_recv(stall_ch, slow_page);
+    return (void *)(intptr_t)lg_chan_try_recv(stall_ch, ct_slow_page);
 }
 
 /* Two receivers parked. P1 claims slot 0 and stalls; P2 publishes slot 1
@@ -199,9 +165,9 @@ static void test_chan_regress_lost_wakeup_recv(void **state)
     struct ct_msg m = {2, 2};
     pthread_t p1;
     void *ret;
-    slow_page_setup();
-    memcpy(slow_page, &(struct ct_msg){1, 1}, sizeof m);
-    mprotect(slow_page, (size_t)page_size, PROT_NONE);
+    assert_true(ct_slow_page_setup());
+    memcpy(ct_slow_page, &(struct ct_msg){1, 1}, sizeof m);
+    assert_true(ct_slow_page_arm());
     assert_int_equal(lg_chan_new(&stall_ch, 4, sizeof m), 0);
     for (int i = 0; i < 2; i++) {
         r[i] = (struct ct_call){.ch = stall_ch, .op = CT_RECV};
@@ -217,7 +183,7 @@ static void test_chan_regress_lost_wakeup_recv(void **state)
     lg_chan_close(stall_ch); /* unsticks the parked one either way */
     for (int i = 0; i < 2; i++)
         assert_int_equal(ct_join_ms(r[i].t, NULL, 10000), 0);
-    slow_page_teardown();
+    ct_slow_page_teardown();
     lg_chan_free(stall_ch);
     assert_int_equal(done, 2);
 }
@@ -234,8 +200,8 @@ static void test_chan_regress_lost_wakeup_send(void **state)
     struct ct_msg m = {0, 0};
     pthread_t c1;
     void *ret;
-    slow_page_setup();
-    mprotect(slow_page, (size_t)page_size, PROT_NONE);
+    assert_true(ct_slow_page_setup());
+    assert_true(ct_slow_page_arm());
     assert_int_equal(lg_chan_new(&stall_ch, 2, sizeof m), 0);
     assert_int_equal(lg_chan_try_send(stall_ch, &m), 0);
     assert_int_equal(lg_chan_try_send(stall_ch, &m), 0);
@@ -254,7 +220,7 @@ static void test_chan_regress_lost_wakeup_send(void **state)
     lg_chan_close(stall_ch);
     for (int i = 0; i < 2; i++)
         assert_int_equal(ct_join_ms(s[i].t, NULL, 10000), 0);
-    slow_page_teardown();
+    ct_slow_page_teardown();
     lg_chan_free(stall_ch);
     assert_int_equal(done, 2);
 }
