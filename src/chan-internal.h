@@ -61,6 +61,9 @@ struct lg_chan {
     _Atomic uint32_t send_waiters;       /* threads parked on send_seq */
     _Atomic int rx_armed;                /* the receiving loop is asleep:
                                             the next push wakes it */
+    _Atomic int wake_fd;                 /* eventfd the receiving loop
+                                            polls; -1 until the first
+                                            receiver, closed when freed */
     _Atomic int tx_waiting;              /* sending loops parked messages:
                                             pops wake them */
     _Atomic int refs;                    /* user + each loop handle */

@@ -1,21 +1,29 @@
 /* lg_chan on a libuv loop: delivering to a loop (recv_start) and sending
  * from one (send_async), without ever blocking it.
  *
- * Each loop side is a uv_async_t made and closed on its loop's thread. A
+ * Each loop side's handles are made and closed on its loop's thread. A
  * receiving loop drains up to BUDGET messages per wake-up, then arms
  * `rx_armed` and checks once more before sleeping; a producer wakes it only
  * when it finds it armed, so a busy loop costs producers no system call.
- * A sending loop parks what does not fit, in order, arms itself, and is
- * woken by the next pop. uv_lock guards the handles against being woken
- * while they close; it is taken only to wake a sleeping loop or to attach
- * or detach one, never to move a message.
+ * The wake-up is a write to the channel's own eventfd, which the loop
+ * watches with a uv_poll_t: libuv 1.44's uv_async_send made the woken loop
+ * spin until the sender, which it had often preempted on the same CPU,
+ * finished the call (28-46 us per wake-up, docs/performance.md). The fd
+ * belongs to the channel, not to a receiver, so a producer writes it
+ * without a lock. A sending loop parks what does not fit, in order, arms
+ * itself, and is woken (uv_async_t) by the next pop. uv_lock guards the
+ * sending loops' handles against being woken while they close, and
+ * attaching and detaching loop sides; it never moves a message.
  *
  * libuv is reached through weak references: a program using these calls
  * links libuv itself, and one that does not (or the detector's preload)
  * never loads it because of us. */
 #include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
 #include <uv.h>
 
 #include "chan-internal.h"
@@ -27,6 +35,8 @@
 #pragma weak uv_timer_start
 #pragma weak uv_timer_stop
 #pragma weak uv_is_active
+#pragma weak uv_poll_init
+#pragma weak uv_poll_start
 
 #define BUDGET 1024           /* messages per wake-up before other handles
                                  get their turn */
@@ -38,9 +48,9 @@
                                  missed that the loop went to sleep) */
 
 struct lg__chan_rx {
-    uv_async_t async;
+    uv_poll_t poll;           /* the channel's wake_fd */
     uv_timer_t recheck;       /* asleep with a message in flight */
-    int open_handles;         /* async and recheck: freed at 0 */
+    int open_handles;         /* poll and recheck: freed at 0 */
     struct lg_chan *ch;
     pthread_t thread;         /* the loop's thread */
     lg_chan_recv_cb cb;
@@ -100,7 +110,8 @@ int lg__chan_uv_is_loop_thread(struct lg_chan *ch)
 static int uv_present(void)
 {
     return uv_async_init && uv_async_send && uv_close && uv_timer_init &&
-           uv_timer_start && uv_timer_stop && uv_is_active;
+           uv_timer_start && uv_timer_stop && uv_is_active && uv_poll_init &&
+           uv_poll_start;
 }
 
 static int closed(struct lg_chan *ch)
@@ -131,15 +142,29 @@ static void rx_detach(struct lg__chan_rx *rx)
     loop_threads_update(ch);
     pthread_mutex_unlock(&ch->uv_lock);
     atomic_store(&ch->rx_armed, 0);
-    uv_close((uv_handle_t *)&rx->async, rx_closed);
+    uv_close((uv_handle_t *)&rx->poll, rx_closed);
     uv_close((uv_handle_t *)&rx->recheck, rx_closed);
 }
 
 static void rx_recheck_cb(uv_timer_t *h);
 
+/* Wakes whichever loop receives (now or next: the count waits in the
+ * eventfd). errno is the caller's. */
+static void wake_fd_write(struct lg_chan *ch)
+{
+    int fd = atomic_load_explicit(&ch->wake_fd, memory_order_acquire);
+    if (fd < 0)
+        return;
+    int saved = errno;
+    uint64_t one = 1;
+    /* EAGAIN only at a count of 2^64 - 2: it is awake anyway. */
+    (void)!write(fd, &one, sizeof one);
+    errno = saved;
+}
+
 static void rx_wake_self(struct lg__chan_rx *rx)
 {
-    uv_async_send(&rx->async);
+    wake_fd_write(rx->ch);
 }
 
 /* Delivers up to `budget` messages: a batch claimed at once, each copied
@@ -214,9 +239,16 @@ static void rx_run(struct lg__chan_rx *rx)
         rx_wake_self(rx);
 }
 
-static void rx_cb(uv_async_t *h)
+static void rx_poll_cb(uv_poll_t *h, int status, int events)
 {
-    rx_run(h->data);
+    (void)status;
+    (void)events;
+    struct lg__chan_rx *rx = h->data;
+    uint64_t n;
+    int saved = errno;
+    (void)!read(h->io_watcher.fd, &n, sizeof n);   /* reset the count */
+    errno = saved;
+    rx_run(rx);
 }
 
 static void rx_recheck_cb(uv_timer_t *h)
@@ -228,12 +260,21 @@ static void rx_recheck_cb(uv_timer_t *h)
 
 void lg__chan_uv_wake_rx(struct lg_chan *ch)
 {
-    if (!atomic_exchange(&ch->rx_armed, 0))
-        return;
-    pthread_mutex_lock(&ch->uv_lock);
-    if (ch->rx)
-        uv_async_send(&ch->rx->async);
-    pthread_mutex_unlock(&ch->uv_lock);
+    if (atomic_exchange(&ch->rx_armed, 0))
+        wake_fd_write(ch);
+}
+
+/* Under uv_lock: the channel's eventfd, made by its first receiver. */
+static int wake_fd_get(struct lg_chan *ch)
+{
+    int fd = atomic_load_explicit(&ch->wake_fd, memory_order_relaxed);
+    if (fd >= 0)
+        return fd;
+    fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (fd < 0)
+        return -errno;
+    atomic_store_explicit(&ch->wake_fd, fd, memory_order_release);
+    return fd;
 }
 
 int lg_chan_recv_start(lg_chan_t *ch, uv_loop_t *loop, lg_chan_recv_cb cb,
@@ -256,12 +297,16 @@ int lg_chan_recv_start(lg_chan_t *ch, uv_loop_t *loop, lg_chan_recv_cb cb,
         free(rx);
         return -EBUSY;
     }
-    int r = uv_async_init(loop, &rx->async, rx_cb);
+    int fd = wake_fd_get(ch);
+    int r = fd < 0 ? fd : uv_poll_init(loop, &rx->poll, fd);
     if (r == 0) {
-        uv_timer_init(loop, &rx->recheck);   /* cannot fail */
+        rx->poll.data = rx;
+        uv_poll_start(&rx->poll, UV_READABLE, rx_poll_cb);   /* cannot fail
+                                                                 once init
+                                                                 did */
+        uv_timer_init(loop, &rx->recheck);
         rx->recheck.data = rx;
         rx->open_handles = 2;
-        rx->async.data = rx;
         atomic_fetch_add(&ch->refs, 1);
         ch->rx = rx;
         loop_threads_update(ch);
@@ -499,7 +544,7 @@ void lg__chan_uv_closed(struct lg_chan *ch)
         return;
     pthread_mutex_lock(&ch->uv_lock);
     if (ch->rx)
-        uv_async_send(&ch->rx->async);
+        wake_fd_write(ch);
     for (struct lg__chan_tx *tx = ch->tx; tx; tx = tx->next)
         uv_async_send(&tx->async);
     pthread_mutex_unlock(&ch->uv_lock);

@@ -298,6 +298,7 @@ int lg_chan_new(lg_chan_t **out, size_t capacity, size_t elem_size)
     ch->elem = elem_size;
     ch->stride = stride;
     atomic_init(&ch->refs, 1);
+    atomic_init(&ch->wake_fd, -1);
     pthread_mutex_init(&ch->uv_lock, NULL);
     pthread_mutex_init(&ch->stash_lock, NULL);
     *out = ch;
@@ -323,6 +324,8 @@ void lg__chan_unref(struct lg_chan *ch)
         return;
     pthread_mutex_destroy(&ch->uv_lock);
     pthread_mutex_destroy(&ch->stash_lock);
+    if (atomic_load(&ch->wake_fd) >= 0)
+        close(atomic_load(&ch->wake_fd));
     free(ch->stash);
     free(ch->cells);
     free(ch);
