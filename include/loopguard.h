@@ -74,7 +74,9 @@ LG_EXTERN int lg_thread_is_loop(void);
  * A bounded channel of fixed-size messages between plain threads and libuv
  * loops, where threads may block and a loop never does. Many producers;
  * each producer's messages arrive in the order it sent them; every message
- * accepted is delivered exactly once. Messages are copied in and out.
+ * accepted is delivered exactly once. Messages are copied in, and out to
+ * threads; a receiving loop's callback reads each one in place, in the
+ * channel, so it counts against the capacity until that callback returns.
  * (With several receivers at once, one exception: a receiving loop takes
  * messages in batches, and if its callback stops it mid-batch, the rest of
  * the batch goes to whoever receives next, possibly after a newer message
@@ -114,8 +116,10 @@ typedef struct lg_chan lg_chan_t;           /* opaque */
 struct uv_loop_s;
 
 /* Called on the loop thread once per message, in order. status 0: msg
- * points at one message, valid during the call. status -EPIPE: the channel
- * is closed and drained; msg is NULL and this is the last call. */
+ * points at one message, in the channel's own memory, valid during the
+ * call (copy what you keep); its room is free again once the call returns.
+ * status -EPIPE: the channel is closed and drained; msg is NULL and this is
+ * the last call. */
 typedef void (*lg_chan_recv_cb)(lg_chan_t *ch, int status, void *msg,
                                 void *data);
 /* Called on the sending loop's thread once per lg_chan_send_async that

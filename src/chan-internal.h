@@ -72,6 +72,7 @@ struct lg_chan {
     size_t ncells;                       /* power of two, >= 2 */
     size_t elem;                         /* message size */
     size_t stride;                       /* bytes per cell */
+    size_t data_off;                     /* the message's place in it */
     unsigned char *cells;
     pthread_mutex_t uv_lock;             /* guards rx, tx and loop_threads:
                                             never held on the fast path */
@@ -102,6 +103,10 @@ int lg__chan_pop(struct lg_chan *ch, void *msg);
  * receiver's speed. */
 size_t lg__chan_claim(struct lg_chan *ch, size_t max, size_t *first);
 void lg__chan_take(struct lg_chan *ch, size_t pos, void *msg);
+/* The message of a claimed position, in place; lg__chan_release frees its
+ * cell (lg__chan_take is the two with a copy between). */
+void *lg__chan_cell(struct lg_chan *ch, size_t pos);
+void lg__chan_release(struct lg_chan *ch, size_t pos);
 /* Moves n claimed messages from pos on into the stash (a receiving loop
  * stopped in the middle of a batch). Returns 0 or -ENOMEM. */
 int lg__chan_stash(struct lg_chan *ch, size_t pos, size_t n);
