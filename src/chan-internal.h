@@ -45,6 +45,14 @@ struct lg__chan_rx;           /* chan-uv.c: the receiving loop */
 struct lg__chan_tx;           /* chan-uv.c: a sending loop */
 
 struct lg_chan {
+    /* Set by lg_chan_new, read by every push and pop: a line of its own,
+     * never invalidated by the words below that change all the time. */
+    _Alignas(64) unsigned char *cells;
+    size_t cap;                          /* logical capacity */
+    size_t ncells;                       /* power of two, >= 2 */
+    size_t elem;                         /* message size */
+    size_t stride;                       /* bytes per cell */
+    size_t data_off;                     /* the message's place in it */
     _Alignas(64) _Atomic size_t tail;    /* next position to fill; holds
                                             CLOSED_BIT once closed */
     _Alignas(64) _Atomic size_t head;    /* next position to take */
@@ -61,19 +69,14 @@ struct lg_chan {
     _Atomic uint32_t send_waiters;       /* threads parked on send_seq */
     _Atomic int rx_armed;                /* the receiving loop is asleep:
                                             the next push wakes it */
-    _Atomic int wake_fd;                 /* eventfd the receiving loop
-                                            polls; -1 until the first
-                                            receiver, closed when freed */
     _Atomic int tx_waiting;              /* sending loops parked messages:
                                             pops wake them */
+    /* Rarely written from here on. */
+    _Alignas(64) _Atomic int wake_fd;    /* eventfd the receiving loop
+                                            polls; -1 until the first
+                                            receiver, closed when freed */
     _Atomic int refs;                    /* user + each loop handle */
     _Atomic int freed;                   /* lg_chan_free was called */
-    size_t cap;                          /* logical capacity */
-    size_t ncells;                       /* power of two, >= 2 */
-    size_t elem;                         /* message size */
-    size_t stride;                       /* bytes per cell */
-    size_t data_off;                     /* the message's place in it */
-    unsigned char *cells;
     pthread_mutex_t uv_lock;             /* guards rx, tx and loop_threads:
                                             never held on the fast path */
     pthread_mutex_t stash_lock;          /* guards the stash */
