@@ -300,6 +300,8 @@ struct lg__stack_loop {
     int runner;               /* index of the outermost runner frame */
     int own;                  /* the loop's own park or poll */
     int kind;                 /* enum lg__loop_kind */
+    int busy_polls;           /* the runner polls between tasks when busy
+                                 (tokio's current_thread) */
     const void *runner_fn;    /* start of the runner's code: the loop id */
 };
 
@@ -350,10 +352,11 @@ LG__INTERNAL void lg__loop_idle(int idle);
 LG__INTERNAL void lg__loop_tick(void);
 struct lg__wait;
 /* The calling thread, on no marked loop, waits in the own park or poll of
- * a loop found through its stack (sl, pcs[0..n)): from now on it is
- * watched for stalls like a marked loop thread. */
+ * a loop found through its stack (sl, pcs[0..n)); `poll` when that wait
+ * is an epoll_wait. From now on it is watched for stalls like a marked
+ * loop thread, if its kind of loop can be. */
 LG__INTERNAL void lg__stack_loop_own(const struct lg__stack_loop *sl,
-                                     void *const *pcs, int n);
+                                     void *const *pcs, int n, int poll);
 /* The watchdog found that thread `gen` left its stack-found loop. */
 LG__INTERNAL void lg__registry_left(uint64_t gen);
 /* A loop thread is in a wrapped blocking call whose stack it captured

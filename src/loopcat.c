@@ -107,6 +107,15 @@ static const struct entry rust_cat[] = {
     {"alloc::", RUNTIME, 0},
 };
 
+/* Runners that show they are alive while busy: tokio's current_thread
+ * polls its I/O driver (epoll_wait, timeout 0) every 61 tasks, and when
+ * only yielded tasks are left. multi_thread workers share one driver, and
+ * a busy one need not get it. */
+static const char *const busy_polling[] = {
+    "tokio::runtime::scheduler::current_thread::",
+    "tokio::runtime::basic_scheduler::",
+};
+
 /* C functions of loop libraries linked into the program. Shared copies are
  * found by their wrapped entry points instead (wrap-loop.c). */
 static const struct entry c_cat[] = {
@@ -139,6 +148,7 @@ struct range {
     uintptr_t lo, hi;
     uint8_t cls, kind;
     uint8_t lib;              /* inside a linked-in libuv */
+    uint8_t busy_polls;       /* entry.busy_polls */
 };
 
 #define MAX_OBJ_RANGES 32
@@ -209,12 +219,14 @@ static int maybe_rust(const char *sym)
            memcmp(sym + len - 20, "17h", 3) == 0;
 }
 
-/* The class of one symbol of the program. `kind` is set for runners. */
-int lg__loopcat_class(const char *sym, int *kind)
+/* The class of one symbol of the program. `kind` and `busy` are set for
+ * runners. */
+static int sym_class(const char *sym, int *kind, int *busy)
 {
     char dem[512], path[512];
     const struct entry *e = NULL;
     *kind = 0;
+    *busy = 0;
     if (!maybe_rust(sym)) {
         /* V8's garbage collector makes the main thread wait for its
          * helper threads (a safepoint, a parallel job's join): the
@@ -231,11 +243,22 @@ int lg__loopcat_class(const char *sym, int *kind)
     } else if (lg__demangle_rust(sym, dem, sizeof dem)) {
         plain_path(dem, path, sizeof path);
         e = lookup(rust_cat, sizeof rust_cat / sizeof rust_cat[0], path, 1);
+        for (size_t i = 0; e && e->cls == RUNNER &&
+                           i < sizeof busy_polling / sizeof busy_polling[0];
+             i++)
+            *busy |= strncmp(path, busy_polling[i],
+                             strlen(busy_polling[i])) == 0;
     }
     if (!e)
         return FOREIGN;
     *kind = e->kind;
     return e->cls;
+}
+
+int lg__loopcat_class(const char *sym, int *kind)
+{
+    int busy;
+    return sym_class(sym, kind, &busy);
 }
 
 /* Rust v0 names spend most of the start-up scan in the demangler; their
@@ -269,13 +292,14 @@ static int v0_runtime(const char *s)
            strncmp(s, "5alloc", 6) == 0;
 }
 
-static int scan_class(const char *sym, int *kind)
+static int scan_class(const char *sym, int *kind, int *busy)
 {
     if (v0_runtime(sym)) {
         *kind = 0;
+        *busy = 0;
         return RUNTIME;
     }
-    return lg__loopcat_class(sym, kind);
+    return sym_class(sym, kind, busy);
 }
 
 struct collect {
@@ -289,13 +313,14 @@ static void collect_func(void *arg, const char *name, uint64_t value,
                          uint64_t size, int lib)
 {
     struct collect *c = arg;
-    int kind, cls = scan_class(name, &kind);
+    int kind, busy, cls = scan_class(name, &kind, &busy);
     if (cls == FOREIGN && !lib)
         return;
     c->runner |= cls == RUNNER;
     uintptr_t lo = c->bias + value;
     c->v[c->n++] = (struct range){lo, lo + (size ? size : 1), (uint8_t)cls,
-                                  (uint8_t)kind, (uint8_t)lib};
+                                  (uint8_t)kind, (uint8_t)lib,
+                                  (uint8_t)busy};
 }
 
 static void sort_ranges(struct range *v, size_t n)
@@ -323,7 +348,8 @@ static size_t merge_ranges(struct range *v, size_t n)
         if (p && v[i].lo < p->hi)
             continue;
         if (p && p->hi == v[i].lo && p->cls == v[i].cls &&
-            p->kind == v[i].kind && p->lib == v[i].lib) {
+            p->kind == v[i].kind && p->lib == v[i].lib &&
+            p->busy_polls == v[i].busy_polls) {
             p->hi = v[i].hi;
             continue;
         }
@@ -358,7 +384,7 @@ static int add_runtime_obj(struct dl_phdr_info *info, size_t size,
             continue;
         uintptr_t lo = info->dlpi_addr + ph->p_vaddr;
         obj_ranges[nobj_ranges++] =
-            (struct range){lo, lo + ph->p_memsz, RUNTIME, 0, 0};
+            (struct range){lo, lo + ph->p_memsz, RUNTIME, 0, 0, 0};
     }
     return 0;
 }
@@ -469,6 +495,7 @@ int lg__loopcat_classify(void *const *pcs, int n, struct lg__stack_loop *v)
         if (c == RUNNER) {
             v->runner = i;    /* the outermost one: where it was entered */
             v->kind = r->kind;
+            v->busy_polls = r->busy_polls;
             v->runner_fn = (const void *)r->lo;
             uv_runs += r->kind == LG__LOOP_LIBUV;
         }

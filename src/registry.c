@@ -245,13 +245,14 @@ void lg__loop_tick(void)
 }
 
 void lg__stack_loop_own(const struct lg__stack_loop *sl, void *const *pcs,
-                        int n)
+                        int n, int poll)
 {
     struct lg__tls *t = &lg__tls;
-    /* A tokio runtime running tasks makes no system call between them:
-     * busy, it cannot be told from one task computing, so it is not
-     * watched (docs/guide.md). libuv polls on every turn. */
-    if (sl->kind == LG__LOOP_TOKIO)
+    /* A tokio runtime running tasks makes no system call between them,
+     * except current_thread's zero-timeout poll of its I/O driver: one
+     * without that cannot be told busy from one task computing, and is
+     * not watched (docs/guide.md). libuv polls on every turn. */
+    if (sl->kind == LG__LOOP_TOKIO && !(sl->busy_polls && poll))
         return;
     struct lg__thread *rec = record_get();
     if (!rec)

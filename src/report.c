@@ -232,7 +232,8 @@ void lg__wait_begin(struct lg__wait *w)
         if (sl.own) {
             /* The loop's own park or poll: it is idle, and watched for
              * stalls from now on (if its kind can be). */
-            lg__stack_loop_own(&sl, pcs, n);
+            lg__stack_loop_own(&sl, pcs, n,
+                               strncmp(w->call, "epoll", 5) == 0);
             if (lg__tls.sloop) {
                 w->own = 1;
                 lg__loop_idle(1);

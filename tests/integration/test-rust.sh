@@ -17,6 +17,9 @@
 #              futex wait under std's Mutex::lock.
 #   multi      a multi_thread runtime: a task's recv() on a worker is
 #              reported; the same inside block_in_place is not.
+#   busy       current_thread with the I/O driver (stall_ms=300): tasks
+#              yielding to each other for 1 s make no stall; one task
+#              computing for 1 s makes one, naming spin_in_task, and its end.
 #   hang, release build: the task's code inlined into tokio's poll; still
 #              one record.
 # Skipped, with a line saying so, when cargo is not installed.
@@ -114,4 +117,26 @@ expect_count 1 "$out" '.type == "blocking_call" and .call == "syscall"
     and any(.stack[]; .symbol == "multi::recv_plain")' \
     "multi: recv() in a task on a multi_thread worker"
 echo "ok: multi_thread worker: one record; block_in_place: none"
+
+# A current_thread runtime with its I/O driver polls it (timeout 0) between
+# tasks while busy, so it is watched for stalls: tasks yielding to each
+# other for 1 s are no stall, one task computing for 1 s is.
+out="$LG_TMP/busy.jsonl"
+rm -f "$out"
+run_lg "format=json:log=$out:stall_ms=300" 30 "$bin/busy" \
+    >"$LG_TMP/busy.stdout"
+[ "$rc" -eq 0 ] || fail "busy exited with status $rc, expected 0"
+[ "$(tr '\n' ' ' <"$LG_TMP/busy.stdout")" = "turned spun " ] ||
+    fail "busy: unexpected output: $(cat "$LG_TMP/busy.stdout")"
+expect_count 1 "$out" '.type == "stall" and .phase == "begin"' \
+    "busy: stalls (yielding tasks must make none)"
+expect_count 1 "$out" '.type == "stall" and .phase == "begin"
+    and .doing == "running" and .loop.kind == "tokio"
+    and .loop.via == "stack"
+    and any(.stack[]; .symbol == "busy::spin_in_task")' \
+    "busy: a stall of the runtime, in spin_in_task"
+expect_count 1 "$out" '.type == "stall" and .phase == "end"
+    and .stalled_ms >= 600' "busy: the stall's end"
+expect_count 0 "$out" '.type != "stall"' "busy: other records"
+echo "ok: busy current_thread runtime: turning is no stall; computing is"
 echo "ok: rust"
