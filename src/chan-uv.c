@@ -249,7 +249,8 @@ static void rx_poll_cb(uv_poll_t *h, int status, int events)
     struct lg__chan_rx *rx = h->data;
     uint64_t n;
     int saved = errno;
-    (void)!read(h->io_watcher.fd, &n, sizeof n);   /* reset the count */
+    (void)!read(atomic_load_explicit(&rx->ch->wake_fd, memory_order_relaxed),
+                &n, sizeof n);                      /* reset the count */
     errno = saved;
     rx_run(rx);
 }
