@@ -56,7 +56,9 @@ struct lg__chan_rx {
     lg_chan_recv_cb cb;
     void *data;
     int stopping;             /* recv_stop or the final callback ran */
-    unsigned char buf[];      /* a message from the stash, handed to cb */
+    _Alignas(16) unsigned char buf[];   /* a message from the stash,
+                                           handed to cb: as aligned as
+                                           one in a cell */
 };
 
 struct parked {               /* a message waiting for room, or a callback
@@ -137,11 +139,14 @@ static void rx_detach(struct lg__chan_rx *rx)
     struct lg_chan *ch = rx->ch;
     rx->stopping = 1;
     pthread_mutex_lock(&ch->uv_lock);
+    /* Disarmed before the next receiver can attach and arm: cleared after
+     * the unlock, it could undo that receiver's arming, and no push would
+     * wake it again. */
+    atomic_store(&ch->rx_armed, 0);
     if (ch->rx == rx)
         ch->rx = NULL;
     loop_threads_update(ch);
     pthread_mutex_unlock(&ch->uv_lock);
-    atomic_store(&ch->rx_armed, 0);
     uv_close((uv_handle_t *)&rx->poll, rx_closed);
     uv_close((uv_handle_t *)&rx->recheck, rx_closed);
 }
@@ -225,11 +230,16 @@ static void rx_run(struct lg__chan_rx *rx)
         return;
     }
     /* Going to sleep: announce it, then look once more at tail, the word
-     * every push changes first (chan-internal.h). A close wakes us on its
-     * own. */
+     * every push changes first (chan-internal.h). A later close wakes us
+     * on its own; but this run may have spent the wake-up of a close, and
+     * another receiver may have taken the last message since the look
+     * above: then nothing will wake us, and the end is due now. */
     atomic_store_explicit(&ch->rx_armed, 1, memory_order_seq_cst);
-    if (!lg__chan_in_flight(ch) && !lg__chan_ready(ch))
+    if (!lg__chan_in_flight(ch) && !lg__chan_ready(ch)) {
+        if (lg__chan_drained(ch) && atomic_exchange(&ch->rx_armed, 0))
+            rx_wake_self(rx);
         return;
+    }
     for (int i = 0; i < IN_FLIGHT_SPINS && !lg__chan_ready(ch); i++)
         cpu_relax();
     if (!lg__chan_ready(ch)) {

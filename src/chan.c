@@ -206,7 +206,9 @@ int lg__chan_in_flight(struct lg_chan *ch)
 
 int lg__chan_ready(struct lg_chan *ch)
 {
-    if (atomic_load_explicit(&ch->stash_n, memory_order_acquire))
+    /* seq_cst: a receiving loop's last look after arming, against
+     * lg__chan_stash's fence and look at rx_armed. */
+    if (atomic_load_explicit(&ch->stash_n, memory_order_seq_cst))
         return 1;
     size_t pos = atomic_load_explicit(&ch->head, memory_order_relaxed);
     struct cell *c = cell_at(ch, pos);
@@ -224,11 +226,16 @@ int lg__chan_push_would_fit(struct lg_chan *ch)
     return atomic_load_explicit(&c->seq, memory_order_acquire) == pos;
 }
 
+/* errno is the caller's: a wait that times out, is interrupted or finds
+ * the word moved is no error of the channel call. */
 static long futex(_Atomic uint32_t *word, int op, uint32_t val,
                   const struct timespec *abs)
 {
-    return syscall(SYS_futex, (uint32_t *)word, op | FUTEX_PRIVATE_FLAG, val,
-                   abs, NULL, FUTEX_BITSET_MATCH_ANY);
+    int saved = errno;
+    long r = syscall(SYS_futex, (uint32_t *)word, op | FUTEX_PRIVATE_FLAG,
+                     val, abs, NULL, FUTEX_BITSET_MATCH_ANY);
+    errno = saved;
+    return r;
 }
 
 static void wake(_Atomic uint32_t *seq, int n)
