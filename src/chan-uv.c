@@ -223,21 +223,18 @@ static void rx_run(struct lg__chan_rx *rx)
         rx_wake_self(rx);   /* more may wait: after the loop's other work */
         return;
     }
-    if (lg__chan_drained(ch)) {
-        rx->cb(ch, -EPIPE, NULL, rx->data);
-        if (!rx->stopping)
-            rx_detach(rx);
-        return;
-    }
     /* Going to sleep: announce it, then look once more at tail, the word
      * every push changes first (chan-internal.h). A later close wakes us
-     * on its own; but this run may have spent the wake-up of a close, and
-     * another receiver may have taken the last message since the look
-     * above: then nothing will wake us, and the end is due now. */
+     * on its own. Closed and empty now (this run may have spent the
+     * close's wake-up, or another receiver taken the last message), the
+     * end is due: nothing else will wake us. */
     atomic_store_explicit(&ch->rx_armed, 1, memory_order_seq_cst);
     if (!lg__chan_in_flight(ch) && !lg__chan_ready(ch)) {
-        if (lg__chan_drained(ch) && atomic_exchange(&ch->rx_armed, 0))
-            rx_wake_self(rx);
+        if (lg__chan_drained(ch) && atomic_exchange(&ch->rx_armed, 0)) {
+            rx->cb(ch, -EPIPE, NULL, rx->data);
+            if (!rx->stopping)
+                rx_detach(rx);
+        }
         return;
     }
     for (int i = 0; i < IN_FLIGHT_SPINS && !lg__chan_ready(ch); i++)

@@ -20,8 +20,8 @@
                                  receiver needs the CPU to make room */
 #define IN_FLIGHT_SPIN_NS 2000   /* a message claimed, not yet published:
                                     its producer is a few stores away */
-#define IN_FLIGHT_PARK_NS 1000000   /* ... or was preempted there: sleep,
-                                       but look again (chan-internal.h) */
+#define IN_FLIGHT_PARK_MS 1    /* ... or was preempted there: sleep, but
+                                 look again (chan-internal.h) */
 
 struct cell {
     _Atomic size_t seq;       /* the message follows, at data_off */
@@ -444,12 +444,17 @@ static void deadline_after(struct timespec *ts, uint64_t ms)
     ts->tv_nsec = (long)(ns % 1000000000);
 }
 
+static int before(const struct timespec *a, const struct timespec *b)
+{
+    return a->tv_sec < b->tv_sec ||
+           (a->tv_sec == b->tv_sec && a->tv_nsec < b->tv_nsec);
+}
+
 static int past(const struct timespec *abs)
 {
     struct timespec now;
     clock_gettime(CLOCK_MONOTONIC, &now);
-    return now.tv_sec > abs->tv_sec ||
-           (now.tv_sec == abs->tv_sec && now.tv_nsec >= abs->tv_nsec);
+    return !before(&now, abs);
 }
 
 /* Spins up to spin_ns retrying op while it says -EAGAIN. A sender facing
@@ -473,20 +478,12 @@ static int spin_op(struct lg_chan *ch, int (*op)(struct lg_chan *, void *),
     return r;
 }
 
-/* The earlier of abs (NULL: none) and IN_FLIGHT_PARK_NS from now. */
+/* The earlier of abs (NULL: none) and IN_FLIGHT_PARK_MS from now. */
 static const struct timespec *in_flight_deadline(const struct timespec *abs,
                                                  struct timespec *soon)
 {
-    clock_gettime(CLOCK_MONOTONIC, soon);
-    soon->tv_nsec += IN_FLIGHT_PARK_NS;
-    if (soon->tv_nsec >= 1000000000) {
-        soon->tv_sec++;
-        soon->tv_nsec -= 1000000000;
-    }
-    if (abs && (abs->tv_sec < soon->tv_sec ||
-                (abs->tv_sec == soon->tv_sec && abs->tv_nsec < soon->tv_nsec)))
-        return abs;
-    return soon;
+    deadline_after(soon, IN_FLIGHT_PARK_MS);
+    return abs && before(abs, soon) ? abs : soon;
 }
 
 /* The one waiting loop behind every blocking and timed call: poll for
