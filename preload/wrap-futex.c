@@ -107,6 +107,15 @@ static LG__COLD long futex_parked(long nr, long a0, long a1, long a2,
     return r;
 }
 
+/* A wake, or a timed wait, noted for the self-wait check (touch.c). Out
+ * of line, so that every path out of syscall() stays a tail call. */
+static LG__COLD long futex_touched(long nr, long a0, long a1, long a2,
+                                   long a3, long a4, long a5)
+{
+    lg__touch_slow((const void *)a0, !futex_may_wait(a1));
+    return REAL(syscall)(nr, a0, a1, a2, a3, a4, a5);
+}
+
 static LG__COLD long close_slow(long fd)
 {
     long r = REAL(syscall)(SYS_close, fd, 0, 0, 0, 0, 0);
@@ -131,14 +140,13 @@ LG_EXPORT long syscall(long nr, long a0, long a1, long a2, long a3, long a4,
             return futex_slow(__builtin_return_address(0), nr, a0, a1, a2,
                               a3, a4, a5);
         if (nr == SYS_futex && !lg__tls.in_shim) {
-            if (futex_may_wait(a1)) {
-                if (a3 == 0)
-                    return futex_parked(nr, a0, a1, a2, a3, a4, a5);
-                lg__touch((const void *)a0, 0);
-            } else if ((a1 & FUTEX_CMD_MASK) == FUTEX_WAKE ||
-                       (a1 & FUTEX_CMD_MASK) == FUTEX_WAKE_BITSET) {
-                lg__touch((const void *)a0, 1);
-            }
+            if (futex_may_wait(a1) && a3 == 0)
+                return futex_parked(nr, a0, a1, a2, a3, a4, a5);
+            if ((futex_may_wait(a1) ||
+                 (a1 & FUTEX_CMD_MASK) == FUTEX_WAKE ||
+                 (a1 & FUTEX_CMD_MASK) == FUTEX_WAKE_BITSET) &&
+                !lg__touch_cached((const void *)a0))
+                return futex_touched(nr, a0, a1, a2, a3, a4, a5);
         }
     }
     if (LG__UNLIKELY(nr == SYS_close))

@@ -43,6 +43,9 @@ struct lg__tls {
                                  look again (park.c) */
     uint32_t id;              /* unique per thread, from 1, given on first
                                  touch (touch.c); 0 before */
+    uint32_t touch_epoch;     /* lg__touch_epoch when touch_done was set */
+    const void *touch_done;   /* an object whose touch record this thread
+                                 can no longer change (touch.c) */
     struct lg__thread *rec;   /* registry record, allocated on first
                                  loop entry; NULL before */
     struct lg__park *park;    /* untimed-wait slot (park.c), claimed on
@@ -701,8 +704,23 @@ LG__INTERNAL void lg__report_init(void);
 LG__INTERNAL void lg__report_summary(void);
 
 /* Who touched a cond or futex word (touch.c): the calling thread signals
- * it (signal 1) or waits on it (0). */
-LG__INTERNAL void lg__touch(const void *obj, int signal);
+ * it (signal 1) or waits on it (0). A thread that signals the same object
+ * again and again (a producer's cond, a mutex's futex word) finds it in its
+ * one-entry cache: two loads, no table. lg__touch_forget bumps the epoch,
+ * which empties every thread's cache at once. */
+LG__INTERNAL void lg__touch_slow(const void *obj, int signal);
+LG__INTERNAL extern uint32_t lg__touch_epoch;
+static inline int lg__touch_cached(const void *obj)
+{
+    return LG__LIKELY(obj == lg__tls.touch_done) &&
+           LG__LIKELY(lg__tls.touch_epoch ==
+                      __atomic_load_n(&lg__touch_epoch, __ATOMIC_RELAXED));
+}
+static inline void lg__touch(const void *obj, int signal)
+{
+    if (!lg__touch_cached(obj))
+        lg__touch_slow(obj, signal);
+}
 /* Whether the calling thread is the only one that ever touched obj, and
  * has signalled it: a wait on it can only be ended by itself. */
 LG__INTERNAL int lg__touched_only_by_me(const void *obj);

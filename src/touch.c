@@ -7,7 +7,10 @@
  * The table is fixed (TOUCH_SLOTS entries, linear probing over a short
  * window, never emptied): an object that finds no room is simply not
  * tracked, which can only keep the claim from being made. A touch by the
- * thread already recorded is a read and nothing else. */
+ * thread already recorded is a read and nothing else; once the record says
+ * this thread signalled it (and, if another thread was first, "many"), no
+ * touch by this thread can change it, and the thread keeps the object in
+ * its one-entry cache (lg-internal.h) until an epoch bump. */
 #include "lg-internal.h"
 
 #define TOUCH_SLOTS 65536
@@ -25,6 +28,7 @@ struct touch {
 static struct touch *table;
 static pthread_once_t touch_once = PTHREAD_ONCE_INIT;
 static uint32_t next_id;      /* atomic: thread ids, from 1 */
+uint32_t lg__touch_epoch;     /* atomic: bumped by every forget */
 
 static void touch_init(void)
 {
@@ -72,24 +76,30 @@ static struct touch *find(const void *obj, int add)
     return NULL;
 }
 
-void lg__touch(const void *obj, int signal)
+void lg__touch_slow(const void *obj, int signal)
 {
+    uint32_t epoch = __atomic_load_n(&lg__touch_epoch, __ATOMIC_ACQUIRE);
     struct touch *t = find(obj, 1);
     if (!t)
         return;
     uint32_t me = my_id();
     uint32_t who = __atomic_load_n(&t->who, __ATOMIC_RELAXED);
     uint32_t want = signal ? T_SIGNALLED : 0;
-    if (who == me && (__atomic_load_n(&t->flags, __ATOMIC_RELAXED) & want))
-        return;
+    uint32_t f = __atomic_load_n(&t->flags, __ATOMIC_RELAXED);
     if (who == 0 && __atomic_compare_exchange_n(&t->who, &who, me, 0,
                                                 __ATOMIC_RELAXED,
                                                 __ATOMIC_RELAXED))
         who = me;
     if (who != me)
         want |= T_MANY;
-    if (want && (__atomic_load_n(&t->flags, __ATOMIC_RELAXED) & want) != want)
-        __atomic_or_fetch(&t->flags, want, __ATOMIC_RELAXED);
+    if ((f & want) != want)
+        f = __atomic_or_fetch(&t->flags, want, __ATOMIC_RELAXED);
+    /* Final for this thread: it signalled, and it is the one recorded or
+     * the record already says many. A forget since `epoch` voids it. */
+    if ((f & T_SIGNALLED) && (who == me || (f & T_MANY))) {
+        lg__tls.touch_done = obj;
+        lg__tls.touch_epoch = epoch;
+    }
 }
 
 int lg__touched_only_by_me(const void *obj)
@@ -109,4 +119,7 @@ void lg__touch_forget(const void *obj)
         return;
     __atomic_store_n(&t->who, 0, __ATOMIC_RELAXED);
     __atomic_store_n(&t->flags, 0, __ATOMIC_RELAXED);
+    /* After the reset: a thread that reads the new epoch reads the reset
+     * record too, and cannot cache what was. */
+    __atomic_add_fetch(&lg__touch_epoch, 1, __ATOMIC_RELEASE);
 }

@@ -16,6 +16,9 @@
  *   shared-wait the same, but the worker pushed once too (hangs)
  *   reinit-wait the same as self-wait, but the cond is made anew with
  *              pthread_cond_init before the last pop (hangs)
+ *   reinit-shared a worker pushes and pops twice, the cond made anew in
+ *              between; then the loop does, and pops again: the worker
+ *              signalled the new cond too, so no self-wait (hangs)
  *   cancelled  a worker is cancelled in pthread_cond_wait; its cleanup
  *              handler computes for 3 x MS while main joins it: no deadlock
  *   single     a helper thread locks a mutex and is joined; 3 x MS later
@@ -30,6 +33,7 @@
 #include <pthread.h>
 #include <semaphore.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -186,6 +190,42 @@ static void *sleeper(void *arg)
     return NULL;
 }
 
+/* reinit-shared: the worker's second signal comes after the cond was made
+ * anew, and must count although the worker signalled the old one (the
+ * signaller cache of touch.c must not hide it). */
+static sem_t go;
+static _Atomic int worker_done;
+
+static void *reinit_worker(void *arg)
+{
+    (void)arg;
+    push();
+    pop();
+    while (sem_wait(&go) != 0)
+        ;
+    push();
+    pop();
+    worker_done = 1;
+    struct timespec d = {60, 0};
+    nanosleep(&d, NULL);
+    return NULL;
+}
+
+static void on_reinit_shared(uv_timer_t *t)
+{
+    if (pops == 0) {
+        pthread_cond_destroy(&c);
+        pthread_cond_init(&c, NULL);
+        sem_post(&go);
+        pops = 1;
+    } else if (worker_done) {
+        uv_close((uv_handle_t *)t, NULL);
+        push();
+        pop();
+        pop();
+    }
+}
+
 static int pipefd[2];
 
 __attribute__((noinline)) static void pipe_pop(void)
@@ -293,6 +333,17 @@ int main(int argc, char **argv)
         nanosleep(&d, NULL);
         uv_timer_init(uv_default_loop(), &t);
         uv_timer_start(&t, on_queue, 1, 1);
+        return run_loop();
+    }
+    if (!strcmp(mode, "reinit-shared")) {
+        static uv_timer_t t;
+        pthread_t th;
+        sem_init(&go, 0, 0);
+        pthread_create(&th, NULL, reinit_worker, NULL);
+        struct timespec d = {0, 50000000};
+        nanosleep(&d, NULL);
+        uv_timer_init(uv_default_loop(), &t);
+        uv_timer_start(&t, on_reinit_shared, 1, 1);
         return run_loop();
     }
     if (!strcmp(mode, "pipe-self") || !strcmp(mode, "pipe-child") ||

@@ -159,6 +159,12 @@ run_lg "format=json:stall_ms=$MS:log=$LG_TMP/reinit.%p.jsonl" 3 \
 f=$(log reinit)
 expect_count 1 "$f" '.type == "blocking_call" and .self_wait == false and
     .call == "pthread_cond_wait"' "reinit-wait: a cond made anew is no self-wait"
+run_lg "format=json:stall_ms=$MS:log=$LG_TMP/reshared.%p.jsonl" 3 \
+    "$prog" reinit-shared $MS
+f=$(log reshared)
+expect_count 1 "$f" '.type == "blocking_call" and .self_wait == false and
+    .call == "pthread_cond_wait"' \
+    "reinit-shared: a worker signalled the cond made anew too"
 echo "ok: self-wait named; shared or re-initialised wait not"
 
 # --- A lone loop thread reading a pipe only it writes: a deadlock. With a
