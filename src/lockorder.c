@@ -346,6 +346,25 @@ static void cache_put(struct lg__park *p, const void *from, const void *to)
     p->cache[slot].to = to;
 }
 
+void lg__lock_released_slow(struct lg__park *p, const void *l)
+{
+    uint32_t k = p->nrec;
+    if (p->nheld == 0)
+        return;
+    for (uint32_t i = k; i-- > 0;)
+        if (p->held[i] == l) {
+            for (uint32_t j = i; j + 1 < k; j++) {
+                p->held[j] = p->held[j + 1];
+                p->held_what[j] = p->held_what[j + 1];
+            }
+            p->nrec = k - 1;
+            p->nheld--;
+            return;
+        }
+    if (p->nheld > k)
+        p->nheld--;
+}
+
 void lg__lock_edge(struct lg__park *p, int held, const void *to,
                    const char *call, const char *what)
 {
