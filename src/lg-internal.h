@@ -206,6 +206,8 @@ LG__INTERNAL void lg__pipe_made(const int fds[2]);
 LG__INTERNAL void lg__pipe_forget(unsigned first, unsigned last);
 LG__INTERNAL void lg__pipe_dup(int old, int new);
 LG__INTERNAL int lg__pipe_in_process(int fd);
+/* In a fork child: every pipe made so far is the parent's too. */
+LG__INTERNAL void lg__pipe_fork_child(void);
 
 /* The key under which touch.c knows the pipe of fd, or NULL: odd, so never
  * the address of a cond or futex word. */

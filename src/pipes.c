@@ -5,8 +5,9 @@
  * when, at the moment of the verdict, the pipe was made by pipe()/pipe2()
  * in this process (its inode was noted then), a write end of the same
  * inode is open in this process, and the process has no child that could
- * hold another. A descriptor passed to another process over a socket, or
- * inherited by a grandchild whose parent exited, is not seen. */
+ * hold another. A fork child forgets every pipe made before the fork: its
+ * parent holds them too. A descriptor passed to another process over a
+ * socket, or inherited by a grandchild whose parent exited, is not seen. */
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -26,6 +27,14 @@ static void made_init(void)
 {
     __atomic_store_n(&made, lg__arena_alloc(MAX_FD * sizeof *made),
                      __ATOMIC_RELEASE);
+}
+
+void lg__pipe_fork_child(void)
+{
+    /* The table stays in the arena, unused: the child starts a new one
+     * with its first pipe. */
+    __atomic_store_n(&made, NULL, __ATOMIC_RELEASE);
+    made_once = (pthread_once_t)PTHREAD_ONCE_INIT;
 }
 
 void lg__pipe_forget(unsigned first, unsigned last)

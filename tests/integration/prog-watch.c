@@ -28,7 +28,11 @@
  *   pipe-child the same, after forking a child that keeps the write end
  *              (hangs; the child exits after 60 s)
  *   pipe-signal the same as pipe-self, with a SIGUSR1 handler that writes
- *              to the pipe (the self-pipe trick): hangs until signalled */
+ *              to the pipe (the self-pipe trick): hangs until signalled
+ *   pipe-parent the pipe is made, then the process forks: the child runs
+ *              pipe-self's loop, keeping the write end open; the parent
+ *              writes a byte after 3 x MS, kills the child 3 x MS later
+ *              and exits 0. The child's reads wait for its parent. */
 #include <dirent.h>
 #include <pthread.h>
 #include <semaphore.h>
@@ -38,6 +42,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 #include <uv.h>
@@ -361,6 +366,28 @@ int main(int argc, char **argv)
         uv_timer_init(uv_default_loop(), &t);
         uv_timer_start(&t, on_pipe, 1, 1);
         return run_loop();
+    }
+    if (!strcmp(mode, "pipe-parent")) {
+        static uv_timer_t t;
+        if (pipe(pipefd) != 0)
+            return 3;
+        pid_t child = fork();
+        if (child < 0)
+            return 3;
+        if (child == 0) {
+            uv_timer_init(uv_default_loop(), &t);
+            uv_timer_start(&t, on_pipe, 1, 1);
+            return run_loop();
+        }
+        struct timespec d = {(time_t)(3 * ms / 1000),
+                             (long)(3 * ms % 1000) * 1000000};
+        nanosleep(&d, NULL);
+        if (write(pipefd[1], "p", 1) != 1)
+            return 3;
+        nanosleep(&d, NULL);
+        kill(child, SIGKILL);
+        waitpid(child, NULL, 0);
+        return 0;
     }
     if (!strcmp(mode, "cancelled")) {
         pthread_t th;

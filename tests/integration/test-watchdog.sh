@@ -197,4 +197,13 @@ expect_count 0 "$(log psig)" '.type == "deadlock"' \
     "pipe-signal: a signal handler may write to the pipe"
 expect_count 1 "$(log psig)" '.type == "blocking_call" and .self_wait == false' \
     "pipe-signal: not a self-wait either"
-echo "ok: a pipe only this process writes; not with a child or a handler"
+run_lg "format=json:stall_ms=$MS:log=$LG_TMP/pparent.%p.jsonl" 5 \
+    "$prog" pipe-parent $MS
+[ "$rc" = 0 ] || fail "pipe-parent: exit status $rc"
+cat "$LG_TMP"/pparent.*.jsonl >"$LG_TMP/pparent.all" 2>/dev/null || true
+expect_count 0 "$LG_TMP/pparent.all" '.type == "deadlock"' \
+    "pipe-parent: a pipe made before fork is the parent's too"
+expect_count 1 "$LG_TMP/pparent.all" '.type == "blocking_call" and
+    .call == "read" and .self_wait == false' \
+    "pipe-parent: the child's read is reported, not as a self-wait"
+echo "ok: a pipe only this process writes; not with a child, a parent or a handler"
