@@ -79,10 +79,6 @@ LG_EXPORT int socket(int domain, int type, int proto)
     return fresh(REAL(socket)(domain, type, proto));
 }
 
-LG_EXPORT int socketpair(int domain, int type, int proto, int sv[2])
-{
-    return fresh_pair(REAL(socketpair)(domain, type, proto, sv), sv);
-}
 
 LG_EXPORT int accept(int fd, struct sockaddr *restrict a,
                      socklen_t *restrict len)
@@ -96,13 +92,14 @@ LG_EXPORT int accept4(int fd, struct sockaddr *restrict a,
     return fresh(REAL(accept4)(fd, a, len, flags));
 }
 
-/* A pipe made here may be one only this process writes (pipes.c). */
-static int fresh_pipe(int r, int fds[2])
+/* A pipe or socket pair made here may be one only this process writes
+ * (pipes.c). */
+static int fresh_pipe(int r, int fds[2], int sock)
 {
     fresh_pair(r, fds);
     if (r == 0 && !lg__tls.in_shim) {
         int saved = errno;
-        lg__pipe_made(fds);
+        lg__pipe_made(fds, sock);
         errno = saved;
     }
     return r;
@@ -110,12 +107,17 @@ static int fresh_pipe(int r, int fds[2])
 
 LG_EXPORT int pipe(int fds[2])
 {
-    return fresh_pipe(REAL(pipe)(fds), fds);
+    return fresh_pipe(REAL(pipe)(fds), fds, 0);
 }
 
 LG_EXPORT int pipe2(int fds[2], int flags)
 {
-    return fresh_pipe(REAL(pipe2)(fds, flags), fds);
+    return fresh_pipe(REAL(pipe2)(fds, flags), fds, 0);
+}
+
+LG_EXPORT int socketpair(int domain, int type, int proto, int sv[2])
+{
+    return fresh_pipe(REAL(socketpair)(domain, type, proto, sv), sv, 1);
 }
 
 LG_EXPORT int eventfd(unsigned int initval, int flags)

@@ -1,5 +1,9 @@
-/* Receives on descriptors, and writes to pipes made here. Receives count
- * only on a descriptor that may wait for
+/* Receives on descriptors, and writes to pipes made here. A receive on a
+ * pipe or socket pair made here may count toward a deadlock (pipes.c); only
+ * a pipe's writers are noted (write, writev), so only a pipe read can be a
+ * self-wait: a pair's other end may be written by send() and its kin,
+ * which are not wrapped. Receives count only on a descriptor that may
+ * wait for
  * another thread or process: not O_NONBLOCK, not a regular file, directory,
  * block device or /dev/null-like device (the fd class cache, fdclass.c), and
  * not a call with MSG_DONTWAIT. */
@@ -36,14 +40,16 @@ static void fd_learn(int fd, ssize_t r)
         ret r;                                                                \
         lg_wait_init(&w, #name, (void *)REAL(name), caller, -1);              \
         lg__object_fd(&w, fd, cls);                                           \
-        int pipe_ = (cls & LG__FD_KIND_MASK) >> LG__FD_KIND_SHIFT ==          \
-                    LG__FDK_PIPE;                                             \
+        unsigned kind_ = (cls & LG__FD_KIND_MASK) >> LG__FD_KIND_SHIFT;     \
+        int pipe_ = kind_ == LG__FDK_PIPE;                                    \
+        int pair_ = kind_ == LG__FDK_SOCKET && lg__pair_made_here(fd);        \
         if (pipe_ && (w.touch = lg__pipe_key(fd))) {                          \
             lg__touch(w.touch, 0);                                            \
             w.touch_fd = fd;                                                  \
         }                                                                     \
-        LG_BLOCKING(&w, LG_PARKED(#name, "pipe", (const void *)(intptr_t)fd,  \
-                                  pipe_, r = REAL(name) args));               \
+        LG_BLOCKING(&w, LG_PARKED(#name, pipe_ ? "pipe" : "socket",           \
+                                  (const void *)(intptr_t)fd,                 \
+                                  pipe_ || pair_, r = REAL(name) args));      \
         fd_learn(fd, r);                                                      \
         return r;                                                             \
     }                                                                         \

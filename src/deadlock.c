@@ -5,14 +5,14 @@
  * (captured on each thread by sample.c: the waits are futex waits, which
  * SA_RESTART resumes unseen).
  *
- * A loop thread's read of a pipe counts when only this process can write
- * to it (pipes.c). Threads come from /proc/self/task, so a thread
- * loopguard never saw wait
- * (it runs, or sleeps in a call not wrapped) keeps the verdict "no". Two
+ * A loop thread's read of a pipe or socket pair counts when only this
+ * process can write to it (pipes.c). Threads come from /proc/self/task,
+ * so a thread loopguard never saw wait (it runs, or sleeps in a call not
+ * wrapped) keeps the verdict "no". Two
  * things outside the threads could still wake them, and both keep it
  * "no": an armed ITIMER_REAL, and a handler for an asynchronous signal
- * while some thread waits on a semaphore, futex word or pipe, which a
- * handler may post or write to (cond signals and unlocks are not
+ * while some thread waits on a semaphore, futex word, pipe or socket,
+ * which a handler may post or write to (cond signals and unlocks are not
  * async-signal-safe). */
 #include <signal.h>
 #include <stdlib.h>
@@ -48,12 +48,18 @@ static int by_tid(const void *a, const void *b)
  * the wait makes (a thread cancelled inside a wait keeps its slot until it
  * exits), and, for a pipe read, on a pipe only this process writes
  * (pipes.c); every other parked wait is on something private. */
+static int is_fd_wait(const struct lg__park *p)
+{
+    return !strcmp(p->what, "pipe") || !strcmp(p->what, "socket");
+}
+
 static int in_process(pid_t tid, const struct lg__park *p)
 {
     long nr = lg__task_syscall(tid);
-    if (strcmp(p->what, "pipe") != 0)
+    if (!is_fd_wait(p))
         return nr == SYS_futex;
-    return (nr == SYS_read || nr == SYS_readv) &&
+    return (nr == SYS_read || nr == SYS_readv || nr == SYS_recvfrom ||
+            nr == SYS_recvmsg || nr == SYS_recvmmsg) &&
            lg__pipe_in_process((int)(intptr_t)p->obj);
 }
 
@@ -61,9 +67,11 @@ static int in_process(pid_t tid, const struct lg__park *p)
 static void object_name(const struct lg__park *p, char out[LG__OBJ_MAX])
 {
     struct lg__wait tmp;
-    if (!strcmp(p->what, "pipe"))
+    if (is_fd_wait(p))
         lg__object_fd(&tmp, (int)(intptr_t)p->obj,
-                      LG__FDK_PIPE << LG__FD_KIND_SHIFT);
+                      (unsigned)(!strcmp(p->what, "pipe") ? LG__FDK_PIPE
+                                                           : LG__FDK_SOCKET)
+                          << LG__FD_KIND_SHIFT);
     else
         lg__object_ptr(&tmp, p->what, p->obj);
     memcpy(out, tmp.object, LG__OBJ_MAX);
@@ -109,15 +117,14 @@ static int all_waiting(struct waiter *out)
     return c.n;
 }
 
-/* A signal handler may sem_post, wake a futex word, or write to a pipe
- * (the self-pipe trick): all async-signal-safe. */
+/* A signal handler may sem_post, wake a futex word, or write to a pipe or
+ * socket (the self-pipe trick): all async-signal-safe. */
 static int handler_may_post(const struct waiter *w, int n)
 {
     int posted = 0;
     for (int i = 0; i < n; i++)
         posted |= !strcmp(w[i].park.what, "sem") ||
-                  !strcmp(w[i].park.what, "futex") ||
-                  !strcmp(w[i].park.what, "pipe");
+                  !strcmp(w[i].park.what, "futex") || is_fd_wait(&w[i].park);
     return posted && lg__async_handler();
 }
 

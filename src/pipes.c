@@ -1,13 +1,15 @@
-/* Pipes only this process can write to: for the deadlock check, a thread
- * blocked reading one waits for the process itself, like a thread on a
- * condition variable. Most pipes are not: stdin from a shell, a child's
- * output, a pipe shared with a child after fork. So a read counts only
- * when, at the moment of the verdict, the pipe was made by pipe()/pipe2()
- * in this process (its inode was noted then), a write end of the same
- * inode is open in this process, and the process has no child that could
- * hold another. A fork child forgets every pipe made before the fork: its
- * parent holds them too. A descriptor passed to another process over a
- * socket, or inherited by a grandchild whose parent exited, is not seen. */
+/* Pipes and socket pairs only this process can write to: for the deadlock
+ * check, a thread blocked reading one waits for the process itself, like
+ * a thread on a condition variable. Most pipes are not: stdin from a
+ * shell, a child's output, a pipe shared with a child after fork. So a
+ * read counts only when, at the moment of the verdict, the pipe was made
+ * by pipe()/pipe2() in this process (its inode was noted then), a write
+ * end of the same inode is open in this process, and the process has no
+ * child that could hold another. A socketpair() end counts the same way:
+ * made here, the other end (another inode) open here, no child. A fork
+ * child forgets every pipe and pair made before the fork: its parent
+ * holds them too. A descriptor passed to another process over a socket,
+ * or inherited by a grandchild whose parent exited, is not seen. */
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -21,12 +23,23 @@
  * other fd. Kept by the preload's creation, dup and close wrappers. */
 uint32_t *lg__pipes;
 #define made lg__pipes
+/* Per fd, right after `made` in the same block: for an end of a socket
+ * pair made here, its inode (low 32 bits, | 1) in the high half and its
+ * peer's in the low half; 0 for any other. */
+#define pairs ((uint64_t *)(made + MAX_FD))
 static pthread_once_t made_once = PTHREAD_ONCE_INIT;
 
 static void made_init(void)
 {
-    __atomic_store_n(&made, lg__arena_alloc(MAX_FD * sizeof *made),
+    __atomic_store_n(&made,
+                     lg__arena_alloc(MAX_FD * (sizeof *made +
+                                               sizeof *pairs)),
                      __ATOMIC_RELEASE);
+}
+
+static uint32_t ino_tag(ino_t ino)
+{
+    return (uint32_t)ino | 1;
 }
 
 void lg__pipe_fork_child(void)
@@ -41,66 +54,104 @@ void lg__pipe_forget(unsigned first, unsigned last)
 {
     if (!made)
         return;
-    for (unsigned fd = first; fd <= last && fd < MAX_FD; fd++)
+    for (unsigned fd = first; fd <= last && fd < MAX_FD; fd++) {
         __atomic_store_n(&made[fd], 0, __ATOMIC_RELAXED);
+        __atomic_store_n(&pairs[fd], 0, __ATOMIC_RELAXED);
+    }
 }
 
 void lg__pipe_dup(int old, int new)
 {
-    if (made && old >= 0 && old < MAX_FD && new >= 0 && new < MAX_FD)
+    if (made && old >= 0 && old < MAX_FD && new >= 0 && new < MAX_FD) {
         __atomic_store_n(&made[new],
                          __atomic_load_n(&made[old], __ATOMIC_RELAXED),
                          __ATOMIC_RELAXED);
+        __atomic_store_n(&pairs[new],
+                         __atomic_load_n(&pairs[old], __ATOMIC_RELAXED),
+                         __ATOMIC_RELAXED);
+    }
 }
 
-void lg__pipe_made(const int fds[2])
+/* Notes what fds[0] and fds[1] are, by fstat: called with the caller's
+ * in_shim raised. */
+static void note(const int fds[2], int sock)
+{
+    pthread_once(&made_once, made_init);
+    struct stat st[2];
+    if (!made || fds[0] < 0 || fds[0] >= MAX_FD || fds[1] < 0 ||
+        fds[1] >= MAX_FD || fstat(fds[0], &st[0]) != 0 ||
+        (sock && fstat(fds[1], &st[1]) != 0))
+        return;
+    if (!sock) {
+        __atomic_store_n(&made[fds[0]], ino_tag(st[0].st_ino),
+                         __ATOMIC_RELAXED);
+        __atomic_store_n(&made[fds[1]], ino_tag(st[0].st_ino),
+                         __ATOMIC_RELAXED);
+        return;
+    }
+    for (int i = 0; i < 2; i++)
+        __atomic_store_n(&pairs[fds[i]],
+                         (uint64_t)ino_tag(st[i].st_ino) << 32 |
+                             ino_tag(st[1 - i].st_ino),
+                         __ATOMIC_RELAXED);
+}
+
+void lg__pipe_made(const int fds[2], int sock)
 {
     uint8_t was = lg__tls.in_shim;
     lg__tls.in_shim = 1;
-    pthread_once(&made_once, made_init);
-    struct stat st;
-    if (made && fds[0] >= 0 && fds[0] < MAX_FD && fds[1] >= 0 &&
-        fds[1] < MAX_FD && fstat(fds[0], &st) == 0) {
-        uint32_t ino = (uint32_t)st.st_ino | 1;
-        __atomic_store_n(&made[fds[0]], ino, __ATOMIC_RELAXED);
-        __atomic_store_n(&made[fds[1]], ino, __ATOMIC_RELAXED);
-    }
+    note(fds, sock);
     lg__tls.in_shim = was;
 }
 
-/* Whether fd is a write end of the pipe `ino`. */
-static int writes_to(int fd, ino_t ino)
+int lg__pair_made_here(int fd)
 {
-    struct stat st;
-    if (fstat(fd, &st) != 0 || !S_ISFIFO(st.st_mode) || st.st_ino != ino)
-        return 0;
-    int fl = fcntl(fd, F_GETFL);
-    return fl >= 0 && (fl & O_ACCMODE) != O_RDONLY;
+    return made && fd >= 0 && fd < MAX_FD &&
+           __atomic_load_n(&pairs[fd], __ATOMIC_RELAXED) != 0;
 }
 
+/* Whether fd writes into what the waiting fd reads: a write end of the
+ * same pipe, or the other end of its socket pair. */
 struct write_end {
     int fd;
-    ino_t ino;
+    int sock;
+    ino_t ino;                /* the pipe's */
+    uint32_t peer;            /* the pair's other end, as ino_tag() */
 };
 
 static int other_writes(int num, void *arg)
 {
     const struct write_end *w = arg;
-    return num != w->fd && writes_to(num, w->ino);
+    struct stat st;
+    if (num == w->fd || fstat(num, &st) != 0)
+        return 0;
+    if (w->sock)
+        return S_ISSOCK(st.st_mode) && ino_tag(st.st_ino) == w->peer;
+    if (!S_ISFIFO(st.st_mode) || st.st_ino != w->ino)
+        return 0;
+    int fl = fcntl(num, F_GETFL);
+    return fl >= 0 && (fl & O_ACCMODE) != O_RDONLY;
 }
 
 int lg__pipe_in_process(int fd)
 {
     struct stat st;
-    if (!made || fd < 0 || fd >= MAX_FD || fstat(fd, &st) != 0 ||
-        !S_ISFIFO(st.st_mode) ||
-        __atomic_load_n(&made[fd], __ATOMIC_RELAXED) !=
-            ((uint32_t)st.st_ino | 1))
+    if (!made || fd < 0 || fd >= MAX_FD || fstat(fd, &st) != 0)
         return 0;
+    struct write_end w = {fd, S_ISSOCK(st.st_mode), st.st_ino, 0};
+    if (w.sock) {
+        uint64_t pr = __atomic_load_n(&pairs[fd], __ATOMIC_RELAXED);
+        if ((uint32_t)(pr >> 32) != ino_tag(st.st_ino))
+            return 0;
+        w.peer = (uint32_t)pr;
+    } else if (!S_ISFIFO(st.st_mode) ||
+               __atomic_load_n(&made[fd], __ATOMIC_RELAXED) !=
+                   ino_tag(st.st_ino)) {
+        return 0;
+    }
     /* A child, running or not yet reaped, may hold the write end. */
     siginfo_t si;
     if (waitid(P_ALL, 0, &si, WEXITED | WSTOPPED | WNOHANG | WNOWAIT) == 0)
         return 0;
-    struct write_end w = {fd, st.st_ino};
     return lg__proc_each("/proc/self/fd", other_writes, &w) > 0;
 }

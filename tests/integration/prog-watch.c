@@ -29,6 +29,10 @@
  *              (hangs; the child exits after 60 s)
  *   pipe-signal the same as pipe-self, with a SIGUSR1 handler that writes
  *              to the pipe (the self-pipe trick): hangs until signalled
+ *   socket-self pipe-self with a socket pair: one byte written to one end
+ *              and read from the other, then a recv() there (hangs)
+ *   socket-child the same, after forking a child that keeps both ends
+ *              (hangs; the child exits after 60 s)
  *   pipe-parent the pipe is made, then the process forks: the child runs
  *              pipe-self's loop, keeping the write end open; the parent
  *              writes a byte after 3 x MS, kills the child 3 x MS later
@@ -42,6 +46,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -231,12 +236,20 @@ static void on_reinit_shared(uv_timer_t *t)
     }
 }
 
+/* The pipe, or the socket pair, that pipe-* and socket-* modes read. */
 static int pipefd[2];
 
 __attribute__((noinline)) static void pipe_pop(void)
 {
     char c;
     if (read(pipefd[0], &c, 1) != 1)
+        exit(3);
+}
+
+__attribute__((noinline)) static void sock_pop(void)
+{
+    char c;
+    if (recv(pipefd[0], &c, 1, 0) != 1)
         exit(3);
 }
 
@@ -247,6 +260,8 @@ static void on_usr1_pipe(int sig)
         _exit(3);
 }
 
+static void (*feed_pop)(void) = pipe_pop;
+
 static void on_pipe(uv_timer_t *t)
 {
     static int n;
@@ -254,7 +269,7 @@ static void on_pipe(uv_timer_t *t)
         if (write(pipefd[1], "x", 1) != 1)
             exit(3);
     } else {
-        pipe_pop();
+        feed_pop();
     }
     (void)t;
 }
@@ -352,13 +367,18 @@ int main(int argc, char **argv)
         return run_loop();
     }
     if (!strcmp(mode, "pipe-self") || !strcmp(mode, "pipe-child") ||
-        !strcmp(mode, "pipe-signal")) {
+        !strcmp(mode, "pipe-signal") || !strcmp(mode, "socket-self") ||
+        !strcmp(mode, "socket-child")) {
         static uv_timer_t t;
-        if (pipe(pipefd) != 0)
+        int sock = !strncmp(mode, "socket", 6);
+        if ((sock ? socketpair(AF_UNIX, SOCK_STREAM, 0, pipefd)
+                  : pipe(pipefd)) != 0)
             return 3;
+        if (sock)
+            feed_pop = sock_pop;
         if (!strcmp(mode, "pipe-signal"))
             signal(SIGUSR1, on_usr1_pipe);
-        if (!strcmp(mode, "pipe-child") && fork() == 0) {
+        if (strstr(mode, "-child") && fork() == 0) {
             struct timespec d = {60, 0};
             nanosleep(&d, NULL);
             _exit(0);

@@ -167,29 +167,38 @@ expect_count 1 "$f" '.type == "blocking_call" and .self_wait == false and
     "reinit-shared: a worker signalled the cond made anew too"
 echo "ok: self-wait named; shared or re-initialised wait not"
 
-# --- A lone loop thread reading a pipe only it writes: a deadlock. With a
-# child process that could write to it, not one.
-run_lg "format=json:stall_ms=$MS:log=$LG_TMP/pself.%p.jsonl" 3 \
-    "$prog" pipe-self $MS
-[ "$rc" = 137 ] || fail "pipe-self should hang until killed: status $rc"
-expect_count 1 "$(log pself)" '.type == "deadlock" and .threads_total == 1
-    and .threads[0].call == "read" and
-    (.threads[0].object | test("^fd [0-9]+ \\(pipe\\)$")) and
-    any(.threads[0].stack[]; .symbol == "pipe_pop")' \
-    "pipe-self: a deadlock on the pipe read"
-expect_count 1 "$(log pself)" '.type == "blocking_call" and .call == "read"
-    and .self_wait == true' "pipe-self: only this loop thread wrote to it"
-run_lg "format=json:stall_ms=$MS:log=$LG_TMP/pchild.%p.jsonl" 3 \
-    "$prog" pipe-child $MS
-[ "$rc" = 137 ] || fail "pipe-child should hang until killed: status $rc"
-pkill -f "prog-watch pipe-child" 2>/dev/null || true
-for f in "$LG_TMP"/pchild.*.jsonl; do
-    [ -f "$f" ] || continue
-    expect_count 0 "$f" '.type == "deadlock"' "pipe-child: no deadlock"
-done
-expect_count 1 "$(log pchild)" '.type == "blocking_call" and .call == "read"
-    and .self_wait == false' \
-    "pipe-child: the read is reported, not as a self-wait (the child may write)"
+# --- A lone loop thread reading a pipe (or socket pair) only it writes: a
+# deadlock. With a child process that could write to it, not one.
+# lone_read KIND CALL POP SELF: KIND-self deadlocks in CALL, in function
+# POP, on "fd N (KIND)"; its blocking_call's self_wait is SELF. KIND-child
+# does not deadlock, and its CALL is reported with self_wait false.
+lone_read() {
+    run_lg "format=json:stall_ms=$MS:log=$LG_TMP/$1-self.%p.jsonl" 3 \
+        "$prog" "$1-self" $MS
+    [ "$rc" = 137 ] || fail "$1-self should hang until killed: status $rc"
+    expect_count 1 "$(log "$1-self")" '.type == "deadlock" and
+        .threads_total == 1 and .threads[0].call == "'"$2"'" and
+        (.threads[0].object | test("^fd [0-9]+ \\('"$1"'\\)$")) and
+        any(.threads[0].stack[]; .symbol == "'"$3"'")' \
+        "$1-self: a deadlock on the $1's $2"
+    expect_count 1 "$(log "$1-self")" '.type == "blocking_call" and
+        .call == "'"$2"'" and .self_wait == '"$4" \
+        "$1-self: self_wait $4"
+    run_lg "format=json:stall_ms=$MS:log=$LG_TMP/$1-child.%p.jsonl" 3 \
+        "$prog" "$1-child" $MS
+    [ "$rc" = 137 ] || fail "$1-child should hang until killed: status $rc"
+    pkill -f "prog-watch $1-child" 2>/dev/null || true
+    cat "$LG_TMP/$1-child".*.jsonl >"$LG_TMP/$1-child.all" 2>/dev/null || true
+    expect_count 0 "$LG_TMP/$1-child.all" '.type == "deadlock"' \
+        "$1-child: a child could write"
+    expect_count 1 "$LG_TMP/$1-child.all" '.type == "blocking_call" and
+        .call == "'"$2"'" and .self_wait == false' \
+        "$1-child: the $2 is reported, not as a self-wait"
+}
+lone_read pipe read pipe_pop true
+# A socket pair's read is never a self-wait: send() and its kin, which may
+# write to it, are not wrapped.
+lone_read socket recv sock_pop false
 run_lg "format=json:stall_ms=$MS:log=$LG_TMP/psig.%p.jsonl" 3 \
     "$prog" pipe-signal $MS
 [ "$rc" = 137 ] || fail "pipe-signal should hang until killed: status $rc"
@@ -206,4 +215,4 @@ expect_count 0 "$LG_TMP/pparent.all" '.type == "deadlock"' \
 expect_count 1 "$LG_TMP/pparent.all" '.type == "blocking_call" and
     .call == "read" and .self_wait == false' \
     "pipe-parent: the child's read is reported, not as a self-wait"
-echo "ok: a pipe only this process writes; not with a child, a parent or a handler"
+echo "ok: a pipe or socket pair only this process writes; not with a child, a parent or a handler"
