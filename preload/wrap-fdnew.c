@@ -79,7 +79,6 @@ LG_EXPORT int socket(int domain, int type, int proto)
     return fresh(REAL(socket)(domain, type, proto));
 }
 
-
 LG_EXPORT int accept(int fd, struct sockaddr *restrict a,
                      socklen_t *restrict len)
 {

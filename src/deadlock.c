@@ -8,12 +8,11 @@
  * A loop thread's read of a pipe or socket pair counts when only this
  * process can write to it (pipes.c). Threads come from /proc/self/task,
  * so a thread loopguard never saw wait (it runs, or sleeps in a call not
- * wrapped) keeps the verdict "no". Two
- * things outside the threads could still wake them, and both keep it
- * "no": an armed ITIMER_REAL, and a handler for an asynchronous signal
- * while some thread waits on a semaphore, futex word, pipe or socket,
- * which a handler may post or write to (cond signals and unlocks are not
- * async-signal-safe). */
+ * wrapped) keeps the verdict "no". Two things outside the threads could
+ * still wake them, and both keep it "no": an armed ITIMER_REAL, and a
+ * handler for an asynchronous signal while some thread waits on a
+ * semaphore, futex word, pipe or socket, which a handler may post or write
+ * to (cond signals and unlocks are not async-signal-safe). */
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,8 +45,9 @@ static int by_tid(const void *a, const void *b)
 
 /* Whether thread tid really waits as its slot says: in the system call
  * the wait makes (a thread cancelled inside a wait keeps its slot until it
- * exits), and, for a pipe read, on a pipe only this process writes
- * (pipes.c); every other parked wait is on something private. */
+ * exits), and, for a read of a pipe or socket pair, on one only this
+ * process writes (pipes.c); every other parked wait is on something
+ * private. */
 static int is_fd_wait(const struct lg__park *p)
 {
     return !strcmp(p->what, "pipe") || !strcmp(p->what, "socket");
