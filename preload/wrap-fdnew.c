@@ -119,9 +119,17 @@ LG_EXPORT int socketpair(int domain, int type, int proto, int sv[2])
     return fresh_pipe(REAL(socketpair)(domain, type, proto, sv), sv, 1);
 }
 
+/* An eventfd made here, read on a loop thread, may count toward a
+ * deadlock (pipes.c). */
 LG_EXPORT int eventfd(unsigned int initval, int flags)
 {
-    return fresh(REAL(eventfd)(initval, flags));
+    int fd = fresh(REAL(eventfd)(initval, flags));
+    if (fd >= 0 && !lg__tls.in_shim) {
+        int saved = errno;
+        lg__eventfd_made(fd);
+        errno = saved;
+    }
+    return fd;
 }
 
 LG_EXPORT int timerfd_create(int clockid, int flags)

@@ -1,8 +1,9 @@
 /* Receives on descriptors, and writes to pipes made here. A receive on a
- * pipe or socket pair made here may count toward a deadlock (pipes.c); only
- * a pipe's writers are noted (write, writev), so only a pipe read can be a
- * self-wait: a pair's other end may be written by send() and its kin,
- * which are not wrapped. Receives count only on a descriptor that may
+ * pipe, socket pair or eventfd made here may count toward a deadlock
+ * (pipes.c); only a pipe's writers are noted (write, writev), so only a
+ * pipe read can be a self-wait: a pair's other end may be written by
+ * send() and its kin, which are not wrapped, and an eventfd's writers
+ * are not noted. Receives count only on a descriptor that may
  * wait for
  * another thread or process: not O_NONBLOCK, not a regular file, directory,
  * block device or /dev/null-like device (the fd class cache, fdclass.c), and
@@ -42,12 +43,16 @@ static void fd_learn(int fd, ssize_t r)
         lg__object_fd(&w, fd, cls);                                           \
         unsigned kind_ = (cls & LG__FD_KIND_MASK) >> LG__FD_KIND_SHIFT;     \
         int pipe_ = kind_ == LG__FDK_PIPE;                                    \
-        int pair_ = kind_ == LG__FDK_SOCKET && lg__pair_made_here(fd);        \
+        int pair_ = (kind_ == LG__FDK_SOCKET || kind_ == LG__FDK_EVENTFD) &&  \
+                    lg__pair_made_here(fd);                                   \
         if (pipe_ && (w.touch = lg__pipe_key(fd))) {                          \
             lg__touch(w.touch, 0);                                            \
             w.touch_fd = fd;                                                  \
         }                                                                     \
-        LG_BLOCKING(&w, LG_PARKED(#name, pipe_ ? "pipe" : "socket",           \
+        LG_BLOCKING(&w, LG_PARKED(#name,                                      \
+                                  pipe_ ? "pipe"                              \
+                                  : kind_ == LG__FDK_SOCKET ? "socket"        \
+                                                            : "eventfd",      \
                                   (const void *)(intptr_t)fd,                 \
                                   pipe_ || pair_, r = REAL(name) args));      \
         fd_learn(fd, r);                                                      \

@@ -5,14 +5,14 @@
  * (captured on each thread by sample.c: the waits are futex waits, which
  * SA_RESTART resumes unseen).
  *
- * A loop thread's read of a pipe or socket pair counts when only this
- * process can write to it (pipes.c). Threads come from /proc/self/task,
+ * A loop thread's read of a pipe, socket pair or eventfd counts when only
+ * this process can write to it (pipes.c). Threads come from /proc/self/task,
  * so a thread loopguard never saw wait (it runs, or sleeps in a call not
  * wrapped) keeps the verdict "no". Two things outside the threads could
  * still wake them, and both keep it "no": an armed ITIMER_REAL, and a
  * handler for an asynchronous signal while some thread waits on a
- * semaphore, futex word, pipe or socket, which a handler may post or write
- * to (cond signals and unlocks are not async-signal-safe). */
+ * semaphore, futex word, pipe, socket or eventfd, which a handler may
+ * post or write to (cond signals and unlocks are not async-signal-safe). */
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,12 +45,13 @@ static int by_tid(const void *a, const void *b)
 
 /* Whether thread tid really waits as its slot says: in the system call
  * the wait makes (a thread cancelled inside a wait keeps its slot until it
- * exits), and, for a read of a pipe or socket pair, on one only this
- * process writes (pipes.c); every other parked wait is on something
+ * exits), and, for a read of a pipe, socket pair or eventfd, on one only
+ * this process writes (pipes.c); every other parked wait is on something
  * private. */
 static int is_fd_wait(const struct lg__park *p)
 {
-    return !strcmp(p->what, "pipe") || !strcmp(p->what, "socket");
+    return !strcmp(p->what, "pipe") || !strcmp(p->what, "socket") ||
+           !strcmp(p->what, "eventfd");
 }
 
 static int in_process(pid_t tid, const struct lg__park *p)
@@ -63,15 +64,20 @@ static int in_process(pid_t tid, const struct lg__park *p)
            lg__pipe_in_process((int)(intptr_t)p->obj);
 }
 
+static unsigned fd_kind(const char *what)
+{
+    if (!strcmp(what, "pipe"))
+        return LG__FDK_PIPE;
+    return !strcmp(what, "socket") ? LG__FDK_SOCKET : LG__FDK_EVENTFD;
+}
+
 /* The object a waiter waits on, as blocking_call records name it. */
 static void object_name(const struct lg__park *p, char out[LG__OBJ_MAX])
 {
     struct lg__wait tmp;
     if (is_fd_wait(p))
         lg__object_fd(&tmp, (int)(intptr_t)p->obj,
-                      (unsigned)(!strcmp(p->what, "pipe") ? LG__FDK_PIPE
-                                                           : LG__FDK_SOCKET)
-                          << LG__FD_KIND_SHIFT);
+                      fd_kind(p->what) << LG__FD_KIND_SHIFT);
     else
         lg__object_ptr(&tmp, p->what, p->obj);
     memcpy(out, tmp.object, LG__OBJ_MAX);

@@ -75,10 +75,7 @@ static unsigned pack(unsigned state, unsigned kind)
 static unsigned anon_kind(int fd)
 {
     char path[32], link[64];
-    struct lg__buf b;
-    lg__buf_init(&b, path, sizeof path);
-    lg__buf_str(&b, "/proc/self/fd/");
-    lg__buf_u64(&b, (uint64_t)fd);
+    lg__proc_path(path, sizeof path, "/proc/self/fd/", (uint64_t)fd);
     ssize_t n = readlink(path, link, sizeof link - 1);
     if (n <= 0)
         return LG__FDK_OTHER;

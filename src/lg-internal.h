@@ -85,7 +85,7 @@ struct lg__park {
     uint32_t seq;             /* odd while waiting; bumped on each edge */
     const char *call;         /* the wrapped function */
     const char *what;         /* "cond", "futex", "sem", "thread", "mutex",
-                                 "rwlock", "pipe", "socket" */
+                                 "rwlock", "pipe", "socket", "eventfd" */
     const void *obj;          /* its address (a pthread_t for joins, the
                                  fd for a pipe or socket) */
     /* The lock-order graph's per-thread part (lockorder.c), written and
@@ -207,7 +207,10 @@ LG__INTERNAL void lg__pipe_made(const int fds[2], int sock);
 LG__INTERNAL void lg__pipe_forget(unsigned first, unsigned last);
 LG__INTERNAL void lg__pipe_dup(int old, int new);
 LG__INTERNAL int lg__pipe_in_process(int fd);
-/* Whether fd is an end of a socketpair() made here (and not closed). */
+/* An eventfd was made here (eventfd()). */
+LG__INTERNAL void lg__eventfd_made(int fd);
+/* Whether fd is an end of a socketpair(), or an eventfd, made here (and
+ * not closed). */
 LG__INTERNAL int lg__pair_made_here(int fd);
 /* In a fork child: every pipe and pair made so far is the parent's too. */
 LG__INTERNAL void lg__pipe_fork_child(void);
@@ -825,6 +828,9 @@ LG__INTERNAL void lg__buf_mem(struct lg__buf *b, const char *s, size_t n);
 LG__INTERNAL void lg__buf_chr(struct lg__buf *b, char c);
 LG__INTERNAL void lg__buf_u64(struct lg__buf *b, uint64_t v);
 LG__INTERNAL void lg__buf_i64(struct lg__buf *b, int64_t v);
+/* out = dir followed by num in decimal ("/proc/self/fd/" 7). */
+LG__INTERNAL void lg__proc_path(char *out, size_t cap, const char *dir,
+                                uint64_t num);
 LG__INTERNAL void lg__buf_hex(struct lg__buf *b, uint64_t v);   /* 0x.. */
 /* Takes back whatever was appended since length `mark` when it did not fit
  * or leaves fewer than `reserve` bytes free, so an element (a frame, a

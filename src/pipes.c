@@ -6,11 +6,14 @@
  * by pipe()/pipe2() in this process (its inode was noted then), a write
  * end of the same inode is open in this process, and the process has no
  * child that could hold another. A socketpair() end counts the same way:
- * made here, the other end (another inode) open here, no child. A fork
- * child forgets every pipe and pair made before the fork: its parent
+ * made here, the other end (another inode) open here, no child; and an
+ * eventfd made here (its eventfd-id unchanged), with no child. A fork
+ * child forgets every pipe, pair and eventfd made before the fork: its parent
  * holds them too. A descriptor passed to another process over a socket,
  * or inherited by a grandchild whose parent exited, is not seen. */
 #include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -27,13 +30,18 @@ uint32_t *lg__pipes;
  * pair made here, its inode (low 32 bits, | 1) in the high half and its
  * peer's in the low half; 0 for any other. */
 #define pairs ((uint64_t *)(made + MAX_FD))
+/* Per fd, after `pairs`: for an eventfd made here, its eventfd-id (from
+ * /proc/self/fdinfo) + 1; 0 for any other. Every eventfd shares one
+ * anonymous inode: the id is what tells them apart. */
+#define evids ((uint32_t *)(pairs + MAX_FD))
 static pthread_once_t made_once = PTHREAD_ONCE_INIT;
 
 static void made_init(void)
 {
     __atomic_store_n(&made,
                      lg__arena_alloc(MAX_FD * (sizeof *made +
-                                               sizeof *pairs)),
+                                               sizeof *pairs +
+                                               sizeof *evids)),
                      __ATOMIC_RELEASE);
 }
 
@@ -57,6 +65,7 @@ void lg__pipe_forget(unsigned first, unsigned last)
     for (unsigned fd = first; fd <= last && fd < MAX_FD; fd++) {
         __atomic_store_n(&made[fd], 0, __ATOMIC_RELAXED);
         __atomic_store_n(&pairs[fd], 0, __ATOMIC_RELAXED);
+        __atomic_store_n(&evids[fd], 0, __ATOMIC_RELAXED);
     }
 }
 
@@ -68,6 +77,9 @@ void lg__pipe_dup(int old, int new)
                          __ATOMIC_RELAXED);
         __atomic_store_n(&pairs[new],
                          __atomic_load_n(&pairs[old], __ATOMIC_RELAXED),
+                         __ATOMIC_RELAXED);
+        __atomic_store_n(&evids[new],
+                         __atomic_load_n(&evids[old], __ATOMIC_RELAXED),
                          __ATOMIC_RELAXED);
     }
 }
@@ -107,7 +119,38 @@ void lg__pipe_made(const int fds[2], int sock)
 int lg__pair_made_here(int fd)
 {
     return made && fd >= 0 && fd < MAX_FD &&
-           __atomic_load_n(&pairs[fd], __ATOMIC_RELAXED) != 0;
+           (__atomic_load_n(&pairs[fd], __ATOMIC_RELAXED) != 0 ||
+            __atomic_load_n(&evids[fd], __ATOMIC_RELAXED) != 0);
+}
+
+/* fd's eventfd-id + 1, from /proc/self/fdinfo; 0 when unknown. */
+static uint32_t eventfd_id(int fd)
+{
+    char path[48], buf[512];
+    lg__proc_path(path, sizeof path, "/proc/self/fdinfo/", (uint64_t)fd);
+    int f = open(path, O_RDONLY | O_CLOEXEC);
+    if (f < 0)
+        return 0;
+    ssize_t n = read(f, buf, sizeof buf - 1);
+    close(f);
+    if (n <= 0)
+        return 0;
+    buf[n] = '\0';
+    const char *p = strstr(buf, "eventfd-id:");
+    if (!p)
+        return 0;
+    unsigned long id = strtoul(p + sizeof "eventfd-id:" - 1, NULL, 10);
+    return id < UINT32_MAX ? (uint32_t)id + 1 : 0;
+}
+
+void lg__eventfd_made(int fd)
+{
+    uint8_t was = lg__tls.in_shim;
+    lg__tls.in_shim = 1;
+    pthread_once(&made_once, made_init);
+    if (made && fd >= 0 && fd < MAX_FD)
+        __atomic_store_n(&evids[fd], eventfd_id(fd), __ATOMIC_RELAXED);
+    lg__tls.in_shim = was;
 }
 
 /* Whether fd writes into what the waiting fd reads: a write end of the
@@ -139,6 +182,14 @@ int lg__pipe_in_process(int fd)
     if (!made || fd < 0 || fd >= MAX_FD || fstat(fd, &st) != 0)
         return 0;
     struct write_end w = {fd, S_ISSOCK(st.st_mode), st.st_ino, 0};
+    uint32_t ev = __atomic_load_n(&evids[fd], __ATOMIC_RELAXED);
+    if (ev) {
+        /* Whoever holds it may write it: this process alone, then. */
+        siginfo_t si;
+        return eventfd_id(fd) == ev &&
+               waitid(P_ALL, 0, &si,
+                      WEXITED | WSTOPPED | WNOHANG | WNOWAIT) != 0;
+    }
     if (w.sock) {
         uint64_t pr = __atomic_load_n(&pairs[fd], __ATOMIC_RELAXED);
         if ((uint32_t)(pr >> 32) != ino_tag(st.st_ino))

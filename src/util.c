@@ -57,6 +57,15 @@ void lg__buf_u64(struct lg__buf *b, uint64_t v)
     lg__buf_mem(b, tmp + i, sizeof tmp - i);
 }
 
+void lg__proc_path(char *out, size_t cap, const char *dir, uint64_t num)
+{
+    struct lg__buf b;
+    lg__buf_init(&b, out, cap);
+    lg__buf_str(&b, dir);
+    lg__buf_u64(&b, num);
+    lg__buf_chr(&b, '\0');
+}
+
 void lg__buf_i64(struct lg__buf *b, int64_t v)
 {
     if (v < 0) {

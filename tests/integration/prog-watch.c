@@ -33,6 +33,8 @@
  *              and read from the other, then a recv() there (hangs)
  *   socket-child the same, after forking a child that keeps both ends
  *              (hangs; the child exits after 60 s)
+ *   eventfd-self, eventfd-child the same with an eventfd: one 8-byte
+ *              write and read, then a read (hangs)
  *   pipe-parent the pipe is made, then the process forks: the child runs
  *              pipe-self's loop, keeping the write end open; the parent
  *              writes a byte after 3 x MS, kills the child 3 x MS later
@@ -46,6 +48,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -236,8 +239,10 @@ static void on_reinit_shared(uv_timer_t *t)
     }
 }
 
-/* The pipe, or the socket pair, that pipe-* and socket-* modes read. */
+/* The pipe, the socket pair or the eventfd (in both) that pipe-*,
+ * socket-* and eventfd-* modes read, a message of feed_len bytes. */
 static int pipefd[2];
+static size_t feed_len = 1;
 
 __attribute__((noinline)) static void pipe_pop(void)
 {
@@ -253,6 +258,13 @@ __attribute__((noinline)) static void sock_pop(void)
         exit(3);
 }
 
+__attribute__((noinline)) static void efd_pop(void)
+{
+    uint64_t v;
+    if (read(pipefd[0], &v, sizeof v) != sizeof v)
+        exit(3);
+}
+
 static void on_usr1_pipe(int sig)
 {
     (void)sig;
@@ -265,8 +277,9 @@ static void (*feed_pop)(void) = pipe_pop;
 static void on_pipe(uv_timer_t *t)
 {
     static int n;
+    uint64_t one = 1;
     if (n++ == 0) {
-        if (write(pipefd[1], "x", 1) != 1)
+        if (write(pipefd[1], &one, feed_len) != (ssize_t)feed_len)
             exit(3);
     } else {
         feed_pop();
@@ -368,14 +381,21 @@ int main(int argc, char **argv)
     }
     if (!strcmp(mode, "pipe-self") || !strcmp(mode, "pipe-child") ||
         !strcmp(mode, "pipe-signal") || !strcmp(mode, "socket-self") ||
-        !strcmp(mode, "socket-child")) {
+        !strcmp(mode, "socket-child") || !strcmp(mode, "eventfd-self") ||
+        !strcmp(mode, "eventfd-child")) {
         static uv_timer_t t;
-        int sock = !strncmp(mode, "socket", 6);
-        if ((sock ? socketpair(AF_UNIX, SOCK_STREAM, 0, pipefd)
-                  : pipe(pipefd)) != 0)
-            return 3;
-        if (sock)
+        if (!strncmp(mode, "socket", 6)) {
+            if (socketpair(AF_UNIX, SOCK_STREAM, 0, pipefd) != 0)
+                return 3;
             feed_pop = sock_pop;
+        } else if (!strncmp(mode, "eventfd", 7)) {
+            if ((pipefd[0] = pipefd[1] = eventfd(0, EFD_CLOEXEC)) < 0)
+                return 3;
+            feed_pop = efd_pop;
+            feed_len = sizeof(uint64_t);
+        } else if (pipe(pipefd) != 0) {
+            return 3;
+        }
         if (!strcmp(mode, "pipe-signal"))
             signal(SIGUSR1, on_usr1_pipe);
         if (strstr(mode, "-child") && fork() == 0) {

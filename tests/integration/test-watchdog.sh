@@ -199,6 +199,8 @@ lone_read pipe read pipe_pop true
 # A socket pair's read is never a self-wait: send() and its kin, which may
 # write to it, are not wrapped.
 lone_read socket recv sock_pop false
+# Nor an eventfd's: its writers are not noted.
+lone_read eventfd read efd_pop false
 run_lg "format=json:stall_ms=$MS:log=$LG_TMP/psig.%p.jsonl" 3 \
     "$prog" pipe-signal $MS
 [ "$rc" = 137 ] || fail "pipe-signal should hang until killed: status $rc"
@@ -215,4 +217,4 @@ expect_count 0 "$LG_TMP/pparent.all" '.type == "deadlock"' \
 expect_count 1 "$LG_TMP/pparent.all" '.type == "blocking_call" and
     .call == "read" and .self_wait == false' \
     "pipe-parent: the child's read is reported, not as a self-wait"
-echo "ok: a pipe or socket pair only this process writes; not with a child, a parent or a handler"
+echo "ok: a pipe, socket pair or eventfd only this process writes; not with a child, a parent or a handler"
