@@ -41,10 +41,10 @@ static void fd_learn(int fd, ssize_t r)
         ret r;                                                                \
         lg_wait_init(&w, #name, (void *)REAL(name), caller, -1);              \
         lg__object_fd(&w, fd, cls);                                           \
-        unsigned kind_ = (cls & LG__FD_KIND_MASK) >> LG__FD_KIND_SHIFT;     \
+        unsigned kind_ = (cls & LG__FD_KIND_MASK) >> LG__FD_KIND_SHIFT;       \
         int pipe_ = kind_ == LG__FDK_PIPE;                                    \
         int pair_ = (kind_ == LG__FDK_SOCKET || kind_ == LG__FDK_EVENTFD) &&  \
-                    lg__pair_made_here(fd);                                   \
+                    lg__fd_made_here(fd);                                     \
         if (pipe_ && (w.touch = lg__pipe_key(fd))) {                          \
             lg__touch(w.touch, 0);                                            \
             w.touch_fd = fd;                                                  \

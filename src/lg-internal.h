@@ -87,7 +87,7 @@ struct lg__park {
     const char *what;         /* "cond", "futex", "sem", "thread", "mutex",
                                  "rwlock", "pipe", "socket", "eventfd" */
     const void *obj;          /* its address (a pthread_t for joins, the
-                                 fd for a pipe or socket) */
+                                 fd for a pipe, socket or eventfd) */
     /* The lock-order graph's per-thread part (lockorder.c), written and
      * read by this thread only. */
     uint32_t nheld;           /* locks held, recorded or not */
@@ -196,11 +196,11 @@ static inline void lg__lock_released(struct lg__park *p, const void *l)
     lg__lock_released_slow(p, l);
 }
 
-/* Pipes and socket pairs (pipes.c): pipe()/pipe2() (sock 0) or
- * socketpair() (sock 1) made fds here; fds closed (a range, inclusive) or
- * dup'ed; whether a read of fd waits for this process alone (made here, a
- * write end or the other end open here, no child process: reads
- * /proc/self/fd, so never with a lock held). */
+/* Pipes, socket pairs and eventfds (pipes.c): pipe()/pipe2() (sock 0),
+ * socketpair() (sock 1) or eventfd() made fds here; fds closed (a range,
+ * inclusive) or dup'ed; whether a read of fd waits for this process alone
+ * (made here, a write end or the other end open here, no child process:
+ * reads /proc, so never with a lock held). */
 #define LG__PIPES_MAX 65536
 extern uint32_t *lg__pipes __attribute__((visibility("default")));
 LG__INTERNAL void lg__pipe_made(const int fds[2], int sock);
@@ -209,10 +209,11 @@ LG__INTERNAL void lg__pipe_dup(int old, int new);
 LG__INTERNAL int lg__pipe_in_process(int fd);
 /* An eventfd was made here (eventfd()). */
 LG__INTERNAL void lg__eventfd_made(int fd);
-/* Whether fd is an end of a socketpair(), or an eventfd, made here (and
- * not closed). */
-LG__INTERNAL int lg__pair_made_here(int fd);
-/* In a fork child: every pipe and pair made so far is the parent's too. */
+/* Whether fd is a pipe, an end of a socket pair or an eventfd made here
+ * (and not closed since). */
+LG__INTERNAL int lg__fd_made_here(int fd);
+/* In a fork child: every pipe, pair and eventfd made so far is the
+ * parent's too. */
 LG__INTERNAL void lg__pipe_fork_child(void);
 
 /* The key under which touch.c knows the pipe of fd, or NULL: odd, so never

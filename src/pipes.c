@@ -116,10 +116,11 @@ void lg__pipe_made(const int fds[2], int sock)
     lg__tls.in_shim = was;
 }
 
-int lg__pair_made_here(int fd)
+int lg__fd_made_here(int fd)
 {
     return made && fd >= 0 && fd < MAX_FD &&
-           (__atomic_load_n(&pairs[fd], __ATOMIC_RELAXED) != 0 ||
+           (__atomic_load_n(&made[fd], __ATOMIC_RELAXED) != 0 ||
+            __atomic_load_n(&pairs[fd], __ATOMIC_RELAXED) != 0 ||
             __atomic_load_n(&evids[fd], __ATOMIC_RELAXED) != 0);
 }
 
