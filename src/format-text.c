@@ -136,7 +136,9 @@ static void text_blocking(struct lg__buf *b, const struct lg__record *r,
     lg__buf_str(b, "\" (");
     text_loop(b, r);
     lg__buf_str(b, ")\n  waits on ");
-    lg__buf_str(b, r->object && r->object[0] ? r->object : "(nothing named)");
+    const char *object = r->object && r->object[0] ? r->object
+                                                    : "(nothing named)";
+    lg__buf_str(b, object);
     if (r->timeout_ns < 0) {
         lg__buf_str(b, ", no timeout\n");
     } else {
@@ -146,7 +148,7 @@ static void text_blocking(struct lg__buf *b, const struct lg__record *r,
     }
     if (r->self_wait) {
         lg__buf_str(b, "  only this loop thread has ever signalled ");
-        lg__buf_str(b, r->object);
+        lg__buf_str(b, object);
         lg__buf_str(b, ", and no other thread has touched it:\n"
                        "  a certain self-deadlock, unless it times out\n");
     }

@@ -226,6 +226,25 @@ static int count_frames(int first, const struct lg__sym *f)
     return k;
 }
 
+/* A self-wait on an object without a name (the core always names one;
+ * fuzz/fuzz-report.c found the formatter read NULL here) says so in both
+ * lines instead of crashing the host. */
+static void test_report_text_self_wait_unnamed(void **state)
+{
+    (void)state;
+    struct lg__record r = base_record();
+    r.self_wait = 1;
+    const char *objects[] = {NULL, ""};
+    for (int i = 0; i < 2; i++) {
+        r.object = objects[i];
+        format_lines(&r, BIG_CAP, LG__MAX_FRAMES);
+        assert_string_equal(line[1], "  waits on (nothing named), no timeout");
+        assert_string_equal(line[2], "  only this loop thread has ever "
+                                     "signalled (nothing named), and no "
+                                     "other thread has touched it:");
+    }
+}
+
 static void test_report_text_truncated(void **state)
 {
     (void)state;
@@ -426,6 +445,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_report_text_full),
         cmocka_unit_test(test_report_text_variants),
+        cmocka_unit_test(test_report_text_self_wait_unnamed),
         cmocka_unit_test(test_report_text_truncated),
         cmocka_unit_test(test_report_text_cap_sweep),
         cmocka_unit_test(test_report_text_max_frames),
