@@ -1,6 +1,7 @@
 # loopguard. `make` builds the two libraries and the launcher into $(BUILD)/;
 # `make check` runs every test (plain, then ASan+UBSan); `make demo` runs the
-# examples under the preload; `make bench`; `make install PREFIX=...`.
+# examples under the preload; `make bench`; `make stress` (long channel
+# runs); `make install PREFIX=...`.
 # `make deps` installs missing Debian packages; check and demo pull it in.
 
 PREFIX ?= /usr/local
@@ -54,7 +55,7 @@ BENCH_SRC := $(sort $(wildcard bench/bench-*.c))
 BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 
 .PHONY: all deps check check-unit check-integration check-asan demo bench \
-        install clean test-bins
+        install clean test-bins stress
 
 all: $(CORE_LIB) $(PRELOAD_LIB) $(LAUNCHER)
 
@@ -244,6 +245,16 @@ check-tsan:
 	    ln -sf $(CURDIR)/tests/support/tsan-run.sh build/tsan/wrap/$$t; \
 	done
 	@sh tests/run-unit.sh build/tsan $(CHAN_TESTS:%=build/tsan/wrap/%)
+
+# Long runs of the channel tests (tests/run-stress.sh says which), in the
+# three builds `make check` makes; check-tsan builds the TSan one (and runs
+# its tests once).
+stress: deps
+	$(MAKE) check-tsan
+	$(MAKE) $(BUILD)/tests/test-chan-stress
+	$(MAKE) BUILD=build/asan SAN=address,undefined \
+	    build/asan/tests/test-chan-stress
+	@sh tests/run-stress.sh $(BUILD)
 
 demo: deps all $(EXAMPLE_BIN)
 	@sh examples/run-demo.sh $(BUILD)

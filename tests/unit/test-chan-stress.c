@@ -1,7 +1,9 @@
 /* lg_chan under load: 8 producer threads -> loop A -> loop B -> 2 consumer
  * threads, 10^6 sequence-numbered messages on every hop, each producer's
  * sequence checked complete and in order at every stage; closes in the
- * middle of heavy traffic; capacity 1 under 4 producers. */
+ * middle of heavy traffic; capacity 1 under 4 producers. `make stress`
+ * runs it with LG_STRESS_SCALE=N: N times the messages, N times the
+ * closes. */
 #include <errno.h>
 #include <pthread.h>
 #include <sched.h>
@@ -10,6 +12,7 @@
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -24,6 +27,9 @@
 #define NCONS 2
 #define FWD_MAX (4u << 20)   /* forwards recorded; more than ever happen */
 #define MAX_OUTSTANDING 4096 /* forwards a stage lets wait for callbacks */
+#define MAX_SCALE 40         /* keeps every count below 2^32 and FWD_MAX */
+
+static unsigned scale = 1;   /* LG_STRESS_SCALE */
 
 /* ---- a loop on its own thread -------------------------------------------- */
 
@@ -286,7 +292,7 @@ static void start_consumers(struct consumer *c, int n, lg_chan_t *ch)
 
 /* ---- 10^6 each way ------------------------------------------------------- */
 
-#define PER_PROD 125000 /* x 8 producers = 10^6 per hop */
+#define PER_PROD (125000 * scale) /* x 8 producers = 10^6 per hop */
 
 static struct stage stage_a, stage_b;
 
@@ -355,7 +361,7 @@ static void test_chan_stress_pipeline(void **state)
 static void test_chan_stress_close_mid_stream(void **state)
 {
     (void)state;
-    for (int round = 0; round < 2; round++) {
+    for (unsigned round = 0; round < 2 * scale; round++) {
         lg_chan_t *ch1, *ch2;
         struct producer p[NPROD];
         struct consumer c[NCONS];
@@ -372,18 +378,18 @@ static void test_chan_stress_close_mid_stream(void **state)
         }
         assert_int_equal(lg_chan_new(&ch1, 256, sizeof(struct ct_msg)), 0);
         assert_int_equal(
-            lg_chan_new(&ch2, round ? 1 : 64, sizeof(struct ct_msg)), 0);
+            lg_chan_new(&ch2, round % 2 ? 1 : 64, sizeof(struct ct_msg)), 0);
         start_consumers(c, NCONS, ch2);
         stage_start(&stage_a, ch1, ch2, fwd_status);
         start_producers(p, NPROD, ch1, UINT32_MAX);
-        /* Round 0 closes the loop's outbound channel first, round 1 the
-         * inbound one first: both orders happen in real programs. */
+        /* Even rounds close the loop's outbound channel first, odd ones
+         * the inbound one first: both orders happen in real programs. */
         while (atomic_load(&consumed) < 50000 ||
                atomic_load(&stage_a.got_shared) < 50000)
             ct_sleep_ms(1);
-        lg_chan_close(round ? ch1 : ch2);
+        lg_chan_close(round % 2 ? ch1 : ch2);
         ct_sleep_ms(20);
-        lg_chan_close(round ? ch2 : ch1);
+        lg_chan_close(round % 2 ? ch2 : ch1);
         join_producers(p, NPROD);
         stage_join(&stage_a);
         uint64_t accepted = 0, received = 0;
@@ -427,7 +433,7 @@ static void test_chan_stress_close_mid_stream(void **state)
 /* ---- capacity 1 ---------------------------------------------------------- */
 
 #define CAP1_PROD 4
-#define CAP1_PER 25000
+#define CAP1_PER (25000 * scale)
 
 /* 4 producers -> capacity 1 -> loop A -> capacity 1 -> one consumer: every
  * message waits for the one before it on both hops. */
@@ -465,11 +471,23 @@ static void test_chan_stress_capacity1(void **state)
 
 int main(void)
 {
+    const char *env = getenv("LG_STRESS_SCALE");
+    if (env && *env) {
+        char *end;
+        unsigned long v = strtoul(env, &end, 10);
+        if (*end || v < 1 || v > MAX_SCALE) {
+            fprintf(stderr, "LG_STRESS_SCALE=%s: want 1 to %d\n", env,
+                    MAX_SCALE);
+            return 2;
+        }
+        scale = (unsigned)v;
+    }
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_chan_stress_pipeline),
         cmocka_unit_test(test_chan_stress_close_mid_stream),
         cmocka_unit_test(test_chan_stress_capacity1),
     };
-    alarm(280); /* a hang fails here, with the test's name in the log */
+    alarm(280 * scale); /* a hang fails here, with the test's name in the
+                           log */
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
