@@ -1,7 +1,7 @@
 # loopguard. `make` builds the two libraries and the launcher into $(BUILD)/;
 # `make check` runs every test (plain, then ASan+UBSan); `make demo` runs the
 # examples under the preload; `make bench`; `make stress` (long channel
-# runs); `make install PREFIX=...`.
+# runs); `make fuzz` (clang's libFuzzer); `make install PREFIX=...`.
 # `make deps` installs missing Debian packages; check and demo pull it in.
 
 PREFIX ?= /usr/local
@@ -245,6 +245,33 @@ check-tsan:
 	    ln -sf $(CURDIR)/tests/support/tsan-run.sh build/tsan/wrap/$$t; \
 	done
 	@sh tests/run-unit.sh build/tsan $(CHAN_TESTS:%=build/tsan/wrap/%)
+
+# ---- fuzzing: `make fuzz` ----------------------------------------------------
+# The parsers of what the host hands the detector (options, symbol names,
+# ELF files) and the report formatters, under clang's libFuzzer with ASan
+# and UBSan; fuzz/run.sh runs each for FUZZ_SECONDS. The core is compiled
+# again with clang, instrumented, and linked into each fuzzer.
+FUZZ_CC ?= clang
+FUZZ_CFLAGS := -std=gnu11 -O1 -g $(WARN) -fsanitize=address,undefined \
+               -fno-sanitize-recover=all
+FUZZ_SRC := $(sort $(wildcard fuzz/fuzz-*.c))
+FUZZ_BIN := $(FUZZ_SRC:fuzz/%.c=build/fuzz/%)
+FUZZ_OBJ := $(CORE_SRC:src/%.c=build/fuzz/obj/%.o)
+.PHONY: fuzz fuzz-bins
+build/fuzz/obj/%.o: src/%.c $(HDRS)
+	@mkdir -p $(@D)
+	@echo "  CC      $@"
+	$(Q)$(FUZZ_CC) $(CPPFLAGS_ALL) $(UV_CFLAGS) $(FUZZ_CFLAGS) \
+	    -fsanitize=fuzzer-no-link -c $< -o $@
+build/fuzz/fuzz-%: fuzz/fuzz-%.c fuzz/fuzz-input.h $(SUPPORT_SRC) $(FUZZ_OBJ)
+	@echo "  CC      $@"
+	$(Q)$(FUZZ_CC) $(CPPFLAGS_ALL) -Itests/support $(FUZZ_CFLAGS) \
+	    -fsanitize=fuzzer -o $@ $< $(SUPPORT_SRC) $(FUZZ_OBJ) -ldl -lpthread
+fuzz-bins: $(FUZZ_BIN)
+fuzz:
+	@sh tools/deps.sh fuzz
+	$(MAKE) fuzz-bins
+	@sh fuzz/run.sh
 
 # Long runs of the channel tests (tests/run-stress.sh says which), in the
 # three builds `make check` makes; check-tsan builds the TSan one (and runs

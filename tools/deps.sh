@@ -1,28 +1,39 @@
 #!/bin/sh
 # Installs the Debian packages loopguard needs, and only those missing.
-# Run by `make deps` (and so by `make check` and `make demo`).
+# Run by `make deps` (and so by `make check` and `make demo`); `deps.sh
+# fuzz` (by `make fuzz`) installs only what fuzzing needs: clang, whose
+# libFuzzer drives fuzz/ (gcc has no coverage-guided fuzzer).
 set -e
 need=""
-have_pc() { pkg-config --exists "$1" 2>/dev/null; }
-have_hdr() { [ -e "/usr/include/$1" ] || [ -e "/usr/include/x86_64-linux-gnu/$1" ]; }
-command -v pkg-config >/dev/null 2>&1 || need="$need pkg-config"
-have_pc libunwind || have_hdr libunwind.h || need="$need libunwind-dev"
-have_hdr uthash.h || need="$need uthash-dev"
-have_pc libuv || have_hdr uv.h || need="$need libuv1-dev"
-have_pc cmocka || have_hdr cmocka.h || need="$need libcmocka-dev"
-# Tests read JSON reports back with jq, and run programs on libevent, libev
-# and GLib loops (test-only: the preload links none of them).
-command -v jq >/dev/null 2>&1 || need="$need jq"
-command -v c++ >/dev/null 2>&1 || need="$need g++"
-have_pc libevent_pthreads || need="$need libevent-dev"
-have_hdr ev.h || need="$need libev-dev"
-have_pc glib-2.0 || need="$need libglib2.0-dev"
-# Rust test programs build offline from Debian's packaged crates (tokio
-# with its macros; mio and the rest come as its dependencies).
-ls -d /usr/share/cargo/registry/tokio-1.* >/dev/null 2>&1 ||
-    need="$need librust-tokio-dev"
-ls -d /usr/share/cargo/registry/tokio-macros-* >/dev/null 2>&1 ||
-    need="$need librust-tokio-macros-dev"
+if [ "${1:-}" = fuzz ]; then
+    stub='int LLVMFuzzerTestOneInput(const char *d, long n) { return 0; }'
+    printf '%s\n' "$stub" |
+        clang -fsanitize=fuzzer -x c - -o /dev/null >/dev/null 2>&1 ||
+        need=" clang libclang-rt-dev"
+else
+    have_pc() { pkg-config --exists "$1" 2>/dev/null; }
+    have_hdr() {
+        [ -e "/usr/include/$1" ] || [ -e "/usr/include/x86_64-linux-gnu/$1" ]
+    }
+    command -v pkg-config >/dev/null 2>&1 || need="$need pkg-config"
+    have_pc libunwind || have_hdr libunwind.h || need="$need libunwind-dev"
+    have_hdr uthash.h || need="$need uthash-dev"
+    have_pc libuv || have_hdr uv.h || need="$need libuv1-dev"
+    have_pc cmocka || have_hdr cmocka.h || need="$need libcmocka-dev"
+    # Tests read JSON reports back with jq, and run programs on libevent, libev
+    # and GLib loops (test-only: the preload links none of them).
+    command -v jq >/dev/null 2>&1 || need="$need jq"
+    command -v c++ >/dev/null 2>&1 || need="$need g++"
+    have_pc libevent_pthreads || need="$need libevent-dev"
+    have_hdr ev.h || need="$need libev-dev"
+    have_pc glib-2.0 || need="$need libglib2.0-dev"
+    # Rust test programs build offline from Debian's packaged crates (tokio
+    # with its macros; mio and the rest come as its dependencies).
+    ls -d /usr/share/cargo/registry/tokio-1.* >/dev/null 2>&1 ||
+        need="$need librust-tokio-dev"
+    ls -d /usr/share/cargo/registry/tokio-macros-* >/dev/null 2>&1 ||
+        need="$need librust-tokio-macros-dev"
+fi
 if [ -z "$need" ]; then
     exit 0
 fi

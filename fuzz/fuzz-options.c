@@ -1,0 +1,43 @@
+/* LOOPGUARD_OPTIONS (options.c): parsed in every process the preload is
+ * loaded into, before anything else runs. Whatever the string, the
+ * options stay in their documented ranges (docs/options.md) and each bad
+ * entry gives one message line. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "fuzz-input.h"
+#include "lg-internal.h"
+
+static int lines;
+
+static void on_err(void *arg, const char *line)
+{
+    (void)arg;
+    if (!line || strchr(line, '\n'))
+        abort();              /* one line each, the caller adds the newline */
+    lines++;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    struct fz f = {data, size};
+    char *s = fz_rest(&f);
+    struct lg__options o;
+    lg__options_defaults(&o);
+    lines = 0;
+    int bad = lg__options_parse(&o, s, on_err, NULL);
+    if (bad != lines || bad < 0)
+        abort();
+    if (memchr(o.log, '\0', sizeof o.log) == NULL)
+        abort();
+    if ((o.format != LG__FORMAT_TEXT && o.format != LG__FORMAT_JSON) ||
+        (o.mode != LG__MODE_REPORT && o.mode != LG__MODE_ABORT) ||
+        o.max_frames < 1 || o.max_frames > 64 || o.stall_ms < 0 ||
+        o.stall_ms > 3600000 ||
+        (o.dedupe != 0 && o.dedupe != 1) ||
+        (o.lock_order != 0 && o.lock_order != 1) || o.exitcode < 0 ||
+        o.exitcode > 255)
+        abort();
+    free(s);
+    return 0;
+}

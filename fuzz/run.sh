@@ -1,0 +1,52 @@
+#!/bin/sh
+# fuzz/run.sh: `make fuzz`. Runs each fuzzer (build/fuzz/fuzz-*, built by
+# `make fuzz-bins`) for FUZZ_SECONDS (default 60), starting from its seeds
+# in fuzz/seeds/NAME and the corpus kept from earlier runs in
+# build/fuzz/corpus/NAME. A crash leaves its input in build/fuzz/crashes/;
+# replay it with `build/fuzz/fuzz-NAME FILE`.
+#
+# Environment: FUZZ_SECONDS (60), FUZZ_ONLY (a fuzzer's NAME: that one).
+set -u
+
+secs=${FUZZ_SECONDS:-60}
+dir=build/fuzz
+fail=0
+mkdir -p "$dir/crashes" "$dir/seeds/elf"
+
+# ELF seeds are made here, small, by the compiler at hand: an object file
+# (a .symtab with sections and a file symbol) and a linked program.
+printf 'int uv_run(void *l, int m) { return m; }\nint main(void) { return uv_run(0, 0); }\n' \
+    >"$dir/seeds/elf/seed.c"
+cc -c -o "$dir/seeds/elf/object.o" "$dir/seeds/elf/seed.c" &&
+    cc -o "$dir/seeds/elf/program" "$dir/seeds/elf/seed.c" &&
+    strip -o "$dir/seeds/elf/stripped" "$dir/seeds/elf/program" &&
+    rm "$dir/seeds/elf/seed.c" || {
+    echo "fuzz: cannot make the ELF seeds" >&2
+    exit 1
+}
+
+for bin in "$dir"/fuzz-*; do
+    name=${bin#"$dir"/fuzz-}
+    [ -n "${FUZZ_ONLY:-}" ] && [ "$name" != "$FUZZ_ONLY" ] && continue
+    corpus=$dir/corpus/$name
+    seeds=fuzz/seeds/$name
+    [ "$name" = elf ] && seeds=$dir/seeds/elf
+    mkdir -p "$corpus"
+    # Files of a few KiB for the ELF reader; the rest need less.
+    max=4096
+    [ "$name" = elf ] && max=65536
+    log=$dir/$name.log
+    echo "fuzz: $name for $secs s"
+    if "$bin" -max_total_time="$secs" -max_len="$max" -timeout=10 \
+        -artifact_prefix="$dir/crashes/$name-" -print_final_stats=1 \
+        "$corpus" "$seeds" >"$log" 2>&1; then
+        runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log")
+        echo "PASS fuzz/$name ($runs inputs, corpus $(ls "$corpus" | wc -l))"
+    else
+        fail=$((fail + 1))
+        echo "FAIL fuzz/$name: see $log"
+        grep -m1 -A12 'ERROR\|runtime error\|deadly' "$log" | sed 's/^/    /'
+    fi
+done
+echo "fuzz: $fail failed"
+[ "$fail" -eq 0 ]
