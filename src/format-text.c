@@ -200,18 +200,23 @@ static void text_stall(struct lg__buf *b, const struct lg__record *r,
                    "split it across loop iterations.\n");
 }
 
+/* Bytes of a "... N more frames/threads/edges not shown" line, at most. */
+#define MORE_LINE 48
+
 /* The threads of a deadlock, or the edges of a lock-order cycle, each
- * with its stack. Each gets an equal share of the room left, so the last
- * one listed still shows its first frames. */
+ * with its stack, then `closing`. Each gets an equal share of the room
+ * left, so the last one listed still shows its first frames; every line
+ * is kept only if what must follow it (a "more frames" line, the "more
+ * threads" line and the closing paragraph) still fits behind it. */
 static void text_threads(struct lg__buf *b, const struct lg__record *r,
-                         int max_frames)
+                         int max_frames, const char *closing)
 {
+    size_t need_end = MORE_LINE + strlen(closing);
     int shown = 0;
     for (int i = 0; i < r->nthreads; i++) {
         const struct lg__thread_report *t = &r->threads[i];
         size_t left = (size_t)(r->nthreads - i);
         size_t room = b->cap > b->len ? b->cap - b->len : 0;
-        size_t reserve = room - room / left + TAIL_RESERVE / 2;
         size_t mark = b->len;
         lg__buf_str(b, "  ");
         text_thread(b, t->tid, t->name);
@@ -228,17 +233,17 @@ static void text_threads(struct lg__buf *b, const struct lg__record *r,
             lg__buf_str(b, t->object);
             lg__buf_chr(b, '\n');
         }
-        if (!lg__buf_fits_or_undo(b, mark, TAIL_RESERVE / 2))
+        if (!lg__buf_fits_or_undo(b, mark, need_end + MORE_LINE))
             break;
         shown++;
         int dropped = text_frames(b, t->stack, t->nstack, max_frames,
-                                  reserve > room ? TAIL_RESERVE : reserve);
+                                  room - room / left + need_end + MORE_LINE);
         if (dropped > 0) {
             mark = b->len;
             lg__buf_str(b, "    ... ");
             lg__buf_u64(b, (uint64_t)dropped);
             lg__buf_str(b, " more frames not shown\n");
-            lg__buf_fits_or_undo(b, mark, TAIL_RESERVE / 2);
+            lg__buf_fits_or_undo(b, mark, need_end);
         }
     }
     if (shown < r->threads_total) {
@@ -248,6 +253,7 @@ static void text_threads(struct lg__buf *b, const struct lg__record *r,
                            ? " more threads not shown\n"
                            : " more edges not shown\n");
     }
+    lg__buf_str(b, closing);
 }
 
 static void text_deadlock(struct lg__buf *b, const struct lg__record *r,
@@ -264,9 +270,9 @@ static void text_deadlock(struct lg__buf *b, const struct lg__record *r,
         lg__buf_str(b, " threads wait with no timeout, on things only "
                        "they could signal\n");
     }
-    text_threads(b, r, max_frames);
-    lg__buf_str(b, "  Nothing left in this process can end these waits: "
-                   "the program hangs here.\n");
+    text_threads(b, r, max_frames,
+                 "  Nothing left in this process can end these waits: "
+                 "the program hangs here.\n");
 }
 
 static void text_lock_order(struct lg__buf *b, const struct lg__record *r,
@@ -279,10 +285,10 @@ static void text_lock_order(struct lg__buf *b, const struct lg__record *r,
                        ? " locks taken in both orders"
                        : " locks taken in a cycle");
     lg__buf_str(b, " (a deadlock waiting to happen)\n");
-    text_threads(b, r, max_frames);
-    lg__buf_str(b, "  Threads taking these locks at once can each hold one "
-                   "and wait for the next.\n  Take them in one order "
-                   "everywhere, or trylock and back off.\n");
+    text_threads(b, r, max_frames,
+                 "  Threads taking these locks at once can each hold one "
+                 "and wait for the next.\n  Take them in one order "
+                 "everywhere, or trylock and back off.\n");
 }
 
 static void text_summary(struct lg__buf *b, const struct lg__record *r)

@@ -272,6 +272,53 @@ static void test_report_text_truncated(void **state)
     free_frames(f);
 }
 
+/* Deadlock and lock-order records whose stacks do not fit: each thread or
+ * edge that fits is listed, the rest counted, and the closing paragraph is
+ * always there, last (fuzz/fuzz-report.c found it cut off by the last
+ * edge's frames, the record's final line unterminated). */
+static void test_report_text_threads_truncated(void **state)
+{
+    (void)state;
+    struct lg__sym *f = long_frames(400);
+    struct lg__thread_report th[5];
+    memset(th, 0, sizeof th);
+    for (int i = 0; i < 5; i++) {
+        th[i].tid = 100 + i;
+        snprintf(th[i].name, sizeof th[i].name, "worker-%d", i);
+        th[i].call = "pthread_mutex_lock";
+        snprintf(th[i].object, sizeof th[i].object, "mutex 0x7f00000%d", i);
+        th[i].stack = f;
+        th[i].nstack = LG__MAX_FRAMES;
+    }
+    static const int types[] = {LG__REC_DEADLOCK, LG__REC_LOCK_ORDER};
+    static const char *const last[] = {
+        "  Nothing left in this process can end these waits: the program "
+        "hangs here.",
+        "  Take them in one order everywhere, or trylock and back off."};
+    for (int k = 0; k < 2; k++) {
+        for (int i = 0; i < 5; i++)
+            snprintf(th[i].held, sizeof th[i].held, "%s",
+                     k ? th[(i + 1) % 5].object : "");
+        struct lg__record r = {.type = types[k], .pid = 4242, .tid = 100};
+        r.threads = th;
+        r.nthreads = 5;
+        r.threads_total = 7;    /* two more than listed */
+        for (size_t cap = 1024; cap <= BIG_CAP; cap += 509) {
+            format_lines(&r, cap, LG__MAX_FRAMES);
+            assert_string_equal(line[nlines - 1], last[k]);
+            int listed = 0;
+            for (int i = 0; i < nlines; i++)
+                listed += strncmp(line[i], "  thread ", 9) == 0;
+            assert_true(listed >= 1 && listed <= 5);
+            char want[64];
+            snprintf(want, sizeof want, "  ... %d more %s not shown",
+                     7 - listed, k ? "edges" : "threads");
+            assert_string_equal(line[nlines - 2 - k], want);
+        }
+    }
+    free_frames(f);
+}
+
 static void test_report_text_cap_sweep(void **state)
 {
     (void)state;
@@ -447,6 +494,7 @@ int main(void)
         cmocka_unit_test(test_report_text_variants),
         cmocka_unit_test(test_report_text_self_wait_unnamed),
         cmocka_unit_test(test_report_text_truncated),
+        cmocka_unit_test(test_report_text_threads_truncated),
         cmocka_unit_test(test_report_text_cap_sweep),
         cmocka_unit_test(test_report_text_max_frames),
         cmocka_unit_test(test_report_text_long_fields),
