@@ -4,6 +4,7 @@
  * within its cap: the JSON form one line the strict test parser accepts,
  * the text form newline-terminated. The input picks the record's type,
  * cap, counts and every string. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -62,9 +63,11 @@ static struct lg__sym *syms(struct fz *f, int *n)
 
 static void check(const char *what, size_t n, size_t cap)
 {
-    if (n == 0 || n >= cap || strlen(buf) != n || buf[n - 1] != '\n')
+    if (n == 0 || n >= cap || strlen(buf) != n || buf[n - 1] != '\n') {
+        fprintf(stderr, "%s: returned %zu, cap %zu, strlen %zu: %.2000s\n",
+                what, n, cap, strlen(buf), buf);
         abort();
-    (void)what;
+    }
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
