@@ -258,6 +258,7 @@ FUZZ_SRC := $(sort $(wildcard fuzz/fuzz-*.c))
 FUZZ_BIN := $(FUZZ_SRC:fuzz/%.c=build/fuzz/%)
 FUZZ_OBJ := $(CORE_SRC:src/%.c=build/fuzz/obj/%.o)
 .PHONY: fuzz fuzz-bins
+.SECONDARY: $(FUZZ_OBJ)   # kept: make would delete them as intermediates
 build/fuzz/obj/%.o: src/%.c $(HDRS)
 	@mkdir -p $(@D)
 	@echo "  CC      $@"
