@@ -27,7 +27,7 @@
 #define NCONS 2
 #define FWD_MAX (4u << 20)   /* forwards recorded; more than ever happen */
 #define MAX_OUTSTANDING 4096 /* forwards a stage lets wait for callbacks */
-#define MAX_SCALE 40         /* keeps every count below 2^32 and FWD_MAX */
+#define MAX_SCALE 40         /* keeps every count well below 2^32 */
 
 static unsigned scale = 1;   /* LG_STRESS_SCALE */
 
@@ -292,7 +292,7 @@ static void start_consumers(struct consumer *c, int n, lg_chan_t *ch)
 
 /* ---- 10^6 each way ------------------------------------------------------- */
 
-#define PER_PROD (125000 * scale) /* x 8 producers = 10^6 per hop */
+#define PER_PROD (125000 * scale) /* x 8 producers: scale x 10^6 a hop */
 
 static struct stage stage_a, stage_b;
 
