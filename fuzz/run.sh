@@ -15,8 +15,10 @@ mkdir -p "$dir/crashes" "$dir/seeds/elf"
 
 # ELF seeds are made here, small, by the compiler at hand: an object file
 # (a .symtab with sections and a file symbol) and a linked program.
-printf 'int uv_run(void *l, int m) { return m; }\nint main(void) { return uv_run(0, 0); }\n' \
-    >"$dir/seeds/elf/seed.c"
+{
+    echo 'int uv_run(void *l, int m) { return m; }'
+    echo 'int main(void) { return uv_run(0, 0); }'
+} >"$dir/seeds/elf/seed.c"
 cc -c -o "$dir/seeds/elf/object.o" "$dir/seeds/elf/seed.c" &&
     cc -o "$dir/seeds/elf/program" "$dir/seeds/elf/seed.c" &&
     strip -o "$dir/seeds/elf/stripped" "$dir/seeds/elf/program" &&
