@@ -53,6 +53,8 @@ EXAMPLE_DIRS := $(sort $(dir $(wildcard examples/*/main.c)))
 EXAMPLE_BIN := $(patsubst examples/%/,$(BUILD)/examples/%,$(EXAMPLE_DIRS))
 BENCH_SRC := $(sort $(wildcard bench/bench-*.c))
 BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
+REPLAY_BIN := $(patsubst fuzz/fuzz-%.c,$(BUILD)/tests/replay-%,\
+                  $(wildcard fuzz/fuzz-*.c))
 
 .PHONY: all deps check check-unit check-integration check-asan demo bench \
         install clean test-bins stress
@@ -215,7 +217,7 @@ $(BUILD)/tests/prog-cxx-uv: tests/integration/prog-cxx-uv.cc
 	    $(UV_LIBS) -lpthread
 
 test-bins: all $(UNIT_BIN) $(PROG_BIN) $(EXAMPLE_BIN) $(LOOP_BIN) \
-           $(UV_STATIC_BIN) $(BUILD)/tests/prog-cxx-uv
+           $(UV_STATIC_BIN) $(BUILD)/tests/prog-cxx-uv $(REPLAY_BIN)
 
 check: deps
 	$(MAKE) check-unit check-integration
@@ -245,6 +247,16 @@ check-tsan:
 	    ln -sf $(CURDIR)/tests/support/tsan-run.sh build/tsan/wrap/$$t; \
 	done
 	@sh tests/run-unit.sh build/tsan $(CHAN_TESTS:%=build/tsan/wrap/%)
+
+# The fuzzers' targets without libFuzzer, replaying fuzz/seeds in `make
+# check` (test-fuzz-replay): the core's objects are linked in, since the
+# ELF readers are not exported from libloopguard.so.
+$(BUILD)/tests/replay-%: fuzz/fuzz-%.c fuzz/replay.c fuzz/fuzz-input.h \
+                         $(SUPPORT_SRC) $(CORE_OBJ) $(HDRS)
+	@mkdir -p $(@D)
+	@echo "  CC      $@"
+	$(Q)$(CC) $(CPPFLAGS_ALL) -Itests/support $(CFLAGS_ALL) -o $@ $< \
+	    fuzz/replay.c $(SUPPORT_SRC) $(CORE_OBJ) -ldl -lpthread
 
 # ---- fuzzing: `make fuzz` ----------------------------------------------------
 # The parsers of what the host hands the detector (options, symbol names,

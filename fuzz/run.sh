@@ -3,7 +3,8 @@
 # `make fuzz-bins`) for FUZZ_SECONDS (default 60), starting from its seeds
 # in fuzz/seeds/NAME and the corpus kept from earlier runs in
 # build/fuzz/corpus/NAME. A crash leaves its input in build/fuzz/crashes/;
-# replay it with `build/fuzz/fuzz-NAME FILE`.
+# replay it with `build/fuzz/fuzz-NAME FILE`, and once the bug is fixed,
+# keep it in fuzz/seeds/NAME: `make check` replays those (test-fuzz-replay).
 #
 # Environment: FUZZ_SECONDS (60), FUZZ_ONLY (a fuzzer's NAME: that one).
 set -u
