@@ -174,18 +174,21 @@ GLIB_BIN := $(BUILD)/tests/loops/glib-clean $(BUILD)/tests/loops/glib-block
 LOOP_BIN := $(if $(HAVE_LIBEVENT),$(LIBEVENT_BIN)) \
             $(if $(HAVE_LIBEV),$(LIBEV_BIN)) $(if $(HAVE_GLIB),$(GLIB_BIN))
 
-$(LIBEVENT_BIN): $(BUILD)/tests/loops/%: $(LOOPS)/%.c $(LOOPS)/libevent-clean.c
+$(LIBEVENT_BIN): $(BUILD)/tests/loops/%: $(LOOPS)/%.c $(LOOPS)/libevent-clean.c \
+                   $(LOOPS)/common.h
 	@mkdir -p $(@D)
 	@echo "  CC      $@"
 	$(Q)$(CC) $(CPPFLAGS_ALL) $(EVENT_CFLAGS) $(CFLAGS_ALL) -o $@ $< \
 	    $(EVENT_LIBS) -lpthread
 
-$(LIBEV_BIN): $(BUILD)/tests/loops/%: $(LOOPS)/%.c $(LOOPS)/libev-clean.c
+$(LIBEV_BIN): $(BUILD)/tests/loops/%: $(LOOPS)/%.c $(LOOPS)/libev-clean.c \
+                $(LOOPS)/common.h
 	@mkdir -p $(@D)
 	@echo "  CC      $@"
 	$(Q)$(CC) $(CPPFLAGS_ALL) $(CFLAGS_ALL) -o $@ $< -lev -lpthread
 
-$(GLIB_BIN): $(BUILD)/tests/loops/%: $(LOOPS)/%.c $(LOOPS)/glib-clean.c
+$(GLIB_BIN): $(BUILD)/tests/loops/%: $(LOOPS)/%.c $(LOOPS)/glib-clean.c \
+               $(LOOPS)/common.h
 	@mkdir -p $(@D)
 	@echo "  CC      $@"
 	$(Q)$(CC) $(CPPFLAGS_ALL) $(GLIB_CFLAGS) $(CFLAGS_ALL) -o $@ $< \

@@ -20,39 +20,16 @@
  * glib-block.c includes this file with LOOPS_BLOCK defined: it adds one
  * timeout callback, on_timer_block, that does a blocking read() of a pipe a
  * second worker writes 10 ms later; that read must be the only report. */
-#include <arpa/inet.h>
-#include <errno.h>
-#include <fcntl.h>
-#include <netinet/in.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
 #include <glib.h>
 
-#define N_TICKS 5
-#define N_ROUNDS 3
+#define LOOPS_LIB "glib"
+#include "common.h"
+
 /* Enough that the worker's g_idle_add and the loop thread's dispatch contend
  * for the context's GMutex: measured here (GLib 2.74), 500 items gave no
  * contended wait, 20000 gave hundreds to thousands of futex waits through
  * syscall() on the loop thread, in ~30 ms. */
 #define N_ITEMS 20000
-#define MSG "hello\n"
-#define MSG_LEN (sizeof MSG - 1)
-
-static void die(const char *what)
-{
-    fprintf(stderr, "glib-%s: %s failed: %s\n",
-#ifdef LOOPS_BLOCK
-            "block",
-#else
-            "clean",
-#endif
-            what, strerror(errno));
-    exit(1);
-}
 
 static GMainLoop *main_loop;
 
@@ -67,13 +44,6 @@ static void part_done(void)
 {
     if (++parts_done == N_PARTS)
         g_main_loop_quit(main_loop);
-}
-
-static void set_nonblock(int fd)
-{
-    int fl = fcntl(fd, F_GETFL);
-    if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) != 0)
-        die("fcntl O_NONBLOCK");
 }
 
 static guint watch_fd(int fd, GIOCondition cond, GIOFunc func)
@@ -212,26 +182,10 @@ static gpointer worker(gpointer data)
 
 #ifdef LOOPS_BLOCK
 /* ---- the one blocking receive ---- */
-static int block_fds[2];
-static int block_reads;
-
-static gpointer block_writer(gpointer data)
-{
-    (void)data;
-    g_usleep(10 * 1000);
-    if (write(block_fds[1], "x", 1) != 1)
-        die("write (pipe)");
-    return NULL;
-}
-
-/* Waits for block_writer: every other source on this loop waits too. */
 static gboolean on_timer_block(gpointer data)
 {
     (void)data;
-    char c;
-    if (read(block_fds[0], &c, 1) != 1)
-        die("read (pipe)");
-    block_reads++;
+    block_read();
     return G_SOURCE_REMOVE;
 }
 #endif
@@ -239,21 +193,12 @@ static gboolean on_timer_block(gpointer data)
 int main(void)
 {
     struct sockaddr_in sin;
-    socklen_t slen = sizeof sin;
     GThread *thread;
 
     main_loop = g_main_loop_new(NULL, FALSE);
     g_timeout_add(5, on_tick, NULL);
 
-    memset(&sin, 0, sizeof sin);
-    sin.sin_family = AF_INET;
-    sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    listen_fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (listen_fd < 0 || bind(listen_fd, (struct sockaddr *)&sin, sizeof sin) ||
-        listen(listen_fd, 16) ||
-        getsockname(listen_fd, (struct sockaddr *)&sin, &slen))
-        die("listen socket");
-    set_nonblock(listen_fd);
+    listen_fd = loopback_listener(&sin);
     watch_fd(listen_fd, G_IO_IN, on_accept);
 
     client_fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -268,11 +213,8 @@ int main(void)
     thread = g_thread_new("worker", worker, NULL);
 
 #ifdef LOOPS_BLOCK
-    GThread *writer;
-    if (pipe(block_fds) != 0)
-        die("pipe");
     g_timeout_add(0, on_timer_block, NULL);
-    writer = g_thread_new("writer", block_writer, NULL);
+    block_start();
 #endif
 
     g_main_loop_run(main_loop);
@@ -281,9 +223,7 @@ int main(void)
 
     g_thread_join(thread);
 #ifdef LOOPS_BLOCK
-    g_thread_join(writer);
-    close(block_fds[0]);
-    close(block_fds[1]);
+    block_end();
 #endif
 
     int ok = ticks == N_TICKS && accepts == 1 &&

@@ -14,37 +14,12 @@
  * libev-block.c includes this file with LOOPS_BLOCK defined: it adds one
  * timer callback, on_timer_block, that does a blocking read() of a pipe a
  * second worker writes 10 ms later; that read must be the only report. */
-#include <arpa/inet.h>
-#include <errno.h>
-#include <fcntl.h>
-#include <netinet/in.h>
-#include <pthread.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/socket.h>
-#include <time.h>
-#include <unistd.h>
-
 #include <ev.h>
 
-#define N_TICKS 5
-#define N_ROUNDS 3
-#define N_ITEMS 500
-#define MSG "hello\n"
-#define MSG_LEN (sizeof MSG - 1)
+#define LOOPS_LIB "libev"
+#include "common.h"
 
-static void die(const char *what)
-{
-    fprintf(stderr, "libev-%s: %s failed: %s\n",
-#ifdef LOOPS_BLOCK
-            "block",
-#else
-            "clean",
-#endif
-            what, strerror(errno));
-    exit(1);
-}
+#define N_ITEMS 500
 
 static struct ev_loop *loop;
 
@@ -59,13 +34,6 @@ static void part_done(void)
 {
     if (++parts_done == N_PARTS)
         ev_break(loop, EVBREAK_ALL);
-}
-
-static void set_nonblock(int fd)
-{
-    int fl = fcntl(fd, F_GETFL);
-    if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) != 0)
-        die("fcntl O_NONBLOCK");
 }
 
 /* ---- timer ---- */
@@ -203,35 +171,18 @@ static void *worker(void *arg)
 
 #ifdef LOOPS_BLOCK
 /* ---- the one blocking receive ---- */
-static int block_fds[2];
-static int block_reads;
 static ev_timer block_w;
 
-static void *block_writer(void *arg)
-{
-    (void)arg;
-    struct timespec ts = {0, 10 * 1000 * 1000};
-    nanosleep(&ts, NULL);
-    if (write(block_fds[1], "x", 1) != 1)
-        die("write (pipe)");
-    return NULL;
-}
-
-/* Waits for block_writer: every other callback on this loop waits too. */
 static void on_timer_block(struct ev_loop *l, ev_timer *w, int revents)
 {
     (void)l; (void)w; (void)revents;
-    char c;
-    if (read(block_fds[0], &c, 1) != 1)
-        die("read (pipe)");
-    block_reads++;
+    block_read();
 }
 #endif
 
 int main(void)
 {
     struct sockaddr_in sin;
-    socklen_t slen = sizeof sin;
     pthread_t thread;
 
     loop = ev_loop_new(0);
@@ -241,15 +192,7 @@ int main(void)
     ev_timer_init(&tick_w, on_tick, 0.005, 0.005);
     ev_timer_start(loop, &tick_w);
 
-    memset(&sin, 0, sizeof sin);
-    sin.sin_family = AF_INET;
-    sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    listen_fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (listen_fd < 0 || bind(listen_fd, (struct sockaddr *)&sin, sizeof sin) ||
-        listen(listen_fd, 16) ||
-        getsockname(listen_fd, (struct sockaddr *)&sin, &slen))
-        die("listen socket");
-    set_nonblock(listen_fd);
+    listen_fd = loopback_listener(&sin);
     ev_io_init(&accept_w, on_accept, listen_fd, EV_READ);
     ev_io_start(loop, &accept_w);
 
@@ -269,13 +212,9 @@ int main(void)
         die("pthread_create");
 
 #ifdef LOOPS_BLOCK
-    pthread_t writer;
-    if (pipe(block_fds) != 0)
-        die("pipe");
     ev_timer_init(&block_w, on_timer_block, 0., 0.);
     ev_timer_start(loop, &block_w);
-    if ((errno = pthread_create(&writer, NULL, block_writer, NULL)) != 0)
-        die("pthread_create (writer)");
+    block_start();
 #endif
 
     ev_run(loop, 0);
@@ -283,10 +222,7 @@ int main(void)
     if ((errno = pthread_join(thread, NULL)) != 0)
         die("pthread_join");
 #ifdef LOOPS_BLOCK
-    if ((errno = pthread_join(writer, NULL)) != 0)
-        die("pthread_join (writer)");
-    close(block_fds[0]);
-    close(block_fds[1]);
+    block_end();
 #endif
 
     int ok = ticks == N_TICKS && accepts == 1 &&

@@ -15,41 +15,17 @@
  * libevent-block.c includes this file with LOOPS_BLOCK defined: it adds one
  * timer callback, on_timer_block, that does a blocking read() of a pipe a
  * second worker writes 10 ms later; that read must be the only report. */
-#include <arpa/inet.h>
-#include <errno.h>
-#include <netinet/in.h>
-#include <pthread.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/socket.h>
-#include <time.h>
-#include <unistd.h>
-
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <event2/listener.h>
 #include <event2/thread.h>
 
-#define N_TICKS 5
-#define N_ROUNDS 3
+#define LOOPS_LIB "libevent"
+#include "common.h"
+
 #define N_ITEMS 500
 #define N_ONCE 50
-#define MSG "hello\n"
-#define MSG_LEN (sizeof MSG - 1)
-
-static void die(const char *what)
-{
-    fprintf(stderr, "libevent-%s: %s failed: %s\n",
-#ifdef LOOPS_BLOCK
-            "block",
-#else
-            "clean",
-#endif
-            what, strerror(errno));
-    exit(1);
-}
 
 static struct event_base *base;
 
@@ -205,28 +181,12 @@ static void *worker(void *arg)
 
 #ifdef LOOPS_BLOCK
 /* ---- the one blocking receive ---- */
-static int block_fds[2];
-static int block_reads;
 static struct event *block_ev;
 
-static void *block_writer(void *arg)
-{
-    (void)arg;
-    struct timespec ts = {0, 10 * 1000 * 1000};
-    nanosleep(&ts, NULL);
-    if (write(block_fds[1], "x", 1) != 1)
-        die("write (pipe)");
-    return NULL;
-}
-
-/* Waits for block_writer: every other callback on this loop waits too. */
 static void on_timer_block(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd; (void)what; (void)arg;
-    char c;
-    if (read(block_fds[0], &c, 1) != 1)
-        die("read (pipe)");
-    block_reads++;
+    block_read();
 }
 #endif
 
@@ -281,15 +241,11 @@ int main(void)
         die("pthread_create");
 
 #ifdef LOOPS_BLOCK
-    pthread_t writer;
     struct timeval now = {0, 0};
-    if (pipe(block_fds) != 0)
-        die("pipe");
     block_ev = evtimer_new(base, on_timer_block, NULL);
     if (!block_ev || evtimer_add(block_ev, &now) != 0)
         die("evtimer (block)");
-    if ((errno = pthread_create(&writer, NULL, block_writer, NULL)) != 0)
-        die("pthread_create (writer)");
+    block_start();
     /* event_base_dispatch here, event_base_loop in the clean program: both
      * entry points are covered. part_done() breaks the loop. */
     if (event_base_dispatch(base) == -1)
@@ -302,11 +258,8 @@ int main(void)
     if ((errno = pthread_join(thread, NULL)) != 0)
         die("pthread_join");
 #ifdef LOOPS_BLOCK
-    if ((errno = pthread_join(writer, NULL)) != 0)
-        die("pthread_join (writer)");
+    block_end();
     event_free(block_ev);
-    close(block_fds[0]);
-    close(block_fds[1]);
 #endif
 
     int ok = ticks == N_TICKS && accepts == 1 &&
