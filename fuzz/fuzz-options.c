@@ -1,7 +1,10 @@
 /* LOOPGUARD_OPTIONS (options.c): parsed in every process the preload is
  * loaded into, before anything else runs. Whatever the string, the
  * options stay in their documented ranges (docs/options.md) and each bad
- * entry gives one message line. */
+ * entry gives one message line. And the launcher's encoding of a flag
+ * (lg__options_put) reads back exactly: the input, taken as a log path,
+ * written as log=... and parsed again, is the path. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -16,6 +19,27 @@ static void on_err(void *arg, const char *line)
     if (!line || strchr(line, '\n'))
         abort();              /* one line each, the caller adds the newline */
     lines++;
+}
+
+static void round_trip(const char *path)
+{
+    if (!*path || strlen(path) >= LG__LOG_PATH_MAX)
+        return;               /* refused by both, with a message */
+    static char mem[8 * LG__LOG_PATH_MAX];
+    struct lg__buf b;
+    lg__buf_init(&b, mem, sizeof mem);
+    lg__options_put(&b, "log", path);
+    if (b.full)
+        abort();
+    struct lg__options o;
+    lg__options_defaults(&o);
+    lines = 0;
+    if (lg__options_parse(&o, b.p, on_err, NULL) != 0 ||
+        strcmp(o.log, path) != 0) {
+        fprintf(stderr, "log path %s\nwritten %s\nread back %s\n", path,
+                b.p, o.log);
+        abort();
+    }
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -38,6 +62,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         (o.lock_order != 0 && o.lock_order != 1) || o.exitcode < 0 ||
         o.exitcode > 255)
         abort();
+    round_trip(s);
     free(s);
     return 0;
 }

@@ -438,6 +438,13 @@ LG__INTERNAL int lg__options_parse(struct lg__options *o, const char *s,
                                    void (*err)(void *arg, const char *line),
                                    void *arg);
 
+/* Appends "key=value" to b so that lg__options_parse reads value back
+ * exactly (quoted when it holds a separator or a quote): for the launcher,
+ * which turns its flags into LOOPGUARD_OPTIONS. */
+struct lg__buf;
+LG__INTERNAL void lg__options_put(struct lg__buf *b, const char *key,
+                                  const char *value);
+
 /* The process's options, set once by lg__init(). */
 extern struct lg__options lg__opt LG__INTERNAL;
 

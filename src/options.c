@@ -74,6 +74,29 @@ static int is_sep(char c)
            c == '\r' || c == '\v' || c == '\f';
 }
 
+/* The inverse of parse_entry's value rules: a value holding a separator
+ * or a quote goes in single quotes, each ' in it written as '"'"'. */
+void lg__options_put(struct lg__buf *b, const char *key, const char *value)
+{
+    lg__buf_str(b, key);
+    lg__buf_chr(b, '=');
+    const char *p = value;
+    while (*p && !is_sep(*p) && *p != '\'' && *p != '"')
+        p++;
+    if (!*p) {
+        lg__buf_str(b, value);
+        return;
+    }
+    lg__buf_chr(b, '\'');
+    for (p = value; *p; p++) {
+        if (*p == '\'')
+            lg__buf_str(b, "'\"'\"'");
+        else
+            lg__buf_chr(b, *p);
+    }
+    lg__buf_chr(b, '\'');
+}
+
 static int *int_field(struct lg__options *o, const struct key *k)
 {
     return (int *)(void *)((char *)o + k->off);

@@ -99,27 +99,6 @@ static const struct flag *find_flag(const char *arg, const char **value)
     return NULL;
 }
 
-/* Appends key=value. options.c splits entries on OPT_SEPS and drops quotes
- * wherever they open, shell-like, so a value holding a separator or a
- * quote is put in single quotes, with each ' in it written as '"'"'. */
-static void put_entry(struct lg__buf *b, const char *key, const char *v)
-{
-    lg__buf_str(b, key);
-    lg__buf_chr(b, '=');
-    if (!v[strcspn(v, OPT_SEPS "'\"")]) {
-        lg__buf_str(b, v);
-        return;
-    }
-    lg__buf_chr(b, '\'');
-    for (; *v; v++) {
-        if (*v == '\'')
-            lg__buf_str(b, "'\"'\"'");
-        else
-            lg__buf_chr(b, *v);
-    }
-    lg__buf_chr(b, '\'');
-}
-
 /* Context for the parser's error lines: what the user wrote (a flag name,
  * or LOOPGUARD_OPTIONS for the inherited string). */
 struct source {
@@ -190,7 +169,7 @@ static int parse_flags(int argc, char **argv, struct lg__buf *opts,
         char mem[ENTRY_MAX];
         struct lg__buf e;
         lg__buf_init(&e, mem, sizeof mem);
-        put_entry(&e, f->key, value);
+        lg__options_put(&e, f->key, value);
         int len = (int)strcspn(a, "=");
         if (e.full) {
             fprintf(stderr, "loopguard: %.*s: value too long\n", len, a);
