@@ -2,7 +2,7 @@
 # The fuzzers' targets (fuzz/), built without libFuzzer as
 # $BUILD/tests/replay-NAME, replay fuzz/seeds/NAME: every input that once
 # found a bug is kept there, so the bug stays fixed in `make check` (and
-# under ASan+UBSan in check-asan) without clang. The ELF target gets real
+# under ASan+UBSan in check-asan) without clang. The ELF targets get real
 # files of this build, whole and cut short at several lengths.
 root=$(cd "$(dirname "$0")/../.." && pwd)
 . "$root/tests/integration/lib.sh"
@@ -12,8 +12,8 @@ for bin in "$BUILD"/tests/replay-*; do
     [ -x "$bin" ] || continue
     found=$((found + 1))
     name=${bin##*/replay-}
-    if [ "$name" = elf ]; then
-        dir=$LG_TMP/elf
+    if [ "${name#elf}" != "$name" ]; then
+        dir=$LG_TMP/$name
         mkdir -p "$dir"
         for f in "$BUILD/libloopguard.so" "$BUILD/tests/prog-calls"; do
             [ -r "$f" ] || fail "missing $f"
