@@ -5,11 +5,8 @@
  * found again by lg__elf_symtab_find at its own address, every name a
  * string. A table lives as long as the process (its strings stay mapped),
  * so fuzz/run.sh restarts this fuzzer every 30000 inputs. */
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <unistd.h>
 
 #include "elf-symtab.h"
 #include "fuzz-input.h"
@@ -17,16 +14,7 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    static int fd = -1;
-    static char path[64];
-    if (fd < 0) {
-        fd = memfd_create("fuzz-elf-load", MFD_CLOEXEC);
-        if (fd < 0)
-            abort();
-        snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
-    }
-    if (ftruncate(fd, 0) != 0 || pwrite(fd, data, size, 0) != (ssize_t)size)
-        abort();
+    const char *path = fz_file(data, size);
     struct lg__elf_symtab t;
     /* A real path no debug file can be found beside. */
     if (lg__elf_symtab_load(path, "/nonexistent/fuzz/lib.so", NULL, 0, &t))

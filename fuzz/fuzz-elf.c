@@ -4,11 +4,8 @@
  * hostile: every header, offset, size and string must be checked before
  * use. The input is the file; it is given to the readers through a
  * memfd's /proc/self/fd path. */
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <unistd.h>
 
 #include "elf-symtab.h"
 #include "fuzz-input.h"
@@ -28,16 +25,7 @@ static void on_func(void *arg, const char *name, uint64_t value,
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    static int fd = -1;
-    static char path[64];
-    if (fd < 0) {
-        fd = memfd_create("fuzz-elf", MFD_CLOEXEC);
-        if (fd < 0)
-            abort();
-        snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
-    }
-    if (ftruncate(fd, 0) != 0 || pwrite(fd, data, size, 0) != (ssize_t)size)
-        abort();
+    const char *path = fz_file(data, size);
     static const char *const names[] = {"uv_run", "main", NULL};
     static const char *const parts[] = {"tokio", "event_base", NULL};
     size_t nsyms = 0;

@@ -7,8 +7,11 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 struct fz {
     const uint8_t *p;
@@ -45,6 +48,23 @@ static inline char *fz_str(struct fz *f, size_t max)
 static inline char *fz_rest(struct fz *f)
 {
     return fz_str(f, SIZE_MAX);
+}
+
+/* The input as a file, for readers that take a path: one memfd, reused,
+ * named through /proc/self/fd. */
+static inline const char *fz_file(const uint8_t *data, size_t size)
+{
+    static int fd = -1;
+    static char path[64];
+    if (fd < 0) {
+        fd = memfd_create("fuzz-input", MFD_CLOEXEC);
+        if (fd < 0)
+            abort();
+        snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
+    }
+    if (ftruncate(fd, 0) != 0 || pwrite(fd, data, size, 0) != (ssize_t)size)
+        abort();
+    return path;
 }
 
 #endif
