@@ -289,12 +289,12 @@ fuzz:
 	$(MAKE) fuzz-bins
 	@sh fuzz/run.sh
 
-# Long runs of the channel tests (tests/run-stress.sh says which), in the
-# three builds `make check` makes; check-tsan builds the TSan one (and runs
-# its tests once).
+# Long runs of the channel tests and of concurrent reports
+# (tests/run-stress.sh says which), in the builds `make check` makes;
+# check-tsan builds the TSan one (and runs its tests once).
 stress: deps
 	$(MAKE) check-tsan
-	$(MAKE) $(BUILD)/tests/test-chan-stress
+	$(MAKE) all $(BUILD)/tests/test-chan-stress $(BUILD)/tests/prog-many-loops
 	$(MAKE) BUILD=build/asan SAN=address,undefined \
 	    build/asan/tests/test-chan-stress
 	@sh tests/run-stress.sh $(BUILD)

@@ -3,7 +3,9 @@
 # short for. The channel's stress test (tests/unit/test-chan-stress.c) with
 # LG_STRESS_SCALE times its messages and closes, in the plain, ASan+UBSan
 # and TSan builds, then every channel test again and again under TSan, to
-# meet the interleavings one run misses. About 7 minutes with the defaults.
+# meet the interleavings one run misses; and the preload's many-threads
+# report test (test-reports-concurrent) at that scale: no record lost or
+# cut. About 7 minutes with the defaults.
 #
 # Usage: run-stress.sh [BUILD_DIR]; the sanitizer builds are build/asan
 # and build/tsan, as `make check` makes them.
@@ -37,6 +39,13 @@ LG_STRESS_SCALE=$scale run "chan-stress x$scale asan" \
     build/asan/tests/test-chan-stress
 LG_STRESS_SCALE=$tsan_scale run "chan-stress x$tsan_scale tsan" \
     build/tsan/wrap/test-chan-stress
+abs=$(cd "$build" && pwd)
+tmp=$(mktemp -d)
+LG_STRESS_SCALE=$scale BUILD=$abs LG_TMP=$tmp \
+    LG_PRELOAD=$abs/libloopguard-preload.so \
+    run "reports-concurrent x$scale" \
+    sh tests/integration/test-reports-concurrent.sh
+rm -rf "$tmp"
 i=1
 while [ "$i" -le "$rounds" ]; do
     for t in build/tsan/wrap/test-chan-*; do
