@@ -3,11 +3,10 @@
  * (pipes.c); only a pipe's writers are noted (write, writev), so only a
  * pipe read can be a self-wait: a pair's other end may be written by
  * send() and its kin, which are not wrapped, and an eventfd's writers
- * are not noted. Receives count only on a descriptor that may
- * wait for
- * another thread or process: not O_NONBLOCK, not a regular file, directory,
- * block device or /dev/null-like device (the fd class cache, fdclass.c), and
- * not a call with MSG_DONTWAIT. */
+ * are not noted. Receives count only on a descriptor that may wait for
+ * another thread or process: not O_NONBLOCK, not a regular file,
+ * directory, block device or /dev/null-like device (the fd class cache,
+ * fdclass.c), and not a call with MSG_DONTWAIT. */
 #include <sys/socket.h>
 #include <sys/uio.h>
 

@@ -177,6 +177,13 @@ static int other_writes(int num, void *arg)
     return fl >= 0 && (fl & O_ACCMODE) != O_RDONLY;
 }
 
+/* No child, running or not yet reaped, that may hold a write end. */
+static int no_child(void)
+{
+    siginfo_t si;
+    return waitid(P_ALL, 0, &si, WEXITED | WSTOPPED | WNOHANG | WNOWAIT) != 0;
+}
+
 int lg__pipe_in_process(int fd)
 {
     struct stat st;
@@ -184,13 +191,8 @@ int lg__pipe_in_process(int fd)
         return 0;
     struct write_end w = {fd, S_ISSOCK(st.st_mode), st.st_ino, 0};
     uint32_t ev = __atomic_load_n(&evids[fd], __ATOMIC_RELAXED);
-    if (ev) {
-        /* Whoever holds it may write it: this process alone, then. */
-        siginfo_t si;
-        return eventfd_id(fd) == ev &&
-               waitid(P_ALL, 0, &si,
-                      WEXITED | WSTOPPED | WNOHANG | WNOWAIT) != 0;
-    }
+    if (ev)   /* whoever holds it may write it: this process alone, then */
+        return eventfd_id(fd) == ev && no_child();
     if (w.sock) {
         uint64_t pr = __atomic_load_n(&pairs[fd], __ATOMIC_RELAXED);
         if ((uint32_t)(pr >> 32) != ino_tag(st.st_ino))
@@ -201,9 +203,5 @@ int lg__pipe_in_process(int fd)
                    ino_tag(st.st_ino)) {
         return 0;
     }
-    /* A child, running or not yet reaped, may hold the write end. */
-    siginfo_t si;
-    if (waitid(P_ALL, 0, &si, WEXITED | WSTOPPED | WNOHANG | WNOWAIT) == 0)
-        return 0;
-    return lg__proc_each("/proc/self/fd", other_writes, &w) > 0;
+    return no_child() && lg__proc_each("/proc/self/fd", other_writes, &w) > 0;
 }
