@@ -189,16 +189,29 @@ static int path_find(int to, int from, int *path, int max)
     return 0;
 }
 
+static uint64_t mix(uint64_t h, uint64_t v)
+{
+    h = (h ^ v) * 0x9e3779b97f4a7c15ull;
+    return h ^ (h >> 29);
+}
+
 static int seen_cycle(const int *cyc, int n)
 {
-    /* Order-free key: the same cycle closed again (its locks destroyed
-     * and taken again in both orders) is reported once. */
+    /* Keyed by code path, like a site: each edge's acquisition stack,
+     * summed so that the key does not depend on where the cycle was
+     * closed. The same inversion made again, by fresh locks or by locks
+     * destroyed and taken again, is reported once. An edge with no stack
+     * falls back on its two locks. */
     uint64_t key = 0;
     for (int i = 0; i < n; i++) {
-        uint64_t h = (uintptr_t)nodes[edges[cyc[i]].from].lock;
-        h = (h ^ (uintptr_t)nodes[edges[cyc[i]].to].lock * 31) *
-            0x9e3779b97f4a7c15ull;
-        key += h ^ (h >> 29);
+        const struct edge *E = &edges[cyc[i]];
+        uint64_t h = mix(0, (uint64_t)E->nframes);
+        for (int f = 0; f < E->nframes; f++)
+            h = mix(h, (uintptr_t)E->frames[f]);
+        if (E->nframes <= 0)
+            h = mix(mix(h, (uintptr_t)nodes[E->from].lock),
+                    (uintptr_t)nodes[E->to].lock);
+        key += h;
     }
     key |= 1;
     unsigned b = (unsigned)(key >> 33) % MAX_REPORTED;

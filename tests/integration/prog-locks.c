@@ -11,6 +11,9 @@
  *   fifo         20 locks taken in order and released first-taken first,
  *                twice; then the last two in order: nothing to report
  *   recursive    recursive mutex A, then B, then A again: no cycle
+ *   fresh        the abba pair made 3 times, each time with 2 new heap
+ *                mutexes (the old ones stay alive): one code path, so
+ *                one record
  *   churn        50000 heap mutexes, each made, taken under A, destroyed
  *                (more than the graph holds at once); then the abba pair:
  *                reported, so destroyed locks did leave the graph */
@@ -50,6 +53,27 @@ __attribute__((noinline)) static void *b_then_a(void *arg)
     pthread_mutex_lock(&a);
     pthread_mutex_unlock(&a);
     pthread_mutex_unlock(&b);
+    return NULL;
+}
+
+/* The abba pair on locks given by the caller (pair[0], pair[1]). */
+__attribute__((noinline)) static void *pair_first_then_second(void *arg)
+{
+    pthread_mutex_t *pair = arg;
+    pthread_mutex_lock(&pair[0]);
+    pthread_mutex_lock(&pair[1]);
+    pthread_mutex_unlock(&pair[1]);
+    pthread_mutex_unlock(&pair[0]);
+    return NULL;
+}
+
+__attribute__((noinline)) static void *pair_second_then_first(void *arg)
+{
+    pthread_mutex_t *pair = arg;
+    pthread_mutex_lock(&pair[1]);
+    pthread_mutex_lock(&pair[0]);
+    pthread_mutex_unlock(&pair[0]);
+    pthread_mutex_unlock(&pair[1]);
     return NULL;
 }
 
@@ -197,6 +221,16 @@ int main(int argc, char **argv)
         pthread_mutex_init(&rec, &at);
         run(recursive, NULL);
         run(recursive, NULL);
+    } else if (!strcmp(mode, "fresh")) {
+        for (int i = 0; i < 3; i++) {
+            pthread_mutex_t *pair = malloc(2 * sizeof *pair);
+            if (!pair)
+                return 3;
+            pthread_mutex_init(&pair[0], NULL);
+            pthread_mutex_init(&pair[1], NULL);
+            run(pair_first_then_second, pair);
+            run(pair_second_then_first, pair);
+        }
     } else if (!strcmp(mode, "churn")) {
         for (int i = 0; i < 50000; i++) {
             pthread_mutex_t *m = malloc(sizeof *m);

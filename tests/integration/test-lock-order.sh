@@ -54,6 +54,16 @@ expect_count 1 "$f" '.type == "lock_order_inversion" and
     all(.cycle[]; .acquired | startswith("rwlock 0x"))' "rwlock: cycle"
 echo "ok: rwlock cycle"
 
+# The same inversion again with new locks (new addresses, the old ones
+# alive): the same code path, so one record (cycles are keyed by stacks).
+case_run fresh
+expect_count 1 "$f" '.type == "lock_order_inversion" and .locks == 2 and
+    any(.cycle[]; any(.stack[]; .symbol == "pair_first_then_second")) and
+    any(.cycle[]; any(.stack[]; .symbol == "pair_second_then_first"))' \
+    "fresh: the inversion"
+expect_count 1 "$f" 'true' "fresh: one record for 3 pairs of new locks"
+echo "ok: the same inversion on fresh locks is one record"
+
 case_run churn
 expect_count 1 "$f" '.type == "lock_order_inversion" and .locks == 2 and
     any(.cycle[]; any(.stack[]; .symbol == "b_then_a"))' \
