@@ -914,6 +914,49 @@ static ssize_t site_reuse_read(int fd, char *buf, size_t n)
     return r;
 }
 
+/* One blocking read in a helper, reached from two callers: a site is the
+ * call plus its whole stack, so these are two sites (test-wrappers counts
+ * records per caller with dedupe on). */
+SITE
+static ssize_t site_helper_read(int fd, char *buf, size_t n)
+{
+    ssize_t r = read(fd, buf, n);
+    __asm__ volatile("" ::: "memory");
+    return r;
+}
+
+SITE
+static ssize_t site_caller_a(int fd, char *buf)
+{
+    ssize_t r = site_helper_read(fd, buf, 1);
+    __asm__ volatile("" ::: "memory");
+    return r;
+}
+
+SITE
+static ssize_t site_caller_b(int fd, char *buf)
+{
+    ssize_t r = site_helper_read(fd, buf, 1);
+    __asm__ volatile("" ::: "memory");
+    return r;
+}
+
+/* Each caller twice: with dedupe on, one record per caller. */
+static int c_two_callers(void)
+{
+    int p[2];
+    char buf[1];
+    SETUP(pipe(p));
+    SETUP(write(p[1], "abcd", 4));
+    for (int i = 0; i < 2; i++) {
+        EXPECT_RC(site_caller_a(p[0], buf), 1, 0);
+        EXPECT_RC(site_caller_b(p[0], buf), 1, 0);
+    }
+    close(p[0]);
+    close(p[1]);
+    return 0;
+}
+
 enum toggle { BY_FCNTL, BY_FCNTL64, BY_FIONBIO };
 
 static int set_nonblock(int fd, int on, enum toggle how)
@@ -1466,6 +1509,7 @@ static const struct {
     /* reported at some call sites only */
     C(fcntl_toggle), C(fcntl64_toggle), C(fionbio_toggle), C(dup2_over),
     C(dup3_over), C(close_reuse), C(close_range_reuse), C(dup_setfl),
+    C(two_callers),
 #undef C
 };
 

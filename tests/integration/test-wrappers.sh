@@ -15,13 +15,15 @@ prog="$BUILD/tests/prog-calls"
 problems=""
 rm -f "$LG_TMP/failed"
 
-# run WHERE CASE: runs prog-calls under the preload (JSON, one record per
-# call, not per site, so that repeated calls would show). Sets $log (all
-# records of the run, in one file) and adds to $problems.
+# run WHERE CASE: runs prog-calls under the preload (JSON; dedupe=$dedupe,
+# 0 unless a case says: one record per call, not per site, so that repeated
+# calls would show). Sets $log (all records of the run, in one file) and
+# adds to $problems.
+dedupe=0
 run() {
     base="$LG_TMP/$2.$1"
     rm -f "$base".*
-    run_lg "format=json:dedupe=0:log=$base.%p.jsonl" 20 \
+    run_lg "format=json:dedupe=$dedupe:log=$base.%p.jsonl" 20 \
         "$prog" "$1" "$2" >"$base.out" 2>"$base.err"
     log="$base.all"
     cat "$base".*.jsonl >"$log" 2>/dev/null
@@ -48,13 +50,15 @@ REC_CHECKS='
       "timeout_ms", "loop", "loop_stack", "site", "stack"] - keys
      | select(length > 0) | "fields missing: \(join(", "))"),
     (select(.call != $call) | "call is \(.call | tojson), expected \($call)"),
-    (if $tmax == "-" then
+    (if $tmo == "-" then
         select(.timeout_ms != null)
         | "timeout_ms is \(.timeout_ms | tojson), expected null"
      else
-        select((.timeout_ms | type) != "number" or .timeout_ms <= 0
-               or .timeout_ms > ($tmax | tonumber))
-        | "timeout_ms is \(.timeout_ms | tojson), expected (0, \($tmax)]"
+        select((.timeout_ms | type) != "number"
+               or .timeout_ms < ($tmo | tonumber) / 2
+               or .timeout_ms > ($tmo | tonumber))
+        | "timeout_ms is \(.timeout_ms | tojson), expected \($tmo)"
+          + " (from half of it)"
      end),
     (select(.loop.kind != $kind)
      | "loop.kind is \(.loop.kind | tojson), expected \($kind)"),
@@ -75,7 +79,7 @@ REC_CHECKS='
     (select(.object != (if $obj == "null" then null else $obj end))
      | "object is \(.object | tojson), expected \($obj)")'
 
-# expect_one CALL TMAX KIND VIA FRAME LOOP_FRAME THREAD: exactly one
+# expect_one CALL TIMEOUT KIND VIA FRAME LOOP_FRAME THREAD: exactly one
 # blocking_call record in $log, and it passes REC_CHECKS: FRAME in its
 # stack, LOOP_FRAME in loop_stack, made by the thread named THREAD (the
 # main thread is named after the program). The object and the loop it must
@@ -85,7 +89,7 @@ expect_one() {
     loop=$(sed -n 's/^loop: //p' "$base.out" | head -1)
     [ -n "$obj" ] && [ -n "$loop" ] || problems="$problems
     $where: the program printed no object or loop line"
-    out=$(jq -s -r --arg call "$1" --arg tmax "$2" --arg obj "$obj" \
+    out=$(jq -s -r --arg call "$1" --arg tmo "$2" --arg obj "$obj" \
         --arg kind "$3" --arg via "$4" --arg frame "$5" --arg lframe "$6" \
         --arg thread "$7" --arg loop "$loop" "
         [.[] | select(.type == \"blocking_call\")] as \$r
@@ -155,8 +159,10 @@ report() {
 
 # CASE CALL TIMEOUT: CALL is the name the record must carry (futex waits
 # made through syscall() are named for it, with a "futex 0x..." object),
-# TIMEOUT the largest timeout_ms allowed (- for null: the call has no
-# timeout; a sleep's timeout is its duration).
+# TIMEOUT the call's real timeout in ms (- for null: the call has no
+# timeout; a sleep's timeout is its duration). timeout_ms must lie within
+# half of it and never above it: an absolute deadline is read just before
+# the call, so a little time may pass before the wrapper sees it.
 positive='
 cond_wait            pthread_cond_wait       -
 cond_wait_225        pthread_cond_wait       -
@@ -218,7 +224,8 @@ poll_zero select_zero epoll_wait_zero'
 
 # CASE SITE=N...: reports expected per call site on the loop (the fd cache
 # must follow fcntl, ioctl(FIONBIO), dup2, dup3, close, close_range, and
-# O_NONBLOCK set through a dup()).
+# O_NONBLOCK set through a dup(); two_callers: a helper's read from two
+# callers).
 sites='
 fcntl_toggle    site_prime_read=1 site_nonblock_read=0 site_blocking_read=1
 fcntl64_toggle  site_prime_read=1 site_nonblock_read=0 site_blocking_read=1
@@ -228,12 +235,13 @@ dup3_over       site_prime_read=1 site_dup_read=0
 close_reuse     site_nonblock_read=0 site_reuse_read=1
 close_range_reuse site_nonblock_read=0 site_reuse_read=1
 dup_setfl       site_prime_read=2 site_nonblock_read=0
+two_callers     site_caller_a=2 site_caller_b=2
 '
 
-echo "$positive" | while read -r name call tmax; do
+echo "$positive" | while read -r name call tmo; do
     [ -n "$name" ] || continue
     where=loop; run loop "$name"
-    expect_one "$call" "$tmax" libuv entry on_loop_timer main prog-calls
+    expect_one "$call" "$tmo" libuv entry on_loop_timer main prog-calls
     where=off; run off "$name"
     expect_none
     report "$name" "loop: 1 record, off: none"
@@ -256,6 +264,14 @@ echo "$sites" | while read -r name specs; do
     expect_none
     report "$name" "loop: $specs; off: none"
 done
+
+# Dedupe on (the default): a site is the call plus its whole stack. One
+# read in one helper, reached from two callers twice each: two records,
+# one per caller (hashing the innermost frames only would give one).
+dedupe=1; where=loop; run loop two_callers
+expect_sites site_caller_a=1 site_caller_b=1
+dedupe=0
+report "dedupe:two_callers" "loop, dedupe=1: one record per caller"
 
 # Other ways to be on a loop: a loop in a thread of its own; the outer
 # loop, after a loop nested in its callback returned (the outer runs with
