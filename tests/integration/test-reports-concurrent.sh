@@ -12,8 +12,11 @@ threads=8 reads=150
 want=$((threads * reads))
 
 # To a pipe: each JSON record must fit in one atomic write (PIPE_BUF).
-run_lg "format=json:dedupe=0" $((60 * scale)) "$prog" $threads $reads 2>&1 >/dev/null |
-    cat > "$LG_TMP/pipe.jsonl"
+# The program's status crosses the pipeline's subshell in a file.
+{ run_lg "format=json:dedupe=0" $((60 * scale)) "$prog" $threads $reads
+  echo $rc >"$LG_TMP/rc"; } 2>&1 >/dev/null | cat > "$LG_TMP/pipe.jsonl"
+[ "$(cat "$LG_TMP/rc")" = 0 ] ||
+    fail "prog-many-loops (to a pipe) exited $(cat "$LG_TMP/rc")"
 expect_count $want "$LG_TMP/pipe.jsonl" '.type == "blocking_call"' \
     "records through a pipe"
 n=$(jq -s '[.[] | select(.type == "blocking_call") | .tid] | unique | length' \
@@ -32,8 +35,10 @@ echo "ok: $want whole records in a file"
 
 # Text records too: every report starts a line with the ==PID== prefix and
 # each has its hint paragraph once.
-run_lg "dedupe=0" $((60 * scale)) "$prog" $threads $reads 2>&1 >/dev/null |
-    cat > "$LG_TMP/pipe.txt"
+{ run_lg "dedupe=0" $((60 * scale)) "$prog" $threads $reads
+  echo $rc >"$LG_TMP/rc"; } 2>&1 >/dev/null | cat > "$LG_TMP/pipe.txt"
+[ "$(cat "$LG_TMP/rc")" = 0 ] ||
+    fail "prog-many-loops (text, to a pipe) exited $(cat "$LG_TMP/rc")"
 h=$(grep -c '^==[0-9]*==loopguard: blocking receive read on' "$LG_TMP/pipe.txt")
 t=$(grep -c '^  lg_chan_recv_start() (docs/migration.md).$' "$LG_TMP/pipe.txt")
 [ "$h" -eq $want ] && [ "$t" -eq $want ] ||
