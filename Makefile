@@ -119,6 +119,14 @@ $(BUILD)/tests/libearly.so: tests/integration/early-lib.c
 	@echo "  CC      $@"
 	$(Q)$(CC) $(CPPFLAGS_ALL) $(CFLAGS_ALL) -fPIC -shared -o $@ $< -lpthread
 
+# Preloaded after the detector by tests that expect no record, to prove it
+# saw the loop (loop-probe.c says how).
+$(BUILD)/tests/libloop-probe.so: tests/integration/loop-probe.c
+	@mkdir -p $(@D)
+	@echo "  CC      $@"
+	$(Q)$(CC) $(CPPFLAGS_ALL) $(UV_CFLAGS) $(CFLAGS_ALL) -fPIC -shared -o $@ $< \
+	    -ldl
+
 # prog-chan-deadlock calls lg_chan, so it links libloopguard (prog-% does not).
 $(BUILD)/tests/prog-chan-deadlock: tests/integration/prog-chan-deadlock.c \
                                    $(CORE_LIB) $(HDRS)
@@ -220,12 +228,19 @@ $(BUILD)/tests/prog-cxx-uv: tests/integration/prog-cxx-uv.cc
 	    $(UV_LIBS) -lpthread
 
 test-bins: all $(UNIT_BIN) $(PROG_BIN) $(EXAMPLE_BIN) $(LOOP_BIN) \
-           $(UV_STATIC_BIN) $(BUILD)/tests/prog-cxx-uv $(REPLAY_BIN)
+           $(UV_STATIC_BIN) $(BUILD)/tests/prog-cxx-uv $(REPLAY_BIN) \
+           $(BUILD)/tests/libloop-probe.so
 
+# Every suite runs, even after one failed; tests/totals.sh then prints one
+# line of totals (and fails on a skip LG_MUST_RUN forbids: .ci/run sets it).
+check: export LG_TOTALS := $(CURDIR)/build/check-totals
 check: deps
-	$(MAKE) check-unit check-integration
-	$(MAKE) check-asan
-	$(MAKE) check-tsan
+	@mkdir -p build && rm -f $(LG_TOTALS)
+	@st=0; \
+	$(MAKE) -k check-unit check-integration || st=1; \
+	$(MAKE) check-asan || st=1; \
+	$(MAKE) check-tsan || st=1; \
+	sh tests/totals.sh $(LG_TOTALS) $$st
 
 check-unit: test-bins
 	@sh tests/run-unit.sh $(BUILD) $(UNIT_BIN)
@@ -235,7 +250,8 @@ check-integration: test-bins
 
 # The same suites, rebuilt with AddressSanitizer and UBSan.
 check-asan:
-	$(MAKE) BUILD=build/asan SAN=address,undefined check-unit check-integration
+	$(MAKE) -k BUILD=build/asan SAN=address,undefined \
+	    check-unit check-integration
 
 # The channel's unit tests and the library they link, rebuilt with
 # ThreadSanitizer (the preload is not involved). Each test runs through a

@@ -27,6 +27,11 @@ else
     have_pc libevent_pthreads || need="$need libevent-dev"
     have_hdr ev.h || need="$need libev-dev"
     have_pc glib-2.0 || need="$need libglib2.0-dev"
+    # The symbolizer's test of libc's own static functions reads libc's
+    # debug file; the launcher's test of capability programs runs setcap.
+    dpkg -s libc6-dbg >/dev/null 2>&1 || need="$need libc6-dbg"
+    command -v setcap >/dev/null 2>&1 || [ -x /sbin/setcap ] ||
+        need="$need libcap2-bin"
     # Rust test programs build offline from Debian's packaged crates (tokio
     # with its macros; mio and the rest come as its dependencies).
     ls -d /usr/share/cargo/registry/tokio-1.* >/dev/null 2>&1 ||

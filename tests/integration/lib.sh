@@ -41,3 +41,35 @@ expect_no_record() {
         fail "$what: expected no record, found some in $f"
     done
 }
+
+# skip_case CASE REASON: a part of this test that cannot be set up on this
+# machine. The test goes on; the runner lists CASE as skipped, with REASON
+# (a part that could not run is never a pass).
+skip_case() {
+    set -- "$1" "$(printf '%s' "$2" | tr '\n' ' ')"
+    echo "skip $1: $2"
+    [ -z "${LG_SKIPS:-}" ] || echo "$1: $2" >>"$LG_SKIPS"
+}
+
+# run_probed OPTIONS SECONDS PROGRAM [ARGS...]: run_lg with loop-probe.c's
+# library preloaded after the detector; expect_loop_seen then checks, for a
+# test that expects no record, that the detector was there and saw the
+# program's loop in that same run.
+run_probed() {
+    LG_PROBE_OUT="$LG_TMP/probe.out"; export LG_PROBE_OUT
+    rm -f "$LG_PROBE_OUT"
+    probe_saved=$LG_PRELOAD
+    LG_PRELOAD="$LG_PRELOAD:$BUILD/tests/libloop-probe.so"
+    run_lg "$@"
+    LG_PRELOAD=$probe_saved
+    unset LG_PROBE_OUT
+}
+
+# expect_loop_seen WHAT: the last run_probed's program asked
+# lg_thread_is_loop() in a libuv callback and was told 1.
+expect_loop_seen() {
+    grep -q '^loop-probe: [1-9][0-9]* of' "$LG_TMP/probe.out" 2>/dev/null ||
+        fail "$1: the detector did not see the loop (probe: $(cat \
+"$LG_TMP/probe.out" 2>/dev/null || echo 'no uv_close call seen')); is the \
+preload loaded?"
+}

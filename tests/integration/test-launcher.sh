@@ -139,20 +139,23 @@ if [ -u "$LG_TMP/bin/suid-sh" ]; then
     expect_rc 2 "setuid via PATH"; expect_err "$LG_TMP/bin/suid-sh" "PATH"
     expect_not_run "setuid via PATH"
 else
-    echo "setuid: chmod u+s did not stick; check skipped"
+    skip_case setuid "chmod u+s did not stick on $LG_TMP"
 fi
 if [ -g "$LG_TMP/bin/sgid-sh" ]; then
     lg "$LG_TMP/bin/sgid-sh" -c "touch '$ran'"
     expect_rc 2 "setgid"; expect_err "set-group-ID" "setgid"
     expect_not_run "setgid"
+else
+    skip_case setgid "chmod g+s did not stick on $LG_TMP"
 fi
 cp /bin/sh "$LG_TMP/bin/cap-sh"
-if command -v setcap >/dev/null 2>&1 &&
-   setcap cap_net_raw+ep "$LG_TMP/bin/cap-sh" 2>/dev/null; then
+if ! command -v setcap >/dev/null 2>&1; then
+    skip_case capabilities "setcap not installed (Debian's libcap2-bin)"
+elif ! setcap cap_net_raw+ep "$LG_TMP/bin/cap-sh" 2>"$LG_TMP/setcap.err"; then
+    skip_case capabilities "setcap failed: $(head -c 200 "$LG_TMP/setcap.err")"
+else
     lg "$LG_TMP/bin/cap-sh" -c "touch '$ran'"
     expect_rc 2 "capabilities"; expect_err "capabilities" "capabilities"
     expect_not_run "capabilities"
-else
-    echo "capabilities: setcap unavailable; check skipped"
 fi
 echo "launcher: ok"

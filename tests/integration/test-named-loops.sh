@@ -12,8 +12,9 @@
 #   <lib>-block  the same plus one blocking read() of a pipe in the timer
 #                callback on_timer_block: exits 0 and produces exactly one
 #                record, that read, on a loop of kind <lib> found via entry.
-# A library whose programs are missing is skipped with a line saying so;
-# the test is skipped (77) when all are.
+# A library whose programs are missing is a skipped case (skip_case); the
+# test is skipped (77) when all are. Each clean program's silence is
+# checked beside its block program's record, in the same run.
 . tests/integration/lib.sh
 
 dir="$BUILD/tests/loops"
@@ -58,8 +59,8 @@ for lib in libevent libev glib; do
         glib) pkg=libglib2.0-dev ;;
     esac
     if [ ! -x "$dir/$lib-clean" ] || [ ! -x "$dir/$lib-block" ]; then
-        echo "skip $lib: $dir/$lib-clean or $lib-block not built" \
-             "(install $pkg: make deps)"
+        skip_case "$lib" \
+            "$dir/$lib-clean or $lib-block not built (install $pkg: make deps)"
         skipped="$skipped $lib"
         continue
     fi

@@ -26,6 +26,7 @@
 #include <cmocka.h>
 
 #include "lg-internal.h"
+#include "skip.h"
 
 #define HIGH_FD 70000 /* in the cache's second page */
 
@@ -255,8 +256,8 @@ static void test_fdclass_cache_high_fd(void **state)
 {
     (void)state;
     if (!allow_fd(HIGH_FD)) {
-        print_message("RLIMIT_NOFILE cannot reach fd %d: skipped\n", HIGH_FD);
-        skip();
+        LG_SKIP("RLIMIT_NOFILE cannot reach fd %d (a higher hard limit "
+                "needs CAP_SYS_RESOURCE)", HIGH_FD);
     }
     int low = HIGH_FD & 0xffff; /* same slot in the first page */
     int wl, wh;

@@ -16,6 +16,7 @@
 #include <cmocka.h>
 
 #include "lg-internal.h"
+#include "skip.h"
 
 static void *main_return;         /* in libc's __libc_start_call_main */
 static jmp_buf tail_jmp;
@@ -119,7 +120,7 @@ static void test_symbolize_vdso(void **state)
     (void)state;
     void *h = dlopen("linux-vdso.so.1", RTLD_NOW | RTLD_NOLOAD);
     if (!h)
-        skip();
+        LG_SKIP("no vDSO mapped in this process");
     void *p = dlsym(h, "__vdso_clock_gettime");
     assert_non_null(p);
     struct lg__sym s;
@@ -245,7 +246,7 @@ static void test_symbolize_libc_static(void **state)
     (void)state;
     struct lg__sym s;
     if (!libc_debug_installed())
-        skip();
+        LG_SKIP("libc's debug file is not installed (Debian's libc6-dbg)");
     lg__symbolize((uintptr_t)main_return, 1, &s);
     assert_non_null(s.module);
     assert_true(ends_with(s.module, "/libc.so.6"));

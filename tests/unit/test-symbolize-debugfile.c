@@ -16,6 +16,7 @@
 #include <cmocka.h>
 
 #include "lg-internal.h"
+#include "skip.h"
 
 static char dir[PATH_MAX];        /* real path of the fixture directory */
 
@@ -95,7 +96,7 @@ static void test_symbolize_debuglink(void **state)
     (void)state;
     struct lg__sym s;
     if (!dir[0])
-        skip();
+        LG_SKIP("no fixture: cc, objcopy or a directory in /tmp missing");
     hidden("libfix-a.so", &s);
     assert_non_null(s.name);
     assert_string_equal(s.name, "hidden_fn");
@@ -107,7 +108,7 @@ static void test_symbolize_stripped(void **state)
     (void)state;
     struct lg__sym s;
     if (!dir[0])
-        skip();
+        LG_SKIP("no fixture: cc, objcopy or a directory in /tmp missing");
     hidden("libfix-b.so", &s);
     assert_null(s.name);
     assert_int_equal(s.symoff, 0);
@@ -123,7 +124,7 @@ static void test_symbolize_relative(void **state)
     struct lg__sym s;
     Dl_info info;
     if (!dir[0])
-        skip();
+        LG_SKIP("no fixture: cc, objcopy or a directory in /tmp missing");
     assert_non_null(getcwd(cwd, sizeof cwd));
     assert_int_equal(chdir(dir), 0);
     void *h = dlopen("./libfix-c.so", RTLD_NOW | RTLD_LOCAL);
@@ -158,7 +159,7 @@ static void test_symbolize_replaced(void **state)
     char path[PATH_MAX + 64];
     struct lg__sym s;
     if (!dir[0])
-        skip();
+        LG_SKIP("no fixture: cc, objcopy or a directory in /tmp missing");
     snprintf(path, sizeof path, "%s/libfix-e.so", dir);
     void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
     assert_non_null(h);
