@@ -38,6 +38,12 @@ else
         need="$need librust-tokio-dev"
     ls -d /usr/share/cargo/registry/tokio-macros-* >/dev/null 2>&1 ||
         need="$need librust-tokio-macros-dev"
+    # Without a cargo test-rust.sh is skipped, so a fresh machine gets
+    # Debian's (rustc 1.63, which tests/rust keeps to); a rustup cargo in
+    # ~/.cargo/bin counts, as .ci/run puts it in PATH.
+    command -v cargo >/dev/null 2>&1 ||
+        [ -x "${HOME:-/root}/.cargo/bin/cargo" ] ||
+        need="$need cargo rustc"
 fi
 if [ -z "$need" ]; then
     exit 0
