@@ -2,7 +2,8 @@
 # Installs the Debian packages loopguard needs, and only those missing.
 # Run by `make deps` (and so by `make check` and `make demo`); `deps.sh
 # fuzz` (by `make fuzz`) installs only what fuzzing needs: clang, whose
-# libFuzzer drives fuzz/ (gcc has no coverage-guided fuzzer).
+# libFuzzer drives fuzz/ (gcc has no coverage-guided fuzzer). Debian's
+# node 18 beside another node is deps-node.sh's.
 set -e
 need=""
 if [ "${1:-}" = fuzz ]; then
@@ -44,16 +45,20 @@ else
     command -v cargo >/dev/null 2>&1 ||
         [ -x "${HOME:-/root}/.cargo/bin/cargo" ] ||
         need="$need cargo rustc"
+    # Node, on the system libuv (Debian's node 18). Another node installed
+    # already (nodesource's, libuv linked in) stays; deps-node.sh then
+    # unpacks Debian's beside it, so that the test runs on both.
+    command -v node >/dev/null 2>&1 || need="$need nodejs"
 fi
-if [ -z "$need" ]; then
-    exit 0
+if [ -n "$need" ]; then
+    echo "deps: installing$need"
+    if [ "$(id -u)" != 0 ]; then
+        echo "deps: not root; run as root: apt-get install -y$need" >&2
+        exit 1
+    fi
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends $need >/dev/null
+    echo "deps: done"
 fi
-echo "deps: installing$need"
-if [ "$(id -u)" != 0 ]; then
-    echo "deps: not root; run as root: apt-get install -y$need" >&2
-    exit 1
-fi
-export DEBIAN_FRONTEND=noninteractive
-apt-get update -qq
-apt-get install -y -qq --no-install-recommends $need >/dev/null
-echo "deps: done"
+[ "${1:-}" = fuzz ] || sh "$(dirname "$0")/deps-node.sh"
