@@ -113,6 +113,15 @@ $(BUILD)/tests/prog-%: tests/integration/prog-%.c $(HDRS)
 	$(Q)$(CC) $(CPPFLAGS_ALL) $(UV_CFLAGS) $(CFLAGS_ALL) -o $@ $< \
 	    $(UV_LIBS) -ldl -lpthread -lrt
 
+# The cmocka test docs/guide.md quotes: the public API and cmocka.
+$(BUILD)/tests/prog-cmocka-guide: tests/integration/prog-cmocka-guide.c \
+                                  $(CORE_LIB) $(HDRS)
+	@mkdir -p $(@D)
+	@echo "  CC      $@"
+	$(Q)$(CC) $(CPPFLAGS_ALL) $(UV_CFLAGS) $(CFLAGS_ALL) -o $@ $< \
+	    -L$(BUILD) -lloopguard -Wl,-rpath,'$$ORIGIN/..' $(CMOCKA_LIBS) \
+	    $(UV_LIBS) -lpthread
+
 # A library whose constructor runs before the preload's (test-early-calls).
 $(BUILD)/tests/libearly.so: tests/integration/early-lib.c
 	@mkdir -p $(@D)
@@ -127,9 +136,10 @@ $(BUILD)/tests/libloop-probe.so: tests/integration/loop-probe.c
 	$(Q)$(CC) $(CPPFLAGS_ALL) $(UV_CFLAGS) $(CFLAGS_ALL) -fPIC -shared -o $@ $< \
 	    -ldl
 
-# prog-chan-deadlock calls lg_chan, so it links libloopguard (prog-% does not).
-$(BUILD)/tests/prog-chan-deadlock: tests/integration/prog-chan-deadlock.c \
-                                   $(CORE_LIB) $(HDRS)
+# prog-chan-deadlock and prog-control call the public API, so they link
+# libloopguard (prog-% does not).
+$(BUILD)/tests/prog-chan-deadlock $(BUILD)/tests/prog-control: \
+$(BUILD)/tests/prog-%: tests/integration/prog-%.c $(CORE_LIB) $(HDRS)
 	@mkdir -p $(@D)
 	@echo "  CC      $@"
 	$(Q)$(CC) $(CPPFLAGS_ALL) $(UV_CFLAGS) $(CFLAGS_ALL) -o $@ $< \

@@ -69,6 +69,49 @@ LG_EXTERN int lg_loop_leave(void);
 LG_EXTERN int lg_thread_is_loop(void);
 
 /* ---------------------------------------------------------------------------
+ * Accepted blocking, and reports in the program's hands
+ * ------------------------------------------------------------------------- */
+
+/* Blocking calls the calling thread makes between lg_allow_blocking_begin()
+ * and the matching lg_allow_blocking_end() are not reported: blocking the
+ * program has accepted (start-up code, a test fixture; Chromium's
+ * ScopedAllowBlocking). The exit summary counts them as "allowed". Scopes
+ * nest: each begin needs one end on the same thread. Stalls, deadlocks and
+ * lock-order inversions are still reported. A thread-local counter: threads
+ * that never call these pay nothing. Both work without the detector loaded
+ * (they then only count).
+ * begin returns 0, or -EOVERFLOW past 65535 nested scopes (that scope is
+ * then not opened: do not end it); end returns 0, or -EINVAL when the
+ * thread has no open scope. */
+LG_EXTERN int lg_allow_blocking_begin(void);
+LG_EXTERN int lg_allow_blocking_end(void);
+
+/* Receives each record the detector reports: `json` is the record as a
+ * format=json line, NUL-terminated, without its newline (len ==
+ * strlen(json)), valid during the call. */
+typedef void (*lg_report_cb)(const char *json, size_t len, void *data);
+
+/* Sets the callback called once for every record reported in this process
+ * (after suppression, dedupe and caps; not the exit summary), whatever the
+ * log and format options, with `data`; NULL removes it. Always returns 0.
+ * The callback runs on the thread that made the record (the watchdog thread
+ * for stalls and deadlocks), after the record was written, holding none of
+ * loopguard's locks. It may call anything, including blocking and wrapped
+ * functions (write to a pipe, lock a mutex): on that thread they are
+ * forwarded unwatched, so they never report, and never recurse into it.
+ * Keep it short: the reporting thread (maybe a loop thread, maybe the
+ * watchdog) waits for it. It may run on several threads at once. A call
+ * already under way may finish after the callback was replaced. Without
+ * the detector (libloopguard-preload.so) loaded, it is never called. */
+LG_EXTERN int lg_set_report_callback(lg_report_cb cb, void *data);
+
+/* The number of records reported by this process so far (every type but the
+ * exit summary; those suppressed, deduplicated or past max_reports are not
+ * reported), so a test can assert that a block of code reported nothing. 0
+ * without the detector loaded. */
+LG_EXTERN uint64_t lg_reports(void);
+
+/* ---------------------------------------------------------------------------
  * The safe channel: lg_chan
  *
  * A bounded channel of fixed-size messages between plain threads and libuv

@@ -255,6 +255,10 @@ static void json_summary(struct lg__buf *b, const struct lg__record *r)
     lg__buf_u64(b, r->blocked_ns_total);
     lg__buf_str(b, ",\"sites_total\":");
     lg__buf_u64(b, (uint64_t)r->sites_total);
+    lg__buf_str(b, ",\"grace\":");
+    lg__buf_u64(b, r->in_grace);
+    lg__buf_str(b, ",\"allowed\":");
+    lg__buf_u64(b, r->allowed);
     lg__buf_str(b, ",\"sites\":[");
     for (int i = 0; i < r->nsites; i++) {
         const struct lg__summary_site *s = &r->sites[i];

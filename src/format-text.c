@@ -303,6 +303,13 @@ static void text_summary(struct lg__buf *b, const struct lg__record *r)
     lg__buf_str(b, " on event-loop threads, ");
     text_ms(b, r->blocked_ns_total);
     lg__buf_str(b, " blocked\n");
+    if (r->in_grace || r->allowed) {
+        lg__buf_str(b, "    not reported: ");
+        lg__buf_u64(b, r->in_grace);
+        lg__buf_str(b, " in a loop's grace period (grace_ms), ");
+        lg__buf_u64(b, r->allowed);
+        lg__buf_str(b, " inside lg_allow_blocking_begin/end\n");
+    }
     char name[SYM_MAX];
     int shown = 0;
     for (int i = 0; i < r->nsites; i++) {

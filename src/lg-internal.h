@@ -41,6 +41,8 @@ struct lg__tls {
                                  polls are signs of life */
     uint8_t noslot;           /* the wait-slot table was full: do not
                                  look again (park.c) */
+    uint16_t allow;           /* lg_allow_blocking_begin() scopes open:
+                                 blocking calls are not reported */
     uint32_t id;              /* unique per thread, from 1, given on first
                                  touch (touch.c); 0 before */
     uint32_t touch_epoch;     /* lg__touch_epoch when touch_done was set */
@@ -380,6 +382,7 @@ struct lg__loop_view {
     uint8_t has_mark;
     uint8_t stack_found;              /* a loop found through its stack:
                                          check it is still on it */
+    uint64_t loop_since_ns;           /* its grace period's start */
     const char *call;
     char object[LG__OBJ_MAX];
     int64_t timeout_ns;
@@ -399,6 +402,9 @@ LG__INTERNAL void lg__stall_end(pid_t tid, const struct lg__loop_mark *m,
 /* Copies up to max loop threads (on a loop now) into out; returns the
  * count. */
 LG__INTERNAL int lg__registry_loops(struct lg__loop_view *out, int max);
+/* 1 while the calling thread is inside its grace period (grace_ms from
+ * the time it first became a loop thread). */
+LG__INTERNAL int lg__loop_in_grace(void);
 
 /* Number of threads that have a registry record (tests; takes the lock). */
 LG__INTERNAL unsigned lg__registry_count(void);
@@ -424,6 +430,8 @@ struct lg__options {
     int max_frames;               /* frames printed per stack, 1..64 */
     int stall_ms;                 /* watchdog threshold; 0: no watchdog */
     int lock_order;               /* 1: keep the lock-order graph */
+    int grace_ms;                 /* a loop thread's first ms in which
+                                     nothing is reported; 0: none */
 };
 
 /* Sets every option to its default. */
@@ -677,6 +685,8 @@ struct lg__record {
     int nsites;               /* listed in sites[] */
     int sites_total;          /* all sites, listed or not */
     uint64_t count_total, blocked_ns_total;
+    uint64_t in_grace;        /* calls and stalls inside a grace period */
+    uint64_t allowed;         /* calls inside lg_allow_blocking scopes */
 };
 
 /* Formats one record, newline-terminated, into buf (at most cap bytes,
@@ -706,6 +716,19 @@ LG__INTERNAL void lg__report_fill_thread(struct lg__record *r, pid_t tid);
 
 /* Totals since start (tests and the summary). */
 LG__INTERNAL uint64_t lg__violations(void);
+/* Records reported so far (lg_reports()). */
+LG__INTERNAL uint64_t lg__reports(void);
+/* The embedder's report callback (callback.c). lg__cb_take returns a
+ * buffer of LG__RECORD_MAX bytes to format the record's JSON into, or NULL
+ * when no callback is set; lg__cb_give calls the callback with it (len
+ * bytes, a trailing newline dropped) and takes the buffer back. Between
+ * the two the caller may drop its own locks: the callback runs holding
+ * none of ours. */
+LG__INTERNAL void lg__cb_init(void);
+LG__INTERNAL char *lg__cb_take(void);
+LG__INTERNAL void lg__cb_give(char *buf, size_t len);
+/* A stall not reported because its loop was in its grace period. */
+LG__INTERNAL void lg__count_in_grace(void);
 /* Sets up the site table (from lg__init()). */
 LG__INTERNAL void lg__report_init(void);
 /* Writes the `summary` record when anything was reported (at exit). */

@@ -1,4 +1,5 @@
-/* The public loop-marking API (include/loopguard.h) over the registry. */
+/* The public loop-marking API (include/loopguard.h) over the registry, and
+ * the scopes of accepted blocking. */
 #include <errno.h>
 #include <string.h>
 
@@ -47,4 +48,20 @@ int lg_thread_is_loop(void)
     lg__tls.in_shim = was;
     errno = saved;
     return r;
+}
+
+int lg_allow_blocking_begin(void)
+{
+    if (lg__tls.allow == UINT16_MAX)
+        return -EOVERFLOW;
+    lg__tls.allow++;
+    return 0;
+}
+
+int lg_allow_blocking_end(void)
+{
+    if (lg__tls.allow == 0)
+        return -EINVAL;
+    lg__tls.allow--;
+    return 0;
 }

@@ -6,7 +6,7 @@
  *
  * Invariants: a record is reachable from the table iff its thread is alive
  * and has entered a loop at least once (or waited in the own poll of a
- * loop found through its stack); only its own thread writes its marks;
+ * loop found through its stack, or asked for its grace period there); only its own thread writes its marks;
  * the table is changed only under reg_lock. */
 #include <errno.h>
 #include <stdlib.h>
@@ -34,6 +34,8 @@ struct lg__thread {
                                          thread back in its loop, or the
                                          watchdog) writes the end */
     uint64_t stall_since_ns;
+    uint64_t loop_since_ns;           /* when it first became a loop
+                                         thread: its grace period's start */
     const char *call;                 /* in_call: the call, */
     char object[LG__OBJ_MAX];         /* what it waits on, */
     int64_t timeout_ns;
@@ -152,6 +154,7 @@ static struct lg__thread *record_get(void)
     if (!rec)
         return NULL;
     rec->tid = gettid();
+    rec->loop_since_ns = lg__now_ns();
     pthread_mutex_lock(&reg_lock);
     rec->gen = reg_next_gen++;
     HASH_ADD(hh, reg_table, gen, sizeof rec->gen, rec);
@@ -283,6 +286,17 @@ void lg__stack_loop_own(const struct lg__stack_loop *sl, void *const *pcs,
     }
 }
 
+int lg__loop_in_grace(void)
+{
+    uint64_t grace = (uint64_t)lg__opt.grace_ms * 1000000u;
+    if (!grace)
+        return 0;
+    /* A loop found through its stack may make its first call before it
+     * ever waited: its record, and so its grace, start here. */
+    struct lg__thread *rec = record_get();
+    return rec && lg__now_ns() - rec->loop_since_ns < grace;
+}
+
 void lg__registry_left(uint64_t gen)
 {
     struct lg__thread *rec;
@@ -354,6 +368,7 @@ int lg__registry_loops(struct lg__loop_view *out, int max)
         v->idle = __atomic_load_n(&rec->idle, __ATOMIC_ACQUIRE);
         v->in_call = __atomic_load_n(&rec->in_call, __ATOMIC_ACQUIRE);
         v->stack_found = rec->stack_found;
+        v->loop_since_ns = rec->loop_since_ns;
         v->call = NULL;
         v->nwait = 0;
         if (v->in_call) {

@@ -43,6 +43,9 @@ static char emit_buf[LG__RECORD_MAX];
 static struct site *sites;
 static unsigned n_sites;
 static uint64_t n_violations;  /* atomic */
+static uint64_t n_reports;     /* atomic: records reported (lg_reports) */
+static uint64_t n_in_grace;    /* atomic: not reported, in a grace period */
+static uint64_t n_allowed;     /* atomic: not reported, allowed by scope */
 
 static void emit(const struct lg__record *r);
 
@@ -50,11 +53,22 @@ void lg__report_init(void)
 {
     lg__lock_register(&site_lock);
     lg__lock_register(&emit_lock);
+    lg__cb_init();
 }
 
 uint64_t lg__violations(void)
 {
     return __atomic_load_n(&n_violations, __ATOMIC_RELAXED);
+}
+
+uint64_t lg__reports(void)
+{
+    return __atomic_load_n(&n_reports, __ATOMIC_RELAXED);
+}
+
+void lg__count_in_grace(void)
+{
+    __atomic_add_fetch(&n_in_grace, 1, __ATOMIC_RELAXED);
 }
 
 /* One multiply-xorshift round per frame: a site hash runs on every dedupe
@@ -129,17 +143,33 @@ void lg__report_emit(const struct lg__record *r, int violation)
     emit(r);
 }
 
+/* Writes the record; then hands its JSON to the embedder's callback, if
+ * one is set, after emit_lock is dropped (callback.c says why). */
 static void emit(const struct lg__record *r)
 {
     size_t cap = lg__log_record_max();
     if (cap > sizeof emit_buf)
         cap = sizeof emit_buf;
+    /* Not the summary: written at exit, when the embedder's state the
+     * callback uses may already be gone. */
+    char *cb = r->type != LG__REC_SUMMARY ? lg__cb_take() : NULL;
+    size_t ncb = 0;
     pthread_mutex_lock(&emit_lock);
-    size_t n = lg__opt.format == LG__FORMAT_JSON
-                   ? lg__format_json(emit_buf, cap, r, lg__opt.max_frames)
-                   : lg__format_text(emit_buf, cap, r, lg__opt.max_frames);
+    int json = lg__opt.format == LG__FORMAT_JSON;
+    size_t n = json ? lg__format_json(emit_buf, cap, r, lg__opt.max_frames)
+                    : lg__format_text(emit_buf, cap, r, lg__opt.max_frames);
     lg__log_write(emit_buf, n);
+    if (cb && json) {
+        memcpy(cb, emit_buf, n);
+        ncb = n;
+    } else if (cb) {
+        ncb = lg__format_json(cb, LG__RECORD_MAX - 1, r, lg__opt.max_frames);
+    }
     pthread_mutex_unlock(&emit_lock);
+    if (r->type != LG__REC_SUMMARY)
+        __atomic_add_fetch(&n_reports, 1, __ATOMIC_RELAXED);
+    if (cb)
+        lg__cb_give(cb, ncb);
 }
 
 /* The loop of the report: the thread's innermost mark, or the runner
@@ -251,6 +281,15 @@ void lg__wait_begin(struct lg__wait *w)
         lg__loop_leave();
         goto out;
     }
+    /* Accepted blocking: not reported, not a site, only counted. */
+    if (lg__tls.allow) {
+        __atomic_add_fetch(&n_allowed, 1, __ATOMIC_RELAXED);
+        goto out;
+    }
+    if (lg__opt.grace_ms && lg__loop_in_grace()) {
+        lg__count_in_grace();
+        goto out;
+    }
     uint64_t key = site_hash(w->call, pcs, n);
     int fresh;
     struct site *s = site_count(key, w->call, n ? pcs[0] : NULL, &fresh);
@@ -312,7 +351,9 @@ void lg__report_summary(void)
         }
     }
     pthread_mutex_unlock(&site_lock);
-    if (r.sites_total == 0)
+    r.in_grace = __atomic_load_n(&n_in_grace, __ATOMIC_RELAXED);
+    r.allowed = __atomic_load_n(&n_allowed, __ATOMIC_RELAXED);
+    if (r.sites_total == 0 && !r.in_grace && !r.allowed)
         return;
     for (int i = 0; i < n; i++)
         lg__symbolize((uintptr_t)where[i], 1, &list[i].where);

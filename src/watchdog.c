@@ -30,6 +30,8 @@ struct watch {
     uint32_t progress;                /* last seen */
     uint64_t since_ns;                /* progress last changed */
     int reported;                     /* this episode's stall is out */
+    int graced;                       /* this episode fell in a grace
+                                         period and was counted */
     int seen;                         /* in this tick's view */
 };
 
@@ -228,9 +230,19 @@ static void stall_check(uint64_t now, uint64_t limit)
             w->progress = v->progress;
             w->since_ns = now;
             w->reported = 0;
+            w->graced = 0;
             continue;
         }
         if (!w->reported && now - w->since_ns >= limit) {
+            /* Inside its grace period a loop may stall: reported once the
+             * grace is over, if it still does. */
+            uint64_t grace = (uint64_t)lg__opt.grace_ms * 1000000u;
+            if (now - v->loop_since_ns < grace) {
+                if (!w->graced)
+                    lg__count_in_grace();
+                w->graced = 1;
+                continue;
+            }
             if (!report_stall(v, now - w->since_ns))
                 continue;
             w->reported = 1;

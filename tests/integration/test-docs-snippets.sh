@@ -1,6 +1,6 @@
 #!/bin/sh
-# docs/migration.md quotes its C from files that compile (examples/, and
-# tests/), since Markdown cannot include files: a fenced ```c block whose
+# docs/migration.md and docs/guide.md quote their C from files that compile
+# (examples/, and tests/), since Markdown cannot include files: a fenced ```c block whose
 # first line is `// from PATH` must appear verbatim, as consecutive lines
 # (ignoring the block's leading and trailing blank lines), in PATH. A C
 # block that quotes nothing must say so on its first line (`// sketch`), so
@@ -64,9 +64,11 @@ check_doc() {
     }' "$1"
 }
 
-check_doc "$doc" || fail "$doc has drifted from the code it quotes"
-n=$(cat "$LG_TMP/quoted")
-echo "ok: $n quoted C blocks in $doc match their files"
+for d in docs/guide.md "$doc"; do
+    check_doc "$d" || fail "$d has drifted from the code it quotes"
+    n=$(cat "$LG_TMP/quoted")
+    echo "ok: $n quoted C blocks in $d match their files"
+done
 
 # Every example the page is about is quoted at least once.
 for f in examples/deadlock/main.c examples/stall/main.c \

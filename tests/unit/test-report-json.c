@@ -522,15 +522,19 @@ static void test_report_json_summary(void **state)
     r.sites_total = 5; /* two more sites were not listed */
     r.count_total = 12;
     r.blocked_ns_total = 123456789012ull;
+    r.in_grace = 7;
+    r.allowed = 8;
     struct json *j = format_parse(&r, BIG_CAP, LG__MAX_FRAMES, NULL);
-    static const char *const keys[] = {"type",       "ts_ns",       "pid",
-                                       "tid",        "thread",      "count",
-                                       "blocked_ns", "sites_total", "sites"};
-    expect_keys(j, keys, 9);
+    static const char *const keys[] = {
+        "type",       "ts_ns",       "pid",   "tid",     "thread", "count",
+        "blocked_ns", "sites_total", "grace", "allowed", "sites"};
+    expect_keys(j, keys, 11);
     expect_head(j, &r, "summary");
     assert_int_equal(get_u64(j, "count"), 12);
     assert_int_equal(get_u64(j, "blocked_ns"), 123456789012ull);
     assert_int_equal(get_u64(j, "sites_total"), 5);
+    assert_int_equal(get_u64(j, "grace"), 7);
+    assert_int_equal(get_u64(j, "allowed"), 8);
     const struct json *a = json_get(j, "sites");
     assert_int_equal(json_count(a), 3);
     for (size_t i = 0; i < 3; i++) {

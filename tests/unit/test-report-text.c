@@ -467,6 +467,16 @@ static void test_report_text_summary(void **state)
                                  "call at 1 site on event-loop threads, "
                                  "9.9 ms blocked");
 
+    /* Calls counted but not reported: one line after the first. */
+    r.in_grace = 3;
+    r.allowed = 2;
+    format_lines(&r, BIG_CAP, LG__MAX_FRAMES);
+    assert_int_equal(nlines, 3);
+    assert_string_equal(line[1], "    not reported: 3 in a loop's grace "
+                                 "period (grace_ms), 2 inside "
+                                 "lg_allow_blocking_begin/end");
+    r.in_grace = r.allowed = 0;
+
     /* Many sites into a pipe-sized record: whole lines, and the rest
      * counted. */
     static struct lg__summary_site many[64];
