@@ -363,12 +363,14 @@ $(BUILD)/bench/%: bench/%.c $(HDRS)
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include \
-	    $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/pkgconfig
+	    $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/pkgconfig \
+	    $(DESTDIR)$(PREFIX)/share/man/man1
 	install -m 755 $(CORE_LIB) $(DESTDIR)$(PREFIX)/lib/libloopguard.so.0
 	ln -sf libloopguard.so.0 $(DESTDIR)$(PREFIX)/lib/libloopguard.so
 	install -m 755 $(PRELOAD_LIB) $(DESTDIR)$(PREFIX)/lib/
 	install -m 755 $(LAUNCHER) $(DESTDIR)$(PREFIX)/bin/loopguard
 	install -m 644 include/loopguard.h $(DESTDIR)$(PREFIX)/include/
+	install -m 644 docs/loopguard.1 $(DESTDIR)$(PREFIX)/share/man/man1/
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|0.1.0|' loopguard.pc.in \
 	    > $(DESTDIR)$(PREFIX)/lib/pkgconfig/loopguard.pc
 

@@ -31,6 +31,8 @@ else
     # The symbolizer's test of libc's own static functions reads libc's
     # debug file; the launcher's test of capability programs runs setcap.
     dpkg -s libc6-dbg >/dev/null 2>&1 || need="$need libc6-dbg"
+    # test-install renders the installed manual page.
+    command -v man >/dev/null 2>&1 || need="$need man-db"
     command -v setcap >/dev/null 2>&1 || [ -x /sbin/setcap ] ||
         need="$need libcap2-bin"
     # Rust test programs build offline from Debian's packaged crates (tokio

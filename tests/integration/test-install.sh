@@ -1,7 +1,8 @@
 #!/bin/sh
 # `make install PREFIX=...` installs a working layout: the libraries, the
-# header, loopguard.pc (usable by pkg-config to build against the library)
-# and a launcher that finds the installed preload.
+# header, loopguard.pc (usable by pkg-config to build against the library),
+# a launcher that finds the installed preload, and its manual page, which
+# man renders without a warning.
 . tests/integration/lib.sh
 
 case "$BUILD" in */asan) skip "install is checked in the plain build" ;; esac
@@ -10,7 +11,8 @@ make -s install BUILD="$BUILD" PREFIX="$prefix" > "$LG_TMP/install.log" 2>&1 ||
     { cat "$LG_TMP/install.log"; fail "make install failed"; }
 for f in lib/libloopguard.so.0 lib/libloopguard.so \
          lib/libloopguard-preload.so include/loopguard.h \
-         lib/pkgconfig/loopguard.pc bin/loopguard; do
+         lib/pkgconfig/loopguard.pc bin/loopguard \
+         share/man/man1/loopguard.1; do
     [ -e "$prefix/$f" ] || fail "missing $prefix/$f"
 done
 
@@ -37,4 +39,12 @@ PKG_CONFIG_PATH="$prefix/lib/pkgconfig" cc -o "$LG_TMP/use" "$LG_TMP/use.c" \
     "$BUILD/examples/stall" > /dev/null 2>&1 || fail "installed launcher failed"
 expect_count 1 "$LG_TMP/r.jsonl" '.type == "blocking_call" and .call == "read"' \
     "a report through the installed launcher"
+# `man loopguard` finds the installed page (MANPATH: the test's prefix).
+command -v man >/dev/null 2>&1 || fail "man is missing: make deps installs man-db"
+MANPATH="$prefix/share/man" MANWIDTH=80 man --warnings loopguard \
+    >"$LG_TMP/man.out" 2>"$LG_TMP/man.err" || fail "man loopguard: exit $?"
+[ ! -s "$LG_TMP/man.err" ] || { cat "$LG_TMP/man.err"; fail "man warned"; }
+grep -q '^ *loopguard  *- run a program and report blocking' \
+    "$LG_TMP/man.out" || { head "$LG_TMP/man.out"; fail "man loopguard"; }
 echo "ok: make install"
+echo "ok: man loopguard"

@@ -2,12 +2,14 @@
 # docs/options.md documents exactly the keys of the key table in
 # src/options.c: each key has a row in its "## Keys" table and a flag in its
 # "## Launcher flags" table, and the Keys table has no row for a key the
-# code lacks.
+# code lacks. The manual page (docs/loopguard.1) lists each flag too.
 root=$(cd "$(dirname "$0")/../.." && pwd)
 . "$root/tests/integration/lib.sh"
 
 src="$root/src/options.c"
 doc="$root/docs/options.md"
+man="$root/docs/loopguard.1"
+[ -r "$man" ] || fail "cannot read $man"
 [ -r "$src" ] || fail "cannot read $src"
 [ -r "$doc" ] || fail "cannot read $doc"
 
@@ -33,6 +35,12 @@ for k in $code_keys; do
     flag="--$(printf '%s' "$k" | tr _ -)"
     if ! printf '%s\n' "$flags" | grep -q -- "\`$flag[=\`]"; then
         echo "key '$k' has no launcher flag $flag in docs/options.md" >&2
+        bad=1
+    fi
+    # roff spells each '-' of a flag as '\-': an option's tag line.
+    if ! grep -q "^\.B[IR]* $(printf '%s' "$flag" | sed 's/-/\\\\-/g')[= ]" \
+         "$man"; then
+        echo "key '$k' has no flag $flag in docs/loopguard.1" >&2
         bad=1
     fi
 done
