@@ -1403,14 +1403,15 @@ static int c_clock_nanosleep_past(void)
 }
 
 /* ---------------------------------------------------------------------------
- * Polls: a pipe a helper writes 20 ms later, polled with a 50 ms timeout.
- * The epoll cases use an epoll fd of their own: never the loop's.
+ * Polls: a pipe a helper writes 20 ms later, polled with a 500 ms timeout
+ * (the write must come first, even on a loaded machine). The epoll cases
+ * use an epoll fd of their own: never the loop's.
  * ------------------------------------------------------------------------- */
 int __poll_chk(struct pollfd *fds, nfds_t n, int ms, size_t fdslen);
 int __ppoll_chk(struct pollfd *fds, nfds_t n, const struct timespec *ts,
                 const sigset_t *mask, size_t fdslen);
 
-#define POLL_MS 50
+#define POLL_MS 500
 
 /* Sets up a pipe the helper writes into later (or never, for `quiet`). */
 static int poll_pipe(int p[2], int quiet)

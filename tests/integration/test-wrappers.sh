@@ -205,15 +205,15 @@ nanosleep            nanosleep               20
 clock_nanosleep      clock_nanosleep         20
 clock_nanosleep_abs  clock_nanosleep         20
 thrd_sleep           thrd_sleep              20
-poll                 poll                    50
-poll_chk             __poll_chk              50
-ppoll                ppoll                   50
-ppoll_chk            __ppoll_chk             50
-select               select                  50
-pselect              pselect                 50
-epoll_wait           epoll_wait              50
-epoll_pwait          epoll_pwait             50
-epoll_pwait2         epoll_pwait2            50
+poll                 poll                    500
+poll_chk             __poll_chk              500
+ppoll                ppoll                   500
+ppoll_chk            __ppoll_chk             500
+select               select                  500
+pselect              pselect                 500
+epoll_wait           epoll_wait              500
+epoll_pwait          epoll_pwait             500
+epoll_pwait2         epoll_pwait2            500
 '
 
 negative='read_nonblock recv_dontwait recv_nonblock read_file read_devnull
