@@ -99,6 +99,8 @@ typedef void (*lg_report_cb)(const char *json, size_t len, void *data);
  * loopguard's locks. It may call anything, including blocking and wrapped
  * functions (write to a pipe, lock a mutex): on that thread they are
  * forwarded unwatched, so they never report, and never recurse into it.
+ * (A lock that thread already holds, as any code taking it again would,
+ * deadlocks it: a lock-order record is made inside the lock call.)
  * Keep it short: the reporting thread (maybe a loop thread, maybe the
  * watchdog) waits for it. It may run on several threads at once. A call
  * already under way may finish after the callback was replaced. Without

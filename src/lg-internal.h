@@ -709,8 +709,13 @@ LG__INTERNAL void lg__object_num(struct lg__wait *w, const char *what,
                                  long n);
 
 /* Writes one record; `violation` counts it for exitcode. Takes the
- * emit lock. */
+ * emit lock; then calls the embedder's callback, if any: call it holding
+ * none of our locks. A caller that must hold one writes with
+ * lg__report_write and, once it dropped them, hands the returned copy
+ * (NULL: no callback) to lg__cb_give. */
 LG__INTERNAL void lg__report_emit(const struct lg__record *r, int violation);
+LG__INTERNAL char *lg__report_write(const struct lg__record *r,
+                                    int violation, size_t *len);
 /* Sets the record's clock, pid, and thread tid with its name. */
 LG__INTERNAL void lg__report_fill_thread(struct lg__record *r, pid_t tid);
 

@@ -269,8 +269,11 @@ static void report(const struct cycle_copy *c)
     r.threads = th;
     r.nthreads = c->n;
     r.threads_total = c->n;
-    lg__report_emit(&r, 1);
+    size_t len;
+    char *cb = lg__report_write(&r, 1, &len);
     pthread_mutex_unlock(&report_lock);
+    if (cb)
+        lg__cb_give(cb, len);
     if (lg__opt.mode == LG__MODE_ABORT)
         abort();
 }

@@ -47,7 +47,7 @@ static uint64_t n_reports;     /* atomic: records reported (lg_reports) */
 static uint64_t n_in_grace;    /* atomic: not reported, in a grace period */
 static uint64_t n_allowed;     /* atomic: not reported, allowed by scope */
 
-static void emit(const struct lg__record *r);
+static char *emit_write(const struct lg__record *r, size_t *len);
 
 void lg__report_init(void)
 {
@@ -138,14 +138,24 @@ void lg__report_fill_thread(struct lg__record *r, pid_t tid)
 
 void lg__report_emit(const struct lg__record *r, int violation)
 {
-    if (violation)
-        __atomic_add_fetch(&n_violations, 1, __ATOMIC_RELAXED);
-    emit(r);
+    size_t len;
+    char *cb = lg__report_write(r, violation, &len);
+    if (cb)
+        lg__cb_give(cb, len);
 }
 
-/* Writes the record; then hands its JSON to the embedder's callback, if
- * one is set, after emit_lock is dropped (callback.c says why). */
-static void emit(const struct lg__record *r)
+char *lg__report_write(const struct lg__record *r, int violation,
+                       size_t *len)
+{
+    if (violation)
+        __atomic_add_fetch(&n_violations, 1, __ATOMIC_RELAXED);
+    return emit_write(r, len);
+}
+
+/* Writes the record. Returns its JSON for the embedder's callback (len
+ * bytes; NULL when none is set), to be handed over with lg__cb_give once
+ * the caller holds none of our locks (callback.c says why). */
+static char *emit_write(const struct lg__record *r, size_t *len)
 {
     size_t cap = lg__log_record_max();
     if (cap > sizeof emit_buf)
@@ -168,8 +178,16 @@ static void emit(const struct lg__record *r)
     pthread_mutex_unlock(&emit_lock);
     if (r->type != LG__REC_SUMMARY)
         __atomic_add_fetch(&n_reports, 1, __ATOMIC_RELAXED);
+    *len = ncb;
+    return cb;
+}
+
+static void emit(const struct lg__record *r)
+{
+    size_t len;
+    char *cb = emit_write(r, &len);
     if (cb)
-        lg__cb_give(cb, ncb);
+        lg__cb_give(cb, len);
 }
 
 /* The loop of the report: the thread's innermost mark, or the runner

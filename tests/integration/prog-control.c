@@ -13,9 +13,9 @@
  *   callback     a report callback that takes a mutex, reads a pipe (a
  *                blocking receive on the loop thread) and writes the record
  *                to a pipe a thread drains; two reads in cb_read_a and
- *                cb_read_b. Prints "reports: N" (lg_reports() across the
- *                two), "callbacks: N", then each record received as
- *                "cb: JSON"
+ *                cb_read_b, then, after the loop, a lock-order inversion.
+ *                Prints "reports: N" (lg_reports() across the two reads),
+ *                "callbacks: N", then each record received as "cb: JSON"
  * Exit status 0 when every call behaved as the API says, 1 otherwise. */
 #include <errno.h>
 #include <pthread.h>
@@ -130,6 +130,33 @@ static void *drain(void *arg)
     return NULL;
 }
 
+/* A lock-order inversion, made after the loop: its record is made inside
+ * a lock call, under the lock graph's own report lock. */
+static pthread_mutex_t lock_a = PTHREAD_MUTEX_INITIALIZER;
+static pthread_mutex_t lock_b = PTHREAD_MUTEX_INITIALIZER;
+
+static void *take_in_order(void *arg)
+{
+    pthread_mutex_t *first = arg, *second = first == &lock_a ? &lock_b
+                                                               : &lock_a;
+    pthread_mutex_lock(first);
+    pthread_mutex_lock(second);
+    pthread_mutex_unlock(second);
+    pthread_mutex_unlock(first);
+    return NULL;
+}
+
+static void invert(void)
+{
+    pthread_t t;
+    check(pthread_create(&t, NULL, take_in_order, &lock_a) == 0 &&
+              pthread_join(t, NULL) == 0,
+          "a then b");
+    check(pthread_create(&t, NULL, take_in_order, &lock_b) == 0 &&
+              pthread_join(t, NULL) == 0,
+          "b then a");
+}
+
 static void on_callback(uv_timer_t *t)
 {
     (void)t;
@@ -176,6 +203,7 @@ int main(int argc, char **argv)
     }
     check(uv_run(loop, UV_RUN_DEFAULT) == 0, "uv_run");
     if (!strcmp(mode, "callback")) {
+        invert();
         check(lg_set_report_callback(NULL, NULL) == 0, "unset");
         close(out_pipe[1]);
         pthread_join(drainer, NULL);

@@ -12,7 +12,8 @@
 #   callback     lg_set_report_callback: called once per record, with the
 #                record's JSON (the log is text), on the loop thread, while
 #                it takes a mutex, reads a pipe and writes to another; its
-#                own calls report nothing; lg_reports() counts 2
+#                own calls report nothing; lg_reports() counts 2; then a
+#                lock-order inversion, also passed to it
 # Without the preload the callback is never called and lg_reports() is 0.
 # The cmocka test docs/guide.md quotes runs too (prog-cmocka-guide).
 . tests/integration/lib.sh
@@ -44,7 +45,8 @@ expect_count 1 "$f" '.type == "summary" and .grace == 1 and .count == 1' \
 echo "ok: grace: the read inside it not reported, the one after it is"
 
 run grace-stall grace_ms=1000:stall_ms=100
-expect_count 1 "$f" '.type == "stall" and .phase == "begin"' "grace-stall: stalls"
+expect_count 1 "$f" '.type == "stall" and .phase == "begin"' \
+    "grace-stall: stalls"
 expect_count 1 "$f" '.type == "stall" and .phase == "begin" and
     any(.stack[]; .symbol == "late_spin")' "grace-stall: the stall after it"
 expect_count 1 "$f" '.type == "summary" and .grace >= 1' "grace-stall: summary"
@@ -55,16 +57,18 @@ out="$LG_TMP/callback.out"
 run_lg "log=$LG_TMP/callback.txt" 30 "$prog" callback >"$out"
 [ "$rc" -eq 0 ] || fail "callback: exit status $rc"
 grep -qx 'reports: 2' "$out" || fail "callback: lg_reports(): $(cat "$out")"
-grep -qx 'callbacks: 2' "$out" || fail "callback: calls: $(cat "$out")"
+grep -qx 'callbacks: 3' "$out" || fail "callback: calls: $(cat "$out")"
 sed -n 's/^cb: //p' "$out" >"$LG_TMP/cb.jsonl"
 expect_count 2 "$LG_TMP/cb.jsonl" '.type == "blocking_call" and
     .call == "read" and .thread == "prog-control"' "callback: records"
+expect_count 1 "$LG_TMP/cb.jsonl" '.type == "lock_order_inversion"' \
+    "callback: the inversion, made under the lock graph's report lock"
 for site in cb_read_a cb_read_b; do
     expect_count 1 "$LG_TMP/cb.jsonl" ".type == \"blocking_call\" and
         any(.stack[]; .symbol == \"$site\")" "callback: $site"
 done
 n=$(grep -c '^==[0-9]*==loopguard: blocking receive' "$LG_TMP/callback.txt")
-[ "$n" -eq 2 ] || fail "callback: the text log has $n records, expected 2"
+[ "$n" -eq 2 ] || fail "callback: the text log has $n blocking records, not 2"
 echo "ok: callback: once per record, JSON, its own blocking and locking" \
      "report nothing"
 
