@@ -128,3 +128,9 @@ int lg__ignored_caller(void *const *pcs, int n)
         i++;
     return i > 0 && !in_ranges(thin, nt, (uintptr_t)pcs[i - 1] - 1);
 }
+
+int lg__in_loop_library(uintptr_t pc)
+{
+    return in_ranges(lib_segs, __atomic_load_n(&n_lib_segs, __ATOMIC_ACQUIRE),
+                     pc);
+}

@@ -419,6 +419,7 @@ enum lg__format { LG__FORMAT_TEXT, LG__FORMAT_JSON };
 enum lg__mode { LG__MODE_REPORT, LG__MODE_ABORT };
 
 #define LG__LOG_PATH_MAX 1024
+#define LG__SUPP_FILES_MAX 8          /* suppressions= files, all keys */
 
 struct lg__options {
     char log[LG__LOG_PATH_MAX];   /* "" = stderr; may hold %p */
@@ -432,6 +433,10 @@ struct lg__options {
     int lock_order;               /* 1: keep the lock-order graph */
     int grace_ms;                 /* a loop thread's first ms in which
                                      nothing is reported; 0: none */
+    struct lg__paths {            /* a key each entry of which adds */
+        int n;
+        char path[LG__SUPP_FILES_MAX][LG__LOG_PATH_MAX];
+    } suppressions;               /* suppressions files, in order */
 };
 
 /* Sets every option to its default. */
@@ -654,6 +659,14 @@ struct lg__summary_site {
     struct lg__sym where;     /* first frame outside the wrapped call */
 };
 
+/* A suppression rule that suppressed something, for the summary. */
+struct lg__summary_rule {
+    const char *rule;         /* as written in its file */
+    const char *file;
+    int line;
+    uint64_t count;           /* records (blocking calls) suppressed */
+};
+
 struct lg__record {
     int type;                 /* enum lg__record_type */
     uint64_t ts_ns;           /* wall clock */
@@ -687,6 +700,8 @@ struct lg__record {
     uint64_t count_total, blocked_ns_total;
     uint64_t in_grace;        /* calls and stalls inside a grace period */
     uint64_t allowed;         /* calls inside lg_allow_blocking scopes */
+    const struct lg__summary_rule *rules;     /* used suppressions */
+    int nrules;
 };
 
 /* Formats one record, newline-terminated, into buf (at most cap bytes,
@@ -738,6 +753,94 @@ LG__INTERNAL void lg__count_in_grace(void);
 LG__INTERNAL void lg__report_init(void);
 /* Writes the `summary` record when anything was reported (at exit). */
 LG__INTERNAL void lg__report_summary(void);
+
+/* ---------------------------------------------------------------------------
+ * Suppression rules (suppress.c; the syntax is in docs/options.md). A rule
+ * is [TYPE:]KIND:GLOB, for one record type (blocking_call unless given);
+ * rules are kept in file order, and the first that matches a record is the
+ * one that suppressed it. Rules are read once at start-up into one fixed
+ * block of arena memory, and never change after.
+ * ------------------------------------------------------------------------- */
+#define LG__SUPP_MAX 256              /* rules, all files together */
+#define LG__SUPP_LINE_MAX 256         /* a rule's bytes, with its NUL */
+
+#define LG__SUPP_KIND_MAP(XX)                                                 \
+    XX(CALL, "call")          /* the wrapped call */                          \
+    XX(CALLER, "caller")      /* the first frame outside the C runtime and   \
+                                 the loop library */                          \
+    XX(FUNCTION, "function")  /* any frame */                                 \
+    XX(MODULE, "module")      /* any frame's module path */
+
+enum lg__supp_kind {
+#define XX(e, s) LG__SUPP_##e,
+    LG__SUPP_KIND_MAP(XX)
+#undef XX
+    LG__SUPP_KIND_COUNT
+};
+
+struct lg__supp_rule {
+    uint8_t type;             /* enum lg__record_type it applies to */
+    uint8_t kind;             /* enum lg__supp_kind */
+    uint16_t pattern;         /* offset of the glob in text[] */
+    uint16_t file;            /* index in lg__supp.files[] */
+    int line;                 /* 1 for a file's first line */
+    uint64_t count;           /* atomic: records suppressed */
+    char text[LG__SUPP_LINE_MAX];     /* the rule as written, trimmed */
+};
+
+struct lg__supp {
+    int nrules;
+    int nfiles;
+    int full;                 /* LG__SUPP_MAX reached: said once */
+    uint8_t kinds[LG__REC_LOCK_ORDER + 1];    /* per record type, a bit
+                                                 per kind it has rules of */
+    uint64_t call_cache[64];  /* atomic: blocking_call call: verdicts, by
+                                 the call name's address (lg__supp_call) */
+    char files[LG__SUPP_FILES_MAX][LG__LOG_PATH_MAX];
+    struct lg__supp_rule rules[LG__SUPP_MAX];
+};
+
+/* Messages name FILE:LINE (FILE alone, line 0, for the whole file), say
+ * what is wrong, and are one line without a newline; the caller says what
+ * happens next ("line ignored"; the launcher stops). */
+typedef void (*lg__supp_err)(void *arg, int line, const char *msg);
+
+/* Adds the rules of one file's text (n bytes, any bytes) to s, with
+ * `file` as its name. Returns the number of messages given to err. Never
+ * allocates; s must be zeroed before its first file. */
+LG__INTERNAL int lg__supp_parse(struct lg__supp *s, const char *file,
+                                const char *text, size_t n, lg__supp_err err,
+                                void *arg);
+/* The same for the file at path `file`, read with open/read in small
+ * pieces: a file that cannot be read gives one message. */
+LG__INTERNAL int lg__supp_load(struct lg__supp *s, const char *file,
+                               lg__supp_err err, void *arg);
+/* Whether glob (with * and ?) matches all of str. */
+LG__INTERNAL int lg__supp_glob(const char *glob, const char *str);
+
+/* The process's rules: reads lg__opt's suppressions files (from lg__init()
+ * only); messages go to stderr. */
+LG__INTERNAL void lg__supp_init(void);
+/* The index of the process's first rule (in s when s is not NULL) that
+ * suppresses a record of `type` made by `call` (may be NULL) with stack
+ * f[0..n) (innermost first, the wrapped function left out), or -1. Calls
+ * lg__demangle: call with in_shim set. */
+LG__INTERNAL int lg__supp_match(const struct lg__supp *s, int type,
+                                const char *call, const struct lg__sym *f,
+                                int n);
+/* The rule for a stall, deadlock or lock-order record (any of its
+ * threads or edges), or -1. */
+LG__INTERNAL int lg__supp_record(const struct lg__record *r);
+/* A blocking call's call: rule, or -1, without a stack: a few loads once
+ * the call name was seen (names are string constants). */
+LG__INTERNAL int lg__supp_call(const char *call);
+/* Whether the process has blocking_call rules that need the stack. */
+LG__INTERNAL int lg__supp_need_stack(void);
+/* Counts one record suppressed by rule i of the process. */
+LG__INTERNAL void lg__supp_hit(int i);
+/* Fills out[] with the rules that suppressed something (at most max), in
+ * file order; returns how many there are in all. */
+LG__INTERNAL int lg__supp_used(struct lg__summary_rule *out, int max);
 
 /* Who touched a cond or futex word (touch.c): the calling thread signals
  * it (signal 1) or waits on it (0). A thread that signals the same object
@@ -846,6 +949,8 @@ extern const char *const lg__uv_thin[] __attribute__((visibility("default")));
  * returns 1 when the call comes from inside a registered loop library for
  * the library's own purposes (see ignore.c). */
 LG__INTERNAL int lg__ignored_caller(void *const *pcs, int n);
+/* Whether pc lies in a registered loop library's code. */
+LG__INTERNAL int lg__in_loop_library(uintptr_t pc);
 
 /* ---------------------------------------------------------------------------
  * Small helpers (util.c).
