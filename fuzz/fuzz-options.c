@@ -60,8 +60,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         o.stall_ms > 3600000 ||
         (o.dedupe != 0 && o.dedupe != 1) ||
         (o.lock_order != 0 && o.lock_order != 1) || o.exitcode < 0 ||
-        o.exitcode > 255)
+        o.exitcode > 255 || o.suppressions.n < 0 ||
+        o.suppressions.n > LG__SUPP_FILES_MAX)
         abort();
+    for (int i = 0; i < o.suppressions.n; i++)
+        if (!o.suppressions.path[i][0] ||
+            !memchr(o.suppressions.path[i], '\0', LG__LOG_PATH_MAX))
+            abort();
     round_trip(s);
     free(s);
     return 0;

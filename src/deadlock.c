@@ -154,7 +154,8 @@ int lg__async_handler(void)
     return 0;
 }
 
-static void report(const struct waiter *w, int n)
+/* Returns 0 when a suppression rule covers the deadlock. */
+static int report(const struct waiter *w, int n)
 {
     static struct lg__thread_report th[REPORT_THREADS];
     static struct lg__sym stacks[REPORT_THREADS][LG__MAX_FRAMES + 1];
@@ -178,7 +179,7 @@ static void report(const struct waiter *w, int n)
     r.threads = th;
     r.nthreads = shown;
     r.threads_total = n;
-    lg__report_emit(&r, 1);
+    return lg__report_emit(&r, 1);
 }
 
 void lg__deadlock_check(uint64_t now, uint64_t limit)
@@ -204,7 +205,6 @@ void lg__deadlock_check(uint64_t now, uint64_t limit)
         handler_may_post(cand, ncand))
         return;
     cand_reported = 1;
-    report(cand, ncand);
-    if (lg__opt.mode == LG__MODE_ABORT)
+    if (report(cand, ncand) && lg__opt.mode == LG__MODE_ABORT)
         abort();
 }

@@ -246,8 +246,39 @@ static void json_lock_order(struct lg__buf *b, const struct lg__record *r,
     lg__buf_str(b, "}\n");
 }
 
+/* "suppressed": the rules that suppressed something, while they fit. */
+static void json_rules(struct lg__buf *b, const struct lg__record *r)
+{
+    lg__buf_str(b, ",\"suppressed\":[");
+    for (int i = 0; i < r->nrules; i++) {
+        const struct lg__summary_rule *u = &r->rules[i];
+        size_t mark = b->len;
+        if (i)
+            lg__buf_chr(b, ',');
+        lg__buf_str(b, "{\"rule\":");
+        lg__buf_json_str(b, u->rule);
+        lg__buf_str(b, ",\"file\":");
+        lg__buf_json_strn(b, u->file, MODULE_MAX);
+        lg__buf_str(b, ",\"line\":");
+        lg__buf_u64(b, (uint64_t)u->line);
+        lg__buf_str(b, ",\"count\":");
+        lg__buf_u64(b, u->count);
+        lg__buf_chr(b, '}');
+        if (!lg__buf_fits_or_undo(b, mark, 2))
+            break;
+    }
+    lg__buf_chr(b, ']');
+}
+
 static void json_summary(struct lg__buf *b, const struct lg__record *r)
 {
+    /* The rules first, into at most half the record: the sites leave
+     * them their room. */
+    char mem[LG__RECORD_MAX / 4];
+    struct lg__buf rules;
+    lg__buf_init(&rules, mem, b->cap / 2 < sizeof mem ? b->cap / 2
+                                                      : sizeof mem);
+    json_rules(&rules, r);
     json_head(b, r, "summary");
     lg__buf_str(b, ",\"count\":");
     lg__buf_u64(b, r->count_total);
@@ -276,10 +307,12 @@ static void json_summary(struct lg__buf *b, const struct lg__record *r)
         lg__buf_str(b, ",\"where\":");
         json_frame(b, &s->where);
         lg__buf_chr(b, '}');
-        if (!lg__buf_fits_or_undo(b, mark, 8))
+        if (!lg__buf_fits_or_undo(b, mark, 8 + rules.len))
             break;
     }
-    lg__buf_str(b, "]}\n");
+    lg__buf_chr(b, ']');
+    lg__buf_mem(b, rules.p, rules.len);
+    lg__buf_str(b, "}\n");
 }
 
 size_t lg__format_json(char *buf, size_t cap, const struct lg__record *r,

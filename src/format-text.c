@@ -291,8 +291,42 @@ static void text_lock_order(struct lg__buf *b, const struct lg__record *r,
                  "everywhere, or trylock and back off.\n");
 }
 
+/* A line per rule that suppressed something, while they fit. */
+static void text_rules(struct lg__buf *b, const struct lg__record *r)
+{
+    int shown = 0;
+    for (int i = 0; i < r->nrules; i++) {
+        const struct lg__summary_rule *u = &r->rules[i];
+        size_t mark = b->len;
+        lg__buf_str(b, "    ");
+        lg__buf_u64(b, u->count);
+        lg__buf_str(b, " x suppressed by ");
+        text_name(b, u->rule);
+        lg__buf_str(b, " (");
+        text_name(b, u->file);
+        lg__buf_chr(b, ':');
+        lg__buf_u64(b, (uint64_t)u->line);
+        lg__buf_str(b, ")\n");
+        if (!lg__buf_fits_or_undo(b, mark, MORE_LINE))
+            break;
+        shown++;
+    }
+    if (shown < r->nrules) {
+        lg__buf_str(b, "    ... ");
+        lg__buf_u64(b, (uint64_t)(r->nrules - shown));
+        lg__buf_str(b, " more suppression rules used\n");
+    }
+}
+
 static void text_summary(struct lg__buf *b, const struct lg__record *r)
 {
+    /* The rules' lines go last, but are written first, into at most half
+     * the record: the sites leave them their room. */
+    char mem[LG__RECORD_MAX / 4];
+    struct lg__buf rules;
+    lg__buf_init(&rules, mem, b->cap / 2 < sizeof mem ? b->cap / 2
+                                                      : sizeof mem);
+    text_rules(&rules, r);
     text_prefix(b, r);
     lg__buf_str(b, "summary: ");
     lg__buf_u64(b, r->count_total);
@@ -335,7 +369,7 @@ static void text_summary(struct lg__buf *b, const struct lg__record *r)
         lg__buf_str(b, " blocked, site ");
         lg__buf_hex(b, s->site);
         lg__buf_chr(b, '\n');
-        if (!lg__buf_fits_or_undo(b, mark, 64))
+        if (!lg__buf_fits_or_undo(b, mark, 64 + rules.len))
             break;
         shown++;
     }
@@ -344,6 +378,7 @@ static void text_summary(struct lg__buf *b, const struct lg__record *r)
         lg__buf_u64(b, (uint64_t)(r->sites_total - shown));
         lg__buf_str(b, " more sites\n");
     }
+    lg__buf_mem(b, rules.p, rules.len);
 }
 
 size_t lg__format_text(char *buf, size_t cap, const struct lg__record *r,

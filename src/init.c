@@ -110,12 +110,15 @@ static void init_once_fn(void)
 {
     uint8_t was = lg__tls.in_shim;
     lg__tls.in_shim = 1;
-    /* secure_getenv: a set-uid program takes no options from the caller. */
-    struct lg__options o;
+    /* secure_getenv: a set-uid program takes no options from the caller.
+     * Static: the suppressions' paths make it 9 KiB, too much for the
+     * stack of whichever thread comes first. */
+    static struct lg__options o;
     lg__options_defaults(&o);
     lg__options_parse(&o, secure_getenv("LOOPGUARD_OPTIONS"), option_error,
                       NULL);
     lg__opt = o;
+    lg__supp_init();
     lg__lock_order_init();
     lg__stack_init();
     lg__loopcat_init();

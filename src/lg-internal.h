@@ -727,10 +727,15 @@ LG__INTERNAL void lg__object_num(struct lg__wait *w, const char *what,
  * emit lock; then calls the embedder's callback, if any: call it holding
  * none of our locks. A caller that must hold one writes with
  * lg__report_write and, once it dropped them, hands the returned copy
- * (NULL: no callback) to lg__cb_give. */
-LG__INTERNAL void lg__report_emit(const struct lg__record *r, int violation);
+ * (NULL: no callback) to lg__cb_give. lg__report_emit returns 0, writing
+ * and counting nothing, when a suppression rule covers the record (a
+ * stall, deadlock or lock-order inversion); lg__report_write's callers ask
+ * lg__report_suppressed first. */
+LG__INTERNAL int lg__report_emit(const struct lg__record *r, int violation);
 LG__INTERNAL char *lg__report_write(const struct lg__record *r,
                                     int violation, size_t *len);
+/* 1 when a suppression rule covers the record, which it then counts. */
+LG__INTERNAL int lg__report_suppressed(const struct lg__record *r);
 /* Sets the record's clock, pid, and thread tid with its name. */
 LG__INTERNAL void lg__report_fill_thread(struct lg__record *r, pid_t tid);
 
@@ -751,7 +756,8 @@ LG__INTERNAL void lg__cb_give(char *buf, size_t len);
 LG__INTERNAL void lg__count_in_grace(void);
 /* Sets up the site table (from lg__init()). */
 LG__INTERNAL void lg__report_init(void);
-/* Writes the `summary` record when anything was reported (at exit). */
+/* Writes the `summary` record when anything was reported or suppressed
+ * (at exit). */
 LG__INTERNAL void lg__report_summary(void);
 
 /* ---------------------------------------------------------------------------

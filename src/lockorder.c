@@ -269,12 +269,13 @@ static void report(const struct cycle_copy *c)
     r.threads = th;
     r.nthreads = c->n;
     r.threads_total = c->n;
-    size_t len;
-    char *cb = lg__report_write(&r, 1, &len);
+    size_t len = 0;
+    int shown = !lg__report_suppressed(&r);
+    char *cb = shown ? lg__report_write(&r, 1, &len) : NULL;
     pthread_mutex_unlock(&report_lock);
     if (cb)
         lg__cb_give(cb, len);
-    if (lg__opt.mode == LG__MODE_ABORT)
+    if (shown && lg__opt.mode == LG__MODE_ABORT)
         abort();
 }
 

@@ -26,7 +26,9 @@ enum key_type {
     T_PATH,                   /* string copied into a char[] field */
     T_ENUM,                   /* one of names[], stored as its index */
     T_INT,                    /* decimal integer in min..max */
-    T_BOOL                    /* 0/1/true/false, stored as 0 or 1 */
+    T_BOOL,                   /* 0/1/true/false, stored as 0 or 1 */
+    T_LIST                    /* a file path added to a struct lg__paths:
+                                 the key may be given again */
 };
 
 struct key {
@@ -54,6 +56,7 @@ static const struct key keys[] = {
     {"stall_ms", T_INT, OFF(stall_ms), 0, 3600000, NULL},
     {"lock_order", T_BOOL, OFF(lock_order), 0, 1, NULL},
     {"grace_ms", T_INT, OFF(grace_ms), 0, 3600000, NULL},
+    {"suppressions", T_LIST, OFF(suppressions), 0, 0, NULL},
 };
 
 #define NKEYS (sizeof keys / sizeof keys[0])
@@ -62,7 +65,7 @@ static const struct key keys[] = {
 #define MSG_MAX 512
 
 /* Why a value was refused; picks the wording of the line. */
-enum problem { P_OK, P_EMPTY, P_BAD, P_LONG, P_QUOTE };
+enum problem { P_OK, P_EMPTY, P_BAD, P_LONG, P_QUOTE, P_FULL };
 
 void lg__options_defaults(struct lg__options *o)
 {
@@ -121,6 +124,7 @@ static void put_expected(struct lg__buf *b, const struct key *k)
 {
     switch (k->type) {
     case T_PATH:
+    case T_LIST:
         lg__buf_str(b, "a file path of at most ");
         lg__buf_u64(b, LG__LOG_PATH_MAX - 1);
         lg__buf_str(b, " bytes");
@@ -144,10 +148,16 @@ static void put_expected(struct lg__buf *b, const struct key *k)
     }
 }
 
-/* The value the option keeps, as the user would write it. */
+/* The value the option keeps, as the user would write it: for a list,
+ * the refused value is only left out. */
 static void put_current(struct lg__buf *b, const struct key *k,
                         struct lg__options *o)
 {
+    if (k->type == T_LIST) {
+        lg__buf_str(b, "ignored");
+        return;
+    }
+    lg__buf_str(b, "using ");
     if (k->type == T_PATH) {
         const char *p = (const char *)o + k->off;
         if (*p)
@@ -220,6 +230,16 @@ static enum problem set_value(const struct key *k, struct lg__options *o,
             return P_BAD;
         *int_field(o, k) = x;
         return P_OK;
+    case T_LIST: {
+        struct lg__paths *l = (struct lg__paths *)(void *)((char *)o + k->off);
+        if (n > LG__LOG_PATH_MAX - 1)
+            return P_LONG;
+        if (l->n >= LG__SUPP_FILES_MAX)
+            return P_FULL;
+        memcpy(l->path[l->n], v, n);
+        l->path[l->n++][n] = '\0';
+        return P_OK;
+    }
     }
     return P_BAD;
 }
@@ -291,7 +311,17 @@ static void say_refused(struct lg__buf *b, const struct key *k,
         put_shown(b, k->name, klen);
         lg__buf_str(b, ", which runs to the end (expected a closing ");
         lg__buf_chr(b, quote);
-        lg__buf_str(b, "); using ");
+        lg__buf_str(b, "); ");
+        put_current(b, k, o);
+        return;
+    case P_FULL:
+        lg__buf_str(b, "more than ");
+        lg__buf_u64(b, LG__SUPP_FILES_MAX);
+        lg__buf_str(b, " values for ");
+        put_shown(b, k->name, klen);
+        lg__buf_str(b, ": ");
+        put_shown(b, v, n);
+        lg__buf_str(b, " ");
         put_current(b, k, o);
         return;
     default:
@@ -303,7 +333,7 @@ static void say_refused(struct lg__buf *b, const struct key *k,
     }
     lg__buf_str(b, " (expected ");
     put_expected(b, k);
-    lg__buf_str(b, "); using ");
+    lg__buf_str(b, "); ");
     put_current(b, k, o);
 }
 

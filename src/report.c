@@ -31,7 +31,15 @@ struct site {
     uint64_t count;           /* atomic: calls made here */
     uint64_t blocked_ns;      /* atomic: time spent in them */
     void *where;              /* first frame outside the wrapped call */
+    int verdict;              /* atomic: suppression rules on this site,
+                                 VERDICT_* or VERDICT_RULE + the rule */
     UT_hash_handle hh;
+};
+
+enum {
+    VERDICT_UNKNOWN,          /* its first call is being looked at */
+    VERDICT_REPORT,           /* no rule covers it */
+    VERDICT_RULE              /* + i: suppressed by rule i */
 };
 
 static pthread_mutex_t site_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -136,12 +144,24 @@ void lg__report_fill_thread(struct lg__record *r, pid_t tid)
     lg__task_name(tid, r->thread);
 }
 
-void lg__report_emit(const struct lg__record *r, int violation)
+int lg__report_suppressed(const struct lg__record *r)
 {
+    int rule = lg__supp_record(r);
+    if (rule < 0)
+        return 0;
+    lg__supp_hit(rule);
+    return 1;
+}
+
+int lg__report_emit(const struct lg__record *r, int violation)
+{
+    if (lg__report_suppressed(r))
+        return 0;
     size_t len;
     char *cb = lg__report_write(r, violation, &len);
     if (cb)
         lg__cb_give(cb, len);
+    return 1;
 }
 
 char *lg__report_write(const struct lg__record *r, int violation,
@@ -190,17 +210,29 @@ static void emit(const struct lg__record *r)
         lg__cb_give(cb, len);
 }
 
-/* The loop of the report: the thread's innermost mark, or the runner
- * found in its stack (sl, when sl->runner >= 0). */
-static void report(const struct lg__wait *w, void *const *pcs, int n,
-                   uint64_t key, const struct lg__stack_loop *sl)
+/* The call's stack as reports show it: the wrapped function, then its
+ * callers. Returns the count. */
+static int symbolize_call(const struct lg__wait *w, void *const *pcs, int n,
+                          struct lg__sym *stack)
 {
-    struct lg__sym stack[LG__MAX_FRAMES + 1], lstack[LG__MAX_FRAMES + 1];
     int ns = 0;
     if (w->fn)
         lg__symbolize((uintptr_t)w->fn, 0, &stack[ns++]);
     for (int i = 0; i < n && ns < LG__MAX_FRAMES + 1; i++)
         lg__symbolize((uintptr_t)pcs[i], 1, &stack[ns++]);
+    return ns;
+}
+
+/* The loop of the report: the thread's innermost mark, or the runner
+ * found in its stack (sl, when sl->runner >= 0). The stack is the call's,
+ * symbolized (ns < 0: not yet). */
+static void report(const struct lg__wait *w, void *const *pcs, int n,
+                   uint64_t key, const struct lg__stack_loop *sl,
+                   struct lg__sym *stack, int ns)
+{
+    struct lg__sym lstack[LG__MAX_FRAMES + 1];
+    if (ns < 0)
+        ns = symbolize_call(w, pcs, n, stack);
 
     struct lg__record r = {.type = LG__REC_BLOCKING_CALL};
     fill_thread(&r);
@@ -245,6 +277,44 @@ static void report(const struct lg__wait *w, void *const *pcs, int n,
     emit(&r);
 }
 
+/* The site's suppression verdict: decided on its first call (by every
+ * thread that finds it undecided: the first may still be at it, and none
+ * waits for another) from the symbolized stack, and kept with the site, so
+ * that its later calls cost what a dedupe hit does. Returns the rule that
+ * covers it, or -1; *ns is the stack's size when it was symbolized here. */
+static int site_verdict(struct site *s, const struct lg__wait *w,
+                        void *const *pcs, int n, struct lg__sym *stack,
+                        int *ns)
+{
+    int v = s ? __atomic_load_n(&s->verdict, __ATOMIC_ACQUIRE)
+              : VERDICT_UNKNOWN;
+    if (v != VERDICT_UNKNOWN)
+        return v - VERDICT_RULE;
+    v = VERDICT_REPORT;
+    if (lg__supp_need_stack()) {
+        *ns = symbolize_call(w, pcs, n, stack);
+        int f = w->fn != NULL;        /* the wrapped function is no frame
+                                         a rule looks at */
+        int rule = lg__supp_match(NULL, LG__REC_BLOCKING_CALL, w->call,
+                                  stack + f, *ns - f);
+        if (rule >= 0)
+            v = VERDICT_RULE + rule;
+    }
+    if (s)
+        __atomic_store_n(&s->verdict, v, __ATOMIC_RELEASE);
+    return v - VERDICT_RULE;
+}
+
+/* A call: rule for this call: counted, and 1. */
+static int call_suppressed(const struct lg__wait *w)
+{
+    int rule = lg__supp_call(w->call);
+    if (rule < 0)
+        return 0;
+    lg__supp_hit(rule);
+    return 1;
+}
+
 void lg__wait_begin(struct lg__wait *w)
 {
     int saved = errno;
@@ -261,6 +331,20 @@ void lg__wait_begin(struct lg__wait *w)
     lg__init();
     if (lg__exiting)
         goto out;
+    /* A call: rule needs no stack, on a thread known to be on a loop
+     * without one (not an epoll loop's, whose function may have returned:
+     * the stack says). The watchdog is told of the call, stackless. */
+    const struct lg__loop_mark *m0 = lg__loop_current();
+    int call_early = (lg__tls.depth != 0 && !(m0 && m0->via == LG__VIA_EPOLL))
+                     || w->decided;
+    if (call_early && call_suppressed(w)) {
+        if (lg__tls.depth != 0) {
+            void *none[1];
+            lg__loop_in_call(w, none, 0);
+            w->noted = 1;
+        }
+        goto out;
+    }
     void *pcs[LG__MAX_FRAMES];
     int n = lg__stack_capture(pcs, LG__MAX_FRAMES);
     if (n == 0 && w->caller)
@@ -299,6 +383,8 @@ void lg__wait_begin(struct lg__wait *w)
         lg__loop_leave();
         goto out;
     }
+    if (!call_early && call_suppressed(w))
+        goto out;
     /* Accepted blocking: not reported, not a site, only counted. */
     if (lg__tls.allow) {
         __atomic_add_fetch(&n_allowed, 1, __ATOMIC_RELAXED);
@@ -311,12 +397,21 @@ void lg__wait_begin(struct lg__wait *w)
     uint64_t key = site_hash(w->call, pcs, n);
     int fresh;
     struct site *s = site_count(key, w->call, n ? pcs[0] : NULL, &fresh);
-    __atomic_add_fetch(&n_violations, 1, __ATOMIC_RELAXED);
-    if (fresh || !lg__opt.dedupe)
-        report(w, pcs, n, key, &sl);
+    struct lg__sym stack[LG__MAX_FRAMES + 1];
+    int ns = -1;
+    int rule = site_verdict(s, w, pcs, n, stack, &ns);
+    if (rule >= 0) {
+        lg__supp_hit(rule);
+    } else {
+        __atomic_add_fetch(&n_violations, 1, __ATOMIC_RELAXED);
+        if (fresh || !lg__opt.dedupe)
+            report(w, pcs, n, key, &sl, stack, ns);
+    }
     /* A loop found through its stack was never entered: the watchdog
      * starts with its first blocking call (the deadlock it may be). */
     lg__watch_loop();
+    if (rule >= 0)
+        goto out;
     if (lg__opt.mode == LG__MODE_ABORT)
         abort();
     w->site = s;
@@ -354,10 +449,14 @@ void lg__report_summary(void)
 {
     struct lg__summary_site list[SUMMARY_SITES];
     void *where[SUMMARY_SITES];
+    static struct lg__summary_rule rules[LG__SUPP_MAX];
     struct lg__record r = {.type = LG__REC_SUMMARY};
     int n = 0;
     pthread_mutex_lock(&site_lock);
     for (struct site *s = sites; s; s = s->hh.next) {
+        /* A suppressed site is not the program's to answer for. */
+        if (__atomic_load_n(&s->verdict, __ATOMIC_RELAXED) >= VERDICT_RULE)
+            continue;
         uint64_t c = __atomic_load_n(&s->count, __ATOMIC_RELAXED);
         uint64_t t = __atomic_load_n(&s->blocked_ns, __ATOMIC_RELAXED);
         r.count_total += c;
@@ -371,7 +470,9 @@ void lg__report_summary(void)
     pthread_mutex_unlock(&site_lock);
     r.in_grace = __atomic_load_n(&n_in_grace, __ATOMIC_RELAXED);
     r.allowed = __atomic_load_n(&n_allowed, __ATOMIC_RELAXED);
-    if (r.sites_total == 0 && !r.in_grace && !r.allowed)
+    r.nrules = lg__supp_used(rules, LG__SUPP_MAX);
+    r.rules = rules;
+    if (r.sites_total == 0 && !r.in_grace && !r.allowed && r.nrules == 0)
         return;
     for (int i = 0; i < n; i++)
         lg__symbolize((uintptr_t)where[i], 1, &list[i].where);

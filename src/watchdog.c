@@ -125,7 +125,9 @@ static void loop_of(struct lg__record *r, const struct lg__loop_mark *m,
 /* What a stalled thread is doing, and its stack: the one its wrapped call
  * captured; else, when it waits in a call that a signal cannot disturb or
  * runs, one captured now on the thread; else (asleep in a system call we
- * do not wrap, which a signal could cut short) none. */
+ * do not wrap, which a signal could cut short) none. Returns 1 when it was
+ * reported, -1 when a suppression rule covers it, 0 when the thread left
+ * its loop. */
 static int report_stall(const struct lg__loop_view *v, uint64_t ns)
 {
     static struct lg__sym stack[LG__MAX_FRAMES + 1];
@@ -178,8 +180,7 @@ static int report_stall(const struct lg__loop_view *v, uint64_t ns)
     r.nstack = ns_;
     if (v->has_mark)
         loop_of(&r, &v->mark, lstack);
-    lg__report_emit(&r, 1);
-    return 1;
+    return lg__report_emit(&r, 1) ? 1 : -1;
 }
 
 void lg__stall_end(pid_t tid, const struct lg__loop_mark *m, uint64_t ns)
@@ -243,10 +244,13 @@ static void stall_check(uint64_t now, uint64_t limit)
                 w->graced = 1;
                 continue;
             }
-            if (!report_stall(v, now - w->since_ns))
+            int shown = report_stall(v, now - w->since_ns);
+            if (!shown)
                 continue;
+            /* Suppressed: decided once per episode, and no end record. */
             w->reported = 1;
-            if (lg__registry_stalled(v->gen, w->since_ns, v->progress) < 0)
+            if (shown > 0 &&
+                lg__registry_stalled(v->gen, w->since_ns, v->progress) < 0)
                 lg__stall_end(v->tid, v->has_mark ? &v->mark : NULL,
                               lg__now_ns() - w->since_ns);
         }

@@ -4,6 +4,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -295,6 +296,42 @@ static void test_options_parse_repeated(void **state)
     assert_int_equal(opt.dedupe, 1);
 }
 
+/* suppressions= adds a file each time, in order, up to 8. */
+static void test_options_parse_suppressions(void **state)
+{
+    (void)state;
+    assert_int_equal(parse("suppressions=/a.supp:format=json,"
+                           "suppressions='/b c:d.supp'"),
+                     0);
+    assert_int_equal(opt.suppressions.n, 2);
+    assert_string_equal(opt.suppressions.path[0], "/a.supp");
+    assert_string_equal(opt.suppressions.path[1], "/b c:d.supp");
+    assert_int_equal(opt.format, LG__FORMAT_JSON);
+
+    assert_int_equal(parse("suppressions=:mode=abort"), 1);
+    assert_one_line("empty value for 'suppressions'", "file path",
+                    "; ignored");
+    assert_int_equal(opt.suppressions.n, 0);
+    assert_int_equal(opt.mode, LG__MODE_ABORT);
+
+    char in[LG__LOG_PATH_MAX + 32];
+    strcpy(in, "suppressions=/");
+    memset(in + 14, 's', LG__LOG_PATH_MAX - 1);
+    in[14 + LG__LOG_PATH_MAX - 1] = '\0';
+    assert_int_equal(parse(in), 1);
+    assert_one_line("'suppressions'", "too long", "; ignored");
+    assert_int_equal(opt.suppressions.n, 0);
+
+    char many[512] = "";
+    for (int i = 0; i <= LG__SUPP_FILES_MAX; i++)
+        sprintf(many + strlen(many), "suppressions=/f%d:", i);
+    assert_int_equal(parse(many), 1);
+    assert_one_line("more than 8 values for 'suppressions'", "'/f8'",
+                    "ignored");
+    assert_int_equal(opt.suppressions.n, LG__SUPP_FILES_MAX);
+    assert_string_equal(opt.suppressions.path[7], "/f7");
+}
+
 static void test_options_parse_null_and_empty(void **state)
 {
     (void)state;
@@ -357,6 +394,7 @@ int main(void)
         cmocka_unit_test(test_options_parse_quoting),
         cmocka_unit_test(test_options_parse_separators),
         cmocka_unit_test(test_options_parse_repeated),
+        cmocka_unit_test(test_options_parse_suppressions),
         cmocka_unit_test(test_options_parse_null_and_empty),
         cmocka_unit_test(test_options_parse_null_err),
         cmocka_unit_test(test_options_parse_message_is_one_line),

@@ -526,9 +526,10 @@ static void test_report_json_summary(void **state)
     r.allowed = 8;
     struct json *j = format_parse(&r, BIG_CAP, LG__MAX_FRAMES, NULL);
     static const char *const keys[] = {
-        "type",       "ts_ns",       "pid",   "tid",     "thread", "count",
-        "blocked_ns", "sites_total", "grace", "allowed", "sites"};
-    expect_keys(j, keys, 11);
+        "type", "ts_ns", "pid", "tid", "thread", "count", "blocked_ns",
+        "sites_total", "grace", "allowed", "sites", "suppressed"};
+    expect_keys(j, keys, 12);
+    assert_int_equal(json_count(json_get(j, "suppressed")), 0);
     expect_head(j, &r, "summary");
     assert_int_equal(get_u64(j, "count"), 12);
     assert_int_equal(get_u64(j, "blocked_ns"), 123456789012ull);
@@ -565,6 +566,34 @@ static void test_report_json_summary(void **state)
         assert_int_equal(get_hex(json_at(a, i), "site"), i);
     assert_int_equal(get_u64(j, "sites_total"), 100);
     json_free(j);
+
+    /* The rules that suppressed something, each whole; in a pipe-sized
+     * record beside many sites, they keep their room. */
+    static const struct lg__summary_rule rules[] = {
+        {"call:nanosleep", "/etc/lg.supp", 3, 5},
+        {"stall:function:a\"b*", "/tmp/q\"uote", 12, UINT64_MAX},
+    };
+    r.rules = rules;
+    r.nrules = 2;
+    for (int pass = 0; pass < 2; pass++) {
+        j = format_parse(&r, pass ? 4096 : BIG_CAP, LG__MAX_FRAMES, NULL);
+        assert_true(json_count(json_get(j, "sites")) > 0);
+        a = json_get(j, "suppressed");
+        assert_int_equal(json_count(a), 2);
+        for (size_t i = 0; i < 2; i++) {
+            static const char *const rkeys[] = {"rule", "file", "line",
+                                                "count"};
+            const struct json *u = json_at(a, i);
+            expect_keys(u, rkeys, 4);
+            assert_string_equal(json_str(json_get(u, "rule")),
+                                rules[i].rule);
+            assert_string_equal(json_str(json_get(u, "file")),
+                                rules[i].file);
+            assert_int_equal(get_u64(u, "line"), rules[i].line);
+            assert_int_equal(get_u64(u, "count"), rules[i].count);
+        }
+        json_free(j);
+    }
 }
 
 /* A stall (begin, with a stack, then end), a 40-thread deadlock and a

@@ -495,6 +495,34 @@ static void test_report_text_summary(void **state)
     char want[48];
     snprintf(want, sizeof want, "    ... %d more sites", 100 - listed);
     assert_string_equal(line[nlines - 1], want);
+
+    /* The rules that suppressed something, a line each after the sites,
+     * which leave them their room. */
+    static const struct lg__summary_rule rules[] = {
+        {"call:nanosleep", "/etc/lg.supp", 3, 5},
+        {"stall:function:on_*", "/tmp/b\nd", 12, 1},
+    };
+    r.rules = rules;
+    r.nrules = 2;
+    format_lines(&r, 2048, LG__MAX_FRAMES);
+    assert_true(nlines > 4);
+    assert_true(strncmp(line[1], "    1 x read in queue_pop (", 27) == 0);
+    assert_true(strncmp(line[nlines - 3], "    ... ", 8) == 0);
+    assert_string_equal(line[nlines - 2], "    5 x suppressed by "
+                                          "call:nanosleep (/etc/lg.supp:3)");
+    assert_string_equal(line[nlines - 1], "    1 x suppressed by "
+                                          "stall:function:on_* (/tmp/b?d:12)");
+    /* Nothing reported, something suppressed. */
+    r.nsites = r.sites_total = 0;
+    r.count_total = r.blocked_ns_total = 0;
+    r.nrules = 1;
+    format_lines(&r, BIG_CAP, LG__MAX_FRAMES);
+    assert_int_equal(nlines, 2);
+    assert_string_equal(line[0], "==12841==loopguard: summary: 0 blocking "
+                                 "calls at 0 sites on event-loop threads, "
+                                 "0.0 ms blocked");
+    assert_string_equal(line[1], "    5 x suppressed by "
+                                 "call:nanosleep (/etc/lg.supp:3)");
 }
 
 int main(void)
