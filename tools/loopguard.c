@@ -40,6 +40,7 @@ static const struct flag {
     {"stall_ms", "N", "stall and deadlock threshold in ms, 0: off (default 1000)"},
     {"lock_order", "0|1", "report lock-order inversions (default 1)"},
     {"grace_ms", "N", "report nothing in a loop's first N ms (default 0)"},
+    {"suppressions", "FILE", "rules of what not to report (repeatable)"},
 };
 #define NFLAGS (sizeof flags / sizeof flags[0])
 
@@ -185,6 +186,26 @@ static int parse_flags(int argc, char **argv, struct lg__buf *opts,
     if (i >= argc)
         usage_error("no PROGRAM to run");
     return i;
+}
+
+static void supp_error(void *arg, int line, const char *msg)
+{
+    (void)arg;
+    (void)line;
+    fprintf(stderr, "loopguard: %s\n", msg);
+}
+
+/* Reads every suppressions file with the preload's own parser, so that a
+ * bad rule stops the launcher rather than being skipped in the program.
+ * Returns the number of messages. */
+static int check_suppressions(const struct lg__options *o)
+{
+    static struct lg__supp set;
+    int bad = 0;
+    for (int i = 0; i < o->suppressions.n; i++)
+        bad += lg__supp_load(&set, o->suppressions.path[i], supp_error,
+                             NULL);
+    return bad;
 }
 
 /* The preload sits next to the launcher in the build tree, and in ../lib
@@ -503,6 +524,11 @@ int main(int argc, char **argv)
                                   &(struct source){"LOOPGUARD_OPTIONS", 17});
     if (nbad) {
         fprintf(stderr, "loopguard: bad options; not running %s\n",
+                argv[first]);
+        return EXIT_USAGE;
+    }
+    if (check_suppressions(&o)) {
+        fprintf(stderr, "loopguard: bad suppressions; not running %s\n",
                 argv[first]);
         return EXIT_USAGE;
     }
