@@ -151,6 +151,20 @@ $(BUILD)/tests/prog-early: tests/integration/prog-early.c \
 	$(Q)$(CC) $(CPPFLAGS_ALL) $(UV_CFLAGS) $(CFLAGS_ALL) -o $@ $< \
 	    -L$(BUILD)/tests -learly -Wl,-rpath,'$$ORIGIN' $(UV_LIBS) -lpthread
 
+# A module of its own, for module: rules (test-suppressions).
+$(BUILD)/tests/libsupp-mod.so: tests/integration/supp-mod.c
+	@mkdir -p $(@D)
+	@echo "  CC      $@"
+	$(Q)$(CC) $(CPPFLAGS_ALL) $(CFLAGS_ALL) -fPIC -shared -o $@ $<
+
+$(BUILD)/tests/prog-supp: tests/integration/prog-supp.c \
+                          $(BUILD)/tests/libsupp-mod.so
+	@mkdir -p $(@D)
+	@echo "  CC      $@"
+	$(Q)$(CC) $(CPPFLAGS_ALL) $(UV_CFLAGS) $(CFLAGS_ALL) -o $@ $< \
+	    -L$(BUILD)/tests -lsupp-mod -Wl,-rpath,'$$ORIGIN' $(UV_LIBS) \
+	    -lpthread
+
 # Examples use lg_chan; the rpath finds $(BUILD)/libloopguard.so uninstalled.
 $(BUILD)/tests/prog-hostile: tests/integration/prog-hostile.c $(CORE_LIB)
 	@echo "  CC      $@"
