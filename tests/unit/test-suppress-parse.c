@@ -186,6 +186,11 @@ static void test_suppress_parse_bad_lines(void **state)
     expect_msg(0, "l", 3, "rule longer than 255 bytes: 'function:xxx");
     expect_msg(1, "l", 4, "rule longer than 255 bytes");
 
+    /* A file name's control bytes would split the message's line. */
+    reset();
+    assert_int_equal(parse("a\nb.supp", "bogus\n"), 1);
+    expect_msg(0, "a?b.supp", 1, "expected KIND:PATTERN");
+
     /* A NUL byte is a control character like any other. */
     reset();
     assert_int_equal(lg__supp_parse(&set, "z", "call:a\0b\ncall:c", 15,
