@@ -344,6 +344,7 @@ demo: deps all $(EXAMPLE_BIN)
 
 bench: deps all $(BENCH_BIN)
 	@sh bench/run.sh $(BUILD)
+	@sh bench/run-suppress.sh $(BUILD)
 	@sh bench/run-chan.sh $(BUILD)
 	@sh bench/run-loops.sh $(BUILD)
 	@sh bench/run-locks.sh $(BUILD)
