@@ -60,7 +60,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         o.stall_ms > 3600000 ||
         (o.dedupe != 0 && o.dedupe != 1) ||
         (o.lock_order != 0 && o.lock_order != 1) || o.exitcode < 0 ||
-        o.exitcode > 255)
+        o.exitcode > 255 || o.max_reports < 0 || o.max_reports > 1000000000)
         abort();
     round_trip(s);
     free(s);

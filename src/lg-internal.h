@@ -424,6 +424,8 @@ struct lg__options {
     int max_frames;               /* frames printed per stack, 1..64 */
     int stall_ms;                 /* watchdog threshold; 0: no watchdog */
     int lock_order;               /* 1: keep the lock-order graph */
+    int max_reports;              /* records written at most (the summary
+                                     aside); 0: no cap */
 };
 
 /* Sets every option to its default. */
@@ -623,7 +625,8 @@ enum lg__record_type {
     LG__REC_SUMMARY,
     LG__REC_STALL,
     LG__REC_DEADLOCK,
-    LG__REC_LOCK_ORDER
+    LG__REC_LOCK_ORDER,
+    LG__REC_CAP_REACHED       /* max_reports reached: written once */
 };
 
 /* One thread of a deadlock record, or one edge of a lock-order cycle: the
@@ -677,6 +680,14 @@ struct lg__record {
     int nsites;               /* listed in sites[] */
     int sites_total;          /* all sites, listed or not */
     uint64_t count_total, blocked_ns_total;
+    int sites_lower_bound;    /* the set of site keys was full: more
+                                 sites than sites_total may exist */
+    uint64_t unattr_count;    /* calls at sites past the site table (in
+                                 count_total, in no sites[] entry) */
+    uint64_t unattr_ns;       /* their time blocked */
+    uint64_t not_written;     /* records max_reports kept from the log */
+    /* cap_reached */
+    uint64_t max_reports;
 };
 
 /* Formats one record, newline-terminated, into buf (at most cap bytes,

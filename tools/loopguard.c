@@ -39,6 +39,7 @@ static const struct flag {
     {"max_frames", "N", "frames printed per stack, 1 to 64 (default 32)"},
     {"stall_ms", "N", "stall and deadlock threshold in ms, 0: off (default 1000)"},
     {"lock_order", "0|1", "report lock-order inversions (default 1)"},
+    {"max_reports", "N", "records written at most, 0: no cap (default 1000)"},
 };
 #define NFLAGS (sizeof flags / sizeof flags[0])
 

@@ -485,6 +485,47 @@ static void test_report_text_summary(void **state)
     char want[48];
     snprintf(want, sizeof want, "    ... %d more sites", 100 - listed);
     assert_string_equal(line[nlines - 1], want);
+
+    /* What the sites do not hold comes before them, so a list cut to fit
+     * keeps it; each line only when it has something to say. */
+    r.sites_lower_bound = 1;
+    r.unattr_count = 95904;
+    r.unattr_ns = 2500000;
+    r.not_written = 99000;
+    format_lines(&r, 2048, LG__MAX_FRAMES);
+    assert_string_equal(line[0], "==12841==loopguard: summary: 1 blocking "
+                                 "call at at least 100 sites on event-loop "
+                                 "threads, 9.9 ms blocked");
+    assert_string_equal(line[1], "  95904 calls, 2.5 ms blocked, at sites "
+                                 "past the site table: in no site below");
+    assert_string_equal(line[2], "  99000 records not written: max_reports "
+                                 "reached");
+    assert_true(strncmp(line[3], "    1 x read in queue_pop (", 27) == 0);
+    r.sites_lower_bound = 0;
+    r.unattr_count = 1;
+    r.not_written = 1;
+    r.nsites = 0;
+    r.sites_total = 0;
+    format_lines(&r, BIG_CAP, LG__MAX_FRAMES);
+    assert_int_equal(nlines, 3);
+    assert_string_equal(line[1], "  1 call, 2.5 ms blocked, at sites past "
+                                 "the site table: in no site below");
+    assert_string_equal(line[2], "  1 record not written: max_reports "
+                                 "reached");
+}
+
+static void test_report_text_cap_reached(void **state)
+{
+    (void)state;
+    struct lg__record r = {.type = LG__REC_CAP_REACHED};
+    r.pid = 12841;
+    r.tid = 12841;
+    r.max_reports = 1000;
+    format_lines(&r, 4096, LG__MAX_FRAMES);
+    assert_int_equal(nlines, 1);
+    assert_string_equal(line[0], "==12841==loopguard: max_reports=1000 "
+                                 "reached: no more records are written; "
+                                 "the exit summary counts them");
 }
 
 int main(void)
@@ -500,6 +541,7 @@ int main(void)
         cmocka_unit_test(test_report_text_long_fields),
         cmocka_unit_test(test_report_text_long_summary),
         cmocka_unit_test(test_report_text_summary),
+        cmocka_unit_test(test_report_text_cap_reached),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
