@@ -264,6 +264,8 @@ static void json_summary(struct lg__buf *b, const struct lg__record *r)
     lg__buf_u64(b, r->unattr_ns);
     lg__buf_str(b, "},\"not_written\":");
     lg__buf_u64(b, r->not_written);
+    lg__buf_str(b, ",\"lost\":");
+    lg__buf_u64(b, r->lost);
     lg__buf_str(b, ",\"sites\":[");
     for (int i = 0; i < r->nsites; i++) {
         const struct lg__summary_site *s = &r->sites[i];

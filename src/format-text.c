@@ -320,6 +320,13 @@ static void text_summary(struct lg__buf *b, const struct lg__record *r)
         lg__buf_str(b, r->not_written == 1 ? " record" : " records");
         lg__buf_str(b, " not written: max_reports reached\n");
     }
+    if (r->lost) {
+        lg__buf_str(b, "  ");
+        lg__buf_u64(b, r->lost);
+        lg__buf_str(b, r->lost == 1 ? " record" : " records");
+        lg__buf_str(b, " lost: neither the log nor stderr could be "
+                       "written\n");
+    }
     char name[SYM_MAX];
     int shown = 0;
     for (int i = 0; i < r->nsites; i++) {

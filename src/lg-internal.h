@@ -686,6 +686,7 @@ struct lg__record {
                                  count_total, in no sites[] entry) */
     uint64_t unattr_ns;       /* their time blocked */
     uint64_t not_written;     /* records max_reports kept from the log */
+    uint64_t lost;            /* records neither the log nor stderr took */
     /* cap_reached */
     uint64_t max_reports;
 };
@@ -796,8 +797,15 @@ LG__INTERNAL int lg__sample(pid_t tid, void **pcs, int max);
 /* Registers the log's lock (from lg__init()); the first record opens the
  * file named by lg__opt. */
 LG__INTERNAL void lg__log_init(void);
-/* Writes one whole record with one write(2). Preserves errno. */
-LG__INTERNAL void lg__log_write(const char *buf, size_t len);
+/* Writes one whole record with one write(2). Preserves errno; SIGPIPE
+ * and SIGXFSZ that the write raises never reach the host. Returns 0 when
+ * written; 1 when the log file failed (ENOSPC, EIO, EFBIG, ...) and is
+ * given up for stderr, with one line there, the record not written:
+ * format it again for stderr (lg__log_record_max) and write it again; -1
+ * when it was lost (stderr failed too, or stayed full), counted. */
+LG__INTERNAL int lg__log_write(const char *buf, size_t len);
+/* Records lost so far: written neither to the log nor to stderr. */
+LG__INTERNAL uint64_t lg__log_lost(void);
 /* Largest record that is written atomically to the current log. */
 LG__INTERNAL size_t lg__log_record_max(void);
 /* The log's descriptor when it is a file loopguard opened, else -1: the

@@ -210,14 +210,20 @@ void lg__report_emit(const struct lg__record *r, int violation)
 
 static void emit(const struct lg__record *r)
 {
-    size_t cap = lg__log_record_max();
-    if (cap > sizeof emit_buf)
-        cap = sizeof emit_buf;
     pthread_mutex_lock(&emit_lock);
-    size_t n = lg__opt.format == LG__FORMAT_JSON
-                   ? lg__format_json(emit_buf, cap, r, lg__opt.max_frames)
-                   : lg__format_text(emit_buf, cap, r, lg__opt.max_frames);
-    lg__log_write(emit_buf, n);
+    /* A log file that fails is given up for stderr, whose records may be
+     * smaller (PIPE_BUF): the record is formatted again for it. */
+    for (int tries = 0; tries < 2; tries++) {
+        size_t cap = lg__log_record_max();
+        if (cap > sizeof emit_buf)
+            cap = sizeof emit_buf;
+        size_t n =
+            lg__opt.format == LG__FORMAT_JSON
+                ? lg__format_json(emit_buf, cap, r, lg__opt.max_frames)
+                : lg__format_text(emit_buf, cap, r, lg__opt.max_frames);
+        if (lg__log_write(emit_buf, n) <= 0)
+            break;
+    }
     pthread_mutex_unlock(&emit_lock);
 }
 
@@ -400,7 +406,8 @@ void lg__report_summary(void)
     uint64_t records = __atomic_load_n(&n_records, __ATOMIC_RELAXED);
     uint64_t max = (uint64_t)lg__opt.max_reports;
     r.not_written = max && records > max ? records - max : 0;
-    if (r.count_total == 0 && records == 0)
+    r.lost = lg__log_lost();
+    if (r.count_total == 0 && records == 0 && r.lost == 0)
         return;
     for (int i = 0; i < n; i++)
         lg__symbolize((uintptr_t)where[i], 1, &list[i].where);

@@ -34,7 +34,7 @@ n=$(jq -s '[.[] | select(.type == "blocking_call") | .site] | unique |
 [ "$n" = 1000 ] || fail "cap: $n distinct sites among 1000 records"
 expect_count 1 "$f" ".type == \"summary\" and .count == $((2 * sites)) and
     .sites_total == $sites and .sites_exact == true and
-    .not_written == $((sites - 1000)) and
+    .not_written == $((sites - 1000)) and .lost == 0 and
     .unattributed.count == $((2 * (sites - table))) and
     .unattributed.blocked_ns > 0 and
     .unattributed.blocked_ns <= .blocked_ns and (.sites | length) == 64" \

@@ -525,12 +525,14 @@ static void test_report_json_summary(void **state)
     r.unattr_count = 3;
     r.unattr_ns = 456;
     r.not_written = UINT64_MAX;
+    r.lost = 7;
     struct json *j = format_parse(&r, BIG_CAP, LG__MAX_FRAMES, NULL);
     static const char *const keys[] = {
         "type",        "ts_ns",        "pid",         "tid",
         "thread",      "count",        "blocked_ns",  "sites_total",
-        "sites_exact", "unattributed", "not_written", "sites"};
-    expect_keys(j, keys, 12);
+        "sites_exact", "unattributed", "not_written", "lost",
+        "sites"};
+    expect_keys(j, keys, 13);
     expect_head(j, &r, "summary");
     assert_int_equal(get_u64(j, "count"), 12);
     assert_int_equal(get_u64(j, "blocked_ns"), 123456789012ull);
@@ -542,6 +544,7 @@ static void test_report_json_summary(void **state)
     assert_int_equal(get_u64(json_get(j, "unattributed"), "count"), 3);
     assert_int_equal(get_u64(json_get(j, "unattributed"), "blocked_ns"), 456);
     assert_int_equal(get_u64(j, "not_written"), UINT64_MAX);
+    assert_int_equal(get_u64(j, "lost"), 7);
     const struct json *a = json_get(j, "sites");
     assert_int_equal(json_count(a), 3);
     for (size_t i = 0; i < 3; i++) {
@@ -576,6 +579,7 @@ static void test_report_json_summary(void **state)
     assert_int_equal(json_get(j, "sites_exact")->boolean, 0);
     assert_int_equal(get_u64(json_get(j, "unattributed"), "count"), 3);
     assert_int_equal(get_u64(j, "not_written"), UINT64_MAX);
+    assert_int_equal(get_u64(j, "lost"), 7);
     json_free(j);
 }
 

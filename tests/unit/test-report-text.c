@@ -492,6 +492,7 @@ static void test_report_text_summary(void **state)
     r.unattr_count = 95904;
     r.unattr_ns = 2500000;
     r.not_written = 99000;
+    r.lost = 1;
     format_lines(&r, 2048, LG__MAX_FRAMES);
     assert_string_equal(line[0], "==12841==loopguard: summary: 1 blocking "
                                  "call at at least 100 sites on event-loop "
@@ -500,10 +501,13 @@ static void test_report_text_summary(void **state)
                                  "past the site table: in no site below");
     assert_string_equal(line[2], "  99000 records not written: max_reports "
                                  "reached");
-    assert_true(strncmp(line[3], "    1 x read in queue_pop (", 27) == 0);
+    assert_string_equal(line[3], "  1 record lost: neither the log nor "
+                                 "stderr could be written");
+    assert_true(strncmp(line[4], "    1 x read in queue_pop (", 27) == 0);
     r.sites_lower_bound = 0;
     r.unattr_count = 1;
     r.not_written = 1;
+    r.lost = 0;
     r.nsites = 0;
     r.sites_total = 0;
     format_lines(&r, BIG_CAP, LG__MAX_FRAMES);
