@@ -61,7 +61,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         (o.dedupe != 0 && o.dedupe != 1) ||
         (o.lock_order != 0 && o.lock_order != 1) || o.exitcode < 0 ||
         o.exitcode > 255 || o.suppressions.n < 0 ||
-        o.suppressions.n > LG__SUPP_FILES_MAX)
+        o.suppressions.n > LG__SUPP_FILES_MAX || o.max_reports < 0 ||
+        o.max_reports > 1000000000)
         abort();
     for (int i = 0; i < o.suppressions.n; i++)
         if (!o.suppressions.path[i][0] ||

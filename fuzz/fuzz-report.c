@@ -133,6 +133,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         r.blocked_ns_total += sites[i].blocked_ns;
     }
     r.sites = sites;
+    /* Read last, so that older seeds keep their meaning. */
+    r.sites_lower_bound = fz_byte(&f) & 1;
+    r.unattr_count = (uint64_t)fz_byte(&f) << 40;
+    r.unattr_ns = (uint64_t)fz_byte(&f) << 56;
+    r.not_written = fz_byte(&f);
+    r.lost = (uint64_t)fz_byte(&f) * 0x9e3779b97f4a7c15u;
+    r.max_reports = fz_byte(&f);
+    if (fz_byte(&f) & 0x80)
+        r.type = LG__REC_CAP_REACHED;
 
     size_t n = lg__format_json(buf, cap, &r, max_frames);
     check("json", n, cap);

@@ -286,10 +286,21 @@ static void json_summary(struct lg__buf *b, const struct lg__record *r)
     lg__buf_u64(b, r->blocked_ns_total);
     lg__buf_str(b, ",\"sites_total\":");
     lg__buf_u64(b, (uint64_t)r->sites_total);
+    /* Before the list, which is cut to fit: these are never cut. */
     lg__buf_str(b, ",\"grace\":");
     lg__buf_u64(b, r->in_grace);
     lg__buf_str(b, ",\"allowed\":");
     lg__buf_u64(b, r->allowed);
+    lg__buf_str(b, r->sites_lower_bound ? ",\"sites_exact\":false"
+                                        : ",\"sites_exact\":true");
+    lg__buf_str(b, ",\"unattributed\":{\"count\":");
+    lg__buf_u64(b, r->unattr_count);
+    lg__buf_str(b, ",\"blocked_ns\":");
+    lg__buf_u64(b, r->unattr_ns);
+    lg__buf_str(b, "},\"not_written\":");
+    lg__buf_u64(b, r->not_written);
+    lg__buf_str(b, ",\"lost\":");
+    lg__buf_u64(b, r->lost);
     lg__buf_str(b, ",\"sites\":[");
     for (int i = 0; i < r->nsites; i++) {
         const struct lg__summary_site *s = &r->sites[i];
@@ -315,6 +326,14 @@ static void json_summary(struct lg__buf *b, const struct lg__record *r)
     lg__buf_str(b, "}\n");
 }
 
+static void json_cap_reached(struct lg__buf *b, const struct lg__record *r)
+{
+    json_head(b, r, "cap_reached");
+    lg__buf_str(b, ",\"max_reports\":");
+    lg__buf_u64(b, r->max_reports);
+    lg__buf_str(b, "}\n");
+}
+
 size_t lg__format_json(char *buf, size_t cap, const struct lg__record *r,
                        int max_frames)
 {
@@ -328,6 +347,8 @@ size_t lg__format_json(char *buf, size_t cap, const struct lg__record *r,
         json_deadlock(&b, r, max_frames);
     else if (r->type == LG__REC_LOCK_ORDER)
         json_lock_order(&b, r, max_frames);
+    else if (r->type == LG__REC_CAP_REACHED)
+        json_cap_reached(&b, r);
     else
         json_blocking(&b, r, max_frames);
     return b.len;

@@ -332,17 +332,41 @@ static void text_summary(struct lg__buf *b, const struct lg__record *r)
     lg__buf_u64(b, r->count_total);
     lg__buf_str(b, r->count_total == 1 ? " blocking call at "
                                        : " blocking calls at ");
+    if (r->sites_lower_bound)
+        lg__buf_str(b, "at least ");
     lg__buf_u64(b, (uint64_t)r->sites_total);
     lg__buf_str(b, r->sites_total == 1 ? " site" : " sites");
     lg__buf_str(b, " on event-loop threads, ");
     text_ms(b, r->blocked_ns_total);
     lg__buf_str(b, " blocked\n");
+    /* Before the list, which is cut to fit: these are never cut. */
     if (r->in_grace || r->allowed) {
-        lg__buf_str(b, "    not reported: ");
+        lg__buf_str(b, "  not reported: ");
         lg__buf_u64(b, r->in_grace);
         lg__buf_str(b, " in a loop's grace period (grace_ms), ");
         lg__buf_u64(b, r->allowed);
         lg__buf_str(b, " inside lg_allow_blocking_begin/end\n");
+    }
+    if (r->unattr_count) {
+        lg__buf_str(b, "  ");
+        lg__buf_u64(b, r->unattr_count);
+        lg__buf_str(b, r->unattr_count == 1 ? " call, " : " calls, ");
+        text_ms(b, r->unattr_ns);
+        lg__buf_str(b, " blocked, at sites past the site table: "
+                       "in no site below\n");
+    }
+    if (r->not_written) {
+        lg__buf_str(b, "  ");
+        lg__buf_u64(b, r->not_written);
+        lg__buf_str(b, r->not_written == 1 ? " record" : " records");
+        lg__buf_str(b, " not written: max_reports reached\n");
+    }
+    if (r->lost) {
+        lg__buf_str(b, "  ");
+        lg__buf_u64(b, r->lost);
+        lg__buf_str(b, r->lost == 1 ? " record" : " records");
+        lg__buf_str(b, " lost: neither the log nor stderr could be "
+                       "written\n");
     }
     char name[SYM_MAX];
     int shown = 0;
@@ -381,6 +405,15 @@ static void text_summary(struct lg__buf *b, const struct lg__record *r)
     lg__buf_mem(b, rules.p, rules.len);
 }
 
+static void text_cap_reached(struct lg__buf *b, const struct lg__record *r)
+{
+    text_prefix(b, r);
+    lg__buf_str(b, "max_reports=");
+    lg__buf_u64(b, r->max_reports);
+    lg__buf_str(b, " reached: no more records are written; the exit "
+                   "summary counts them\n");
+}
+
 size_t lg__format_text(char *buf, size_t cap, const struct lg__record *r,
                        int max_frames)
 {
@@ -394,6 +427,8 @@ size_t lg__format_text(char *buf, size_t cap, const struct lg__record *r,
         text_deadlock(&b, r, max_frames);
     else if (r->type == LG__REC_LOCK_ORDER)
         text_lock_order(&b, r, max_frames);
+    else if (r->type == LG__REC_CAP_REACHED)
+        text_cap_reached(&b, r);
     else
         text_blocking(&b, r, max_frames);
     return b.len;

@@ -437,6 +437,8 @@ struct lg__options {
         int n;
         char path[LG__SUPP_FILES_MAX][LG__LOG_PATH_MAX];
     } suppressions;               /* suppressions files, in order */
+    int max_reports;              /* records written at most (the summary
+                                     aside); 0: no cap */
 };
 
 /* Sets every option to its default. */
@@ -636,7 +638,8 @@ enum lg__record_type {
     LG__REC_SUMMARY,
     LG__REC_STALL,
     LG__REC_DEADLOCK,
-    LG__REC_LOCK_ORDER
+    LG__REC_LOCK_ORDER,
+    LG__REC_CAP_REACHED       /* max_reports reached: written once */
 };
 
 /* One thread of a deadlock record, or one edge of a lock-order cycle: the
@@ -702,6 +705,15 @@ struct lg__record {
     uint64_t allowed;         /* calls inside lg_allow_blocking scopes */
     const struct lg__summary_rule *rules;     /* used suppressions */
     int nrules;
+    int sites_lower_bound;    /* the set of site keys was full: more
+                                 sites than sites_total may exist */
+    uint64_t unattr_count;    /* calls at sites past the site table (in
+                                 count_total, in no sites[] entry) */
+    uint64_t unattr_ns;       /* their time blocked */
+    uint64_t not_written;     /* records max_reports kept from the log */
+    uint64_t lost;            /* records neither the log nor stderr took */
+    /* cap_reached */
+    uint64_t max_reports;
 };
 
 /* Formats one record, newline-terminated, into buf (at most cap bytes,
@@ -922,8 +934,15 @@ LG__INTERNAL int lg__sample(pid_t tid, void **pcs, int max);
 /* Registers the log's lock (from lg__init()); the first record opens the
  * file named by lg__opt. */
 LG__INTERNAL void lg__log_init(void);
-/* Writes one whole record with one write(2). Preserves errno. */
-LG__INTERNAL void lg__log_write(const char *buf, size_t len);
+/* Writes one whole record with one write(2). Preserves errno; SIGPIPE
+ * and SIGXFSZ that the write raises never reach the host. Returns 0 when
+ * written; 1 when the log file failed (ENOSPC, EIO, EFBIG, ...) and is
+ * given up for stderr, with one line there, the record not written:
+ * format it again for stderr (lg__log_record_max) and write it again; -1
+ * when it was lost (stderr failed too, or stayed full), counted. */
+LG__INTERNAL int lg__log_write(const char *buf, size_t len);
+/* Records lost so far: written neither to the log nor to stderr. */
+LG__INTERNAL uint64_t lg__log_lost(void);
 /* Largest record that is written atomically to the current log. */
 LG__INTERNAL size_t lg__log_record_max(void);
 /* The log's descriptor when it is a file loopguard opened, else -1: the

@@ -3,10 +3,13 @@
  * a local file (preload notes section 7). The log file is opened
  * O_APPEND|O_CLOEXEC and moved to a high descriptor, out of the way of
  * programs that dup2 onto low numbers; close/dup2 wrappers protect it.
- * With %p in its name, a forked child opens its own file on first write. */
+ * With %p in its name, a forked child opens its own file on first write.
+ * A log that cannot be written (a full disk) is given up for stderr, with
+ * one line saying why; a record neither takes is counted as lost. */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <signal.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -21,6 +24,8 @@ static size_t log_record_max = 4096;  /* PIPE_BUF unless a regular file */
 static dev_t log_dev;                 /* identity of the file we opened: */
 static ino_t log_ino;                 /* a host's closefrom() or raw close
                                          may free our number for reuse */
+static char log_path[LG__LOG_PATH_MAX + 32];  /* as opened, for messages */
+static uint64_t log_lost;             /* atomic: records written nowhere */
 static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static void expand_path(char *out, size_t cap, const char *tmpl, pid_t pid)
@@ -61,8 +66,8 @@ static void log_open(void)
         log_use(2);
         return;
     }
-    char path[LG__LOG_PATH_MAX + 32];
-    expand_path(path, sizeof path, lg__opt.log, pid);
+    char *path = log_path;
+    expand_path(path, sizeof log_path, lg__opt.log, pid);
     int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
     if (fd < 0) {
         char msg[LG__LOG_PATH_MAX + 128];
@@ -122,33 +127,154 @@ size_t lg__log_record_max(void)
     return n;
 }
 
-void lg__log_write(const char *buf, size_t len)
+/* The signals a write of ours may raise: SIGPIPE (stderr a pipe whose
+ * reader left) and SIGXFSZ (a file past RLIMIT_FSIZE: EFBIG). Either would
+ * kill the host, or run its handler for a write it never made. */
+static void block_write_signals(sigset_t *old, sigset_t *pending)
 {
-    int saved = errno;
-    /* Held across the write so that a dup2 over our descriptor, which
-     * moves it first (lg__log_evacuate), cannot redirect a record. */
-    pthread_mutex_lock(&log_lock);
-    log_ensure();
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGPIPE);
+    sigaddset(&set, SIGXFSZ);
+    pthread_sigmask(SIG_BLOCK, &set, old);
+    /* One the host blocked may be pending already: that one is its own.
+     * Unblocked, none can be pending here (it would have been taken). */
+    sigemptyset(pending);
+    if (sigismember(old, SIGPIPE) || sigismember(old, SIGXFSZ))
+        sigpending(pending);
+}
+
+/* After a failed write: takes back the signals our writes raised (the
+ * kernel sends them to the writing thread, where they are blocked and
+ * pending), then restores the thread's mask. */
+static void unblock_write_signals(const sigset_t *old,
+                                  const sigset_t *pending, int failed)
+{
+    sigset_t now;
+    if (failed && sigpending(&now) == 0) {
+        static const int sigs[] = {SIGPIPE, SIGXFSZ};
+        for (int i = 0; i < 2; i++) {
+            if (!sigismember(&now, sigs[i]) ||
+                sigismember(pending, sigs[i]))
+                continue;
+            sigset_t one;
+            struct timespec zero = {0, 0};
+            sigemptyset(&one);
+            sigaddset(&one, sigs[i]);
+            sigtimedwait(&one, NULL, &zero);
+        }
+    }
+    pthread_sigmask(SIG_SETMASK, old, NULL);
+}
+
+/* Writes buf whole to fd: 0, or the errno that stopped it (-1 for a write
+ * that took nothing without an error); *done is what reached fd. */
+static int write_all(int fd, const char *buf, size_t len, size_t *done)
+{
     int tries = 0;
-    while (len > 0) {
-        ssize_t n = write(log_fd, buf, len);
+    *done = 0;
+    while (*done < len) {
+        ssize_t n = write(fd, buf + *done, len - *done);
         if (n < 0 && errno == EINTR)
             continue;
         /* stderr may be a non-blocking pipe (Node sets O_NONBLOCK on it):
          * wait for room rather than lose the record, a bounded while. */
         if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) &&
             tries++ < 50) {
-            struct pollfd p = {.fd = log_fd, .events = POLLOUT};
+            struct pollfd p = {.fd = fd, .events = POLLOUT};
             poll(&p, 1, 100);
             continue;
         }
-        if (n <= 0)
-            break;
-        buf += n;
-        len -= (size_t)n;
+        if (n < 0)
+            return errno;
+        if (n == 0)
+            return -1;
+        *done += (size_t)n;
     }
+    return 0;
+}
+
+/* A regular file may keep the first part of a record that did not fit
+ * (a write short of a full disk or of RLIMIT_FSIZE): cut it off, so that
+ * the file holds whole records only, unless someone appended since. */
+static void drop_partial(int fd, size_t done)
+{
+    struct stat st;
+    off_t end = lseek(fd, 0, SEEK_CUR);
+    if (done == 0 || end < (off_t)done || fstat(fd, &st) != 0 ||
+        !S_ISREG(st.st_mode) || st.st_size != end)
+        return;
+    (void)!ftruncate(fd, end - (off_t)done);
+}
+
+/* The log file failed with err: one line on stderr, and stderr is the log
+ * from now on. */
+static void give_up_file(int err)
+{
+    char msg[LG__LOG_PATH_MAX + 160];
+    struct lg__buf b;
+    lg__buf_init(&b, msg, sizeof msg);
+    lg__buf_str(&b, "loopguard: cannot write log '");
+    lg__buf_str(&b, log_path);
+    lg__buf_str(&b, "': ");
+    /* Not strerror: for an unknown number it allocates. */
+    const char *desc = err > 0 ? strerrordesc_np(err) : NULL;
+    const char *name = err > 0 ? strerrorname_np(err) : NULL;
+    if (err < 0) {
+        lg__buf_str(&b, "write wrote nothing");
+    } else if (desc && name) {
+        lg__buf_str(&b, desc);
+        lg__buf_str(&b, " (");
+        lg__buf_str(&b, name);
+        lg__buf_chr(&b, ')');
+    } else {
+        lg__buf_str(&b, "error ");
+        lg__buf_i64(&b, err);
+    }
+    lg__buf_str(&b, "; reporting to stderr\n");
+    size_t done;
+    write_all(2, b.p, b.len, &done);
+    /* log_fd is cleared first: our close wrapper refuses to close the
+     * log's descriptor. */
+    int old = log_fd;
+    log_fd = -1;
+    close(old);
+    log_use(2);
+}
+
+int lg__log_write(const char *buf, size_t len)
+{
+    int saved = errno;
+    sigset_t old, pending;
+    /* Held across the write so that a dup2 over our descriptor, which
+     * moves it first (lg__log_evacuate), cannot redirect a record. */
+    pthread_mutex_lock(&log_lock);
+    log_ensure();
+    block_write_signals(&old, &pending);
+    size_t done;
+    int err = write_all(log_fd, buf, len, &done);
+    int ret = 0;
+    if (err == EAGAIN || err == EWOULDBLOCK) {
+        /* Only slow: the log stays, this record is lost. */
+        ret = -1;
+    } else if (err && log_fd != 2) {
+        drop_partial(log_fd, done);
+        give_up_file(err);
+        ret = 1;
+    } else if (err) {
+        ret = -1;
+    }
+    unblock_write_signals(&old, &pending, err != 0);
+    if (ret < 0)
+        __atomic_add_fetch(&log_lost, 1, __ATOMIC_RELAXED);
     pthread_mutex_unlock(&log_lock);
     errno = saved;
+    return ret;
+}
+
+uint64_t lg__log_lost(void)
+{
+    return __atomic_load_n(&log_lost, __ATOMIC_RELAXED);
 }
 
 int lg__log_fd(void)

@@ -2,11 +2,17 @@
  *
  * A report is written before the call is forwarded, because a call that
  * never returns never reports. Sites (a hash of the call and its stack) are
- * kept in a uthash table in never-freed arena memory, capped at MAX_SITES;
- * past the cap every call is reported (memory stays bounded either way).
+ * kept in a uthash table in never-freed arena memory, capped at MAX_SITES.
+ * Past the cap a site keeps only its key, in a fixed set (KEYSET_SLOTS),
+ * so that it is still reported once and counted among the sites; its calls
+ * and their time are counted together, as not attributed to a site. The
+ * summary's totals are exact whatever the caps; memory stays bounded.
  * The site lock guards the table only: symbolising and writing happen
  * outside it, so a slow write or the loader lock never stalls another
- * thread's dedupe hit. */
+ * thread's dedupe hit.
+ *
+ * max_reports caps the records written (the summary aside): past it they
+ * are counted, not formatted, and one cap_reached record says so. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +30,12 @@
 
 #define MAX_SITES 4096
 #define SUMMARY_SITES 64     /* listed in the summary; the rest counted */
+/* The keys of sites past the table: open addressing, linear probing, kept
+ * at most three quarters full (a lookup that misses stays a few probes).
+ * 4 MiB, mapped when the table first fills: a program with fewer sites
+ * never pays for it. */
+#define KEYSET_SLOTS (1u << 19)
+#define KEYSET_MAX (KEYSET_SLOTS / 4 * 3)
 
 struct site {
     uint64_t key;             /* hash of call name + stack */
@@ -54,8 +66,17 @@ static uint64_t n_violations;  /* atomic */
 static uint64_t n_reports;     /* atomic: records reported (lg_reports) */
 static uint64_t n_in_grace;    /* atomic: not reported, in a grace period */
 static uint64_t n_allowed;     /* atomic: not reported, allowed by scope */
+static uint64_t *keyset;       /* KEYSET_SLOTS keys, 0 = free; set under
+                                  site_lock, slots claimed by CAS */
+static uint32_t keyset_n;      /* atomic: keys in the set */
+static uint32_t keyset_supp;   /* atomic: of those, suppressed sites */
+static uint8_t keyset_full;    /* atomic: a site found no room in it */
+static struct site unattributed;  /* calls at sites past the table */
+static uint64_t n_records;     /* atomic: records to write so far, the
+                                  summary aside, written or not */
 
 static char *emit_write(const struct lg__record *r, size_t *len);
+static void emit(const struct lg__record *r);
 
 void lg__report_init(void)
 {
@@ -98,12 +119,47 @@ static uint64_t site_hash(const char *call, void *const *pcs, int n)
     return mix(h, (uint64_t)n);
 }
 
+/* Adds key to the set of sites past the table: 1 when it was not there
+ * (a new site, or one the full set cannot tell from a new one), else 0.
+ * Lock-free: two threads adding one key race for one free slot, and the
+ * loser finds the key there. Keys are never removed, so a free slot ends
+ * every search. */
+static int keyset_add(uint64_t *set, uint64_t key)
+{
+    if (!set) {
+        __atomic_store_n(&keyset_full, 1, __ATOMIC_RELAXED);
+        return 1;
+    }
+    key += !key;               /* 0 marks a free slot */
+    uint32_t i = (uint32_t)((key * 0x9e3779b97f4a7c15ull) >> 45);
+    for (uint32_t probes = 0; probes < KEYSET_SLOTS; probes++) {
+        uint64_t *slot = &set[(i + probes) & (KEYSET_SLOTS - 1)];
+        uint64_t k = __atomic_load_n(slot, __ATOMIC_RELAXED);
+        if (k == key)
+            return 0;
+        if (k)
+            continue;
+        if (__atomic_load_n(&keyset_n, __ATOMIC_RELAXED) >= KEYSET_MAX)
+            break;
+        if (__atomic_compare_exchange_n(slot, &k, key, 0, __ATOMIC_RELAXED,
+                                        __ATOMIC_RELAXED)) {
+            __atomic_add_fetch(&keyset_n, 1, __ATOMIC_RELAXED);
+            return 1;
+        }
+        if (k == key)
+            return 0;
+    }
+    __atomic_store_n(&keyset_full, 1, __ATOMIC_RELAXED);
+    return 1;
+}
+
 /* Finds or adds the site and counts the call. *fresh is 1 for the first
- * call at a site. NULL when the table is full. */
+ * call at a site. Past the table, the site is `unattributed`. */
 static struct site *site_count(uint64_t key, const char *call, void *where,
                                int *fresh)
 {
     struct site *s;
+    uint64_t *set = NULL;
     *fresh = 0;
     pthread_mutex_lock(&site_lock);
     HASH_FIND(hh, sites, &key, sizeof key, s);
@@ -118,11 +174,17 @@ static struct site *site_count(uint64_t key, const char *call, void *where,
             *fresh = 1;
         }
     }
+    if (!s) {
+        if (!keyset)
+            keyset = lg__arena_alloc(KEYSET_SLOTS * sizeof *keyset);
+        set = keyset;
+    }
     pthread_mutex_unlock(&site_lock);
-    if (s)
-        __atomic_add_fetch(&s->count, 1, __ATOMIC_RELAXED);
-    else
-        *fresh = 1;
+    if (!s) {
+        *fresh = keyset_add(set, key);
+        s = &unattributed;
+    }
+    __atomic_add_fetch(&s->count, 1, __ATOMIC_RELAXED);
     return s;
 }
 
@@ -153,6 +215,24 @@ int lg__report_suppressed(const struct lg__record *r)
     return 1;
 }
 
+/* Takes a place for one record under max_reports: 1 to write it, 0 when
+ * the cap keeps it from the log (it is counted: the summary says how many).
+ * The first record kept back writes the one cap_reached record. */
+static int record_claim(void)
+{
+    uint64_t n = __atomic_fetch_add(&n_records, 1, __ATOMIC_RELAXED);
+    uint64_t max = (uint64_t)lg__opt.max_reports;
+    if (max == 0 || n < max)
+        return 1;
+    if (n == max) {
+        struct lg__record r = {.type = LG__REC_CAP_REACHED};
+        fill_thread(&r);
+        r.max_reports = max;
+        emit(&r);
+    }
+    return 0;
+}
+
 int lg__report_emit(const struct lg__record *r, int violation)
 {
     if (lg__report_suppressed(r))
@@ -169,6 +249,9 @@ char *lg__report_write(const struct lg__record *r, int violation,
 {
     if (violation)
         __atomic_add_fetch(&n_violations, 1, __ATOMIC_RELAXED);
+    *len = 0;
+    if (!record_claim())
+        return NULL;
     return emit_write(r, len);
 }
 
@@ -177,18 +260,23 @@ char *lg__report_write(const struct lg__record *r, int violation,
  * the caller holds none of our locks (callback.c says why). */
 static char *emit_write(const struct lg__record *r, size_t *len)
 {
-    size_t cap = lg__log_record_max();
-    if (cap > sizeof emit_buf)
-        cap = sizeof emit_buf;
     /* Not the summary: written at exit, when the embedder's state the
      * callback uses may already be gone. */
     char *cb = r->type != LG__REC_SUMMARY ? lg__cb_take() : NULL;
-    size_t ncb = 0;
-    pthread_mutex_lock(&emit_lock);
+    size_t n = 0, ncb = 0;
     int json = lg__opt.format == LG__FORMAT_JSON;
-    size_t n = json ? lg__format_json(emit_buf, cap, r, lg__opt.max_frames)
-                    : lg__format_text(emit_buf, cap, r, lg__opt.max_frames);
-    lg__log_write(emit_buf, n);
+    pthread_mutex_lock(&emit_lock);
+    /* A log file that fails is given up for stderr, whose records may be
+     * smaller (PIPE_BUF): the record is formatted again for it. */
+    for (int tries = 0; tries < 2; tries++) {
+        size_t cap = lg__log_record_max();
+        if (cap > sizeof emit_buf)
+            cap = sizeof emit_buf;
+        n = json ? lg__format_json(emit_buf, cap, r, lg__opt.max_frames)
+                 : lg__format_text(emit_buf, cap, r, lg__opt.max_frames);
+        if (lg__log_write(emit_buf, n) <= 0)
+            break;
+    }
     if (cb && json) {
         memcpy(cb, emit_buf, n);
         ncb = n;
@@ -399,12 +487,20 @@ void lg__wait_begin(struct lg__wait *w)
     struct site *s = site_count(key, w->call, n ? pcs[0] : NULL, &fresh);
     struct lg__sym stack[LG__MAX_FRAMES + 1];
     int ns = -1;
-    int rule = site_verdict(s, w, pcs, n, stack, &ns);
+    /* Past the table a site keeps no verdict: `unattributed` is shared. */
+    int past = s == &unattributed;
+    int rule = site_verdict(past ? NULL : s, w, pcs, n, stack, &ns);
     if (rule >= 0) {
         lg__supp_hit(rule);
+        if (past) {
+            /* Not the program's to answer for: out of the totals. */
+            __atomic_sub_fetch(&unattributed.count, 1, __ATOMIC_RELAXED);
+            if (fresh)
+                __atomic_add_fetch(&keyset_supp, 1, __ATOMIC_RELAXED);
+        }
     } else {
         __atomic_add_fetch(&n_violations, 1, __ATOMIC_RELAXED);
-        if (fresh || !lg__opt.dedupe)
+        if ((fresh || !lg__opt.dedupe) && record_claim())
             report(w, pcs, n, key, &sl, stack, ns);
     }
     /* A loop found through its stack was never entered: the watchdog
@@ -472,7 +568,19 @@ void lg__report_summary(void)
     r.allowed = __atomic_load_n(&n_allowed, __ATOMIC_RELAXED);
     r.nrules = lg__supp_used(rules, LG__SUPP_MAX);
     r.rules = rules;
-    if (r.sites_total == 0 && !r.in_grace && !r.allowed && r.nrules == 0)
+    r.unattr_count = __atomic_load_n(&unattributed.count, __ATOMIC_RELAXED);
+    r.unattr_ns = __atomic_load_n(&unattributed.blocked_ns, __ATOMIC_RELAXED);
+    r.count_total += r.unattr_count;
+    r.blocked_ns_total += r.unattr_ns;
+    r.sites_total += (int)(__atomic_load_n(&keyset_n, __ATOMIC_RELAXED) -
+                           __atomic_load_n(&keyset_supp, __ATOMIC_RELAXED));
+    r.sites_lower_bound = __atomic_load_n(&keyset_full, __ATOMIC_RELAXED);
+    uint64_t records = __atomic_load_n(&n_records, __ATOMIC_RELAXED);
+    uint64_t max = (uint64_t)lg__opt.max_reports;
+    r.not_written = max && records > max ? records - max : 0;
+    r.lost = lg__log_lost();
+    if (r.count_total == 0 && records == 0 && r.lost == 0 && !r.in_grace &&
+        !r.allowed && r.nrules == 0)
         return;
     for (int i = 0; i < n; i++)
         lg__symbolize((uintptr_t)where[i], 1, &list[i].where);

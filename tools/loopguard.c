@@ -41,6 +41,7 @@ static const struct flag {
     {"lock_order", "0|1", "report lock-order inversions (default 1)"},
     {"grace_ms", "N", "report nothing in a loop's first N ms (default 0)"},
     {"suppressions", "FILE", "rules of what not to report (repeatable)"},
+    {"max_reports", "N", "records written at most, 0: no cap (default 1000)"},
 };
 #define NFLAGS (sizeof flags / sizeof flags[0])
 

@@ -46,7 +46,7 @@ expect_count 1 "$f" '.type == "lock_order_inversion" and .locks == 5 and
     all(.cycle[]; any(.stack[]; .symbol == "philosopher")) and
     ([.cycle[] | .acquired] | unique | length) == 5' \
     "philosophers: the 5-cycle"
-expect_count 1 "$f" 'true' "philosophers: one record"
+expect_count 1 "$f" '.type != "summary"' "philosophers: one record"
 echo "ok: dining philosophers"
 
 case_run rwlock
@@ -61,14 +61,15 @@ expect_count 1 "$f" '.type == "lock_order_inversion" and .locks == 2 and
     any(.cycle[]; any(.stack[]; .symbol == "pair_first_then_second")) and
     any(.cycle[]; any(.stack[]; .symbol == "pair_second_then_first"))' \
     "fresh: the inversion"
-expect_count 1 "$f" 'true' "fresh: one record for 3 pairs of new locks"
+expect_count 1 "$f" '.type != "summary"' \
+    "fresh: one record for 3 pairs of new locks"
 echo "ok: the same inversion on fresh locks is one record"
 
 case_run churn
 expect_count 1 "$f" '.type == "lock_order_inversion" and .locks == 2 and
     any(.cycle[]; any(.stack[]; .symbol == "b_then_a"))' \
     "churn: destroyed locks left the graph; the cycle after them is found"
-expect_count 1 "$f" 'true' "churn: one record"
+expect_count 1 "$f" '.type != "summary"' "churn: one record"
 echo "ok: 50000 locks made and destroyed; the graph still finds cycles"
 
 case_run stress

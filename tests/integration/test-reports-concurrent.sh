@@ -1,7 +1,8 @@
 #!/bin/sh
 # Many loop threads reporting at once: every record arrives whole, to a pipe
-# (stderr) and to a file, and none is lost. `make stress` runs it with
-# LG_STRESS_SCALE=N: twice the threads, N times the reads each.
+# (stderr) and to a file, and none is lost (max_reports=0: no cap). `make
+# stress` runs it with LG_STRESS_SCALE=N: twice the threads, N times the
+# reads each.
 . tests/integration/lib.sh
 
 prog="$BUILD/tests/prog-many-loops"
@@ -13,7 +14,8 @@ want=$((threads * reads))
 
 # To a pipe: each JSON record must fit in one atomic write (PIPE_BUF).
 # The program's status crosses the pipeline's subshell in a file.
-{ run_lg "format=json:dedupe=0" $((60 * scale)) "$prog" $threads $reads
+{ run_lg "format=json:dedupe=0:max_reports=0" $((60 * scale)) \
+      "$prog" $threads $reads
   echo $rc >"$LG_TMP/rc"; } 2>&1 >/dev/null | cat > "$LG_TMP/pipe.jsonl"
 [ "$(cat "$LG_TMP/rc")" = 0 ] ||
     fail "prog-many-loops (to a pipe) exited $(cat "$LG_TMP/rc")"
@@ -24,8 +26,8 @@ n=$(jq -s '[.[] | select(.type == "blocking_call") | .tid] | unique | length' \
 [ "$n" -eq $threads ] || fail "expected reports from $threads threads, got $n"
 echo "ok: $want whole records through a pipe"
 
-run_lg "format=json:dedupe=0:log=$LG_TMP/file.jsonl" $((60 * scale)) \
-    "$prog" $threads $reads
+run_lg "format=json:dedupe=0:max_reports=0:log=$LG_TMP/file.jsonl" \
+    $((60 * scale)) "$prog" $threads $reads
 [ "$rc" -eq 0 ] || fail "prog-many-loops exited $rc"
 expect_count $want "$LG_TMP/file.jsonl" '.type == "blocking_call"' \
     "records in a file"
@@ -35,7 +37,7 @@ echo "ok: $want whole records in a file"
 
 # Text records too: every report starts a line with the ==PID== prefix and
 # each has its hint paragraph once.
-{ run_lg "dedupe=0" $((60 * scale)) "$prog" $threads $reads
+{ run_lg "dedupe=0:max_reports=0" $((60 * scale)) "$prog" $threads $reads
   echo $rc >"$LG_TMP/rc"; } 2>&1 >/dev/null | cat > "$LG_TMP/pipe.txt"
 [ "$(cat "$LG_TMP/rc")" = 0 ] ||
     fail "prog-many-loops (text, to a pipe) exited $(cat "$LG_TMP/rc")"

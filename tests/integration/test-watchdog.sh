@@ -29,7 +29,8 @@ expect_count 1 "$f" '.type == "stall" and .phase == "begin" and
 expect_count 1 "$f" '.type == "stall" and .phase == "end" and
     .stalled_ms >= '$((2 * MS))' and .stack == []' "busy: stall end length"
 pid=$(jq -s '.[0].pid' "$f")
-expect_count 2 "$f" ".tid == $pid" "busy: both name the loop thread"
+expect_count 2 "$f" ".type == \"stall\" and .tid == $pid" \
+    "busy: both name the loop thread"
 echo "ok: busy callback"
 
 # --- The same with every signal blocked: no stack (the thread is not sent

@@ -50,6 +50,7 @@ static void assert_defaults(const struct lg__options *o)
     assert_int_equal(o->exitcode, 0);
     assert_int_equal(o->dedupe, 1);
     assert_int_equal(o->max_frames, 32);
+    assert_int_equal(o->max_reports, 1000);
 }
 
 /* The single line produced must be well formed and contain every needle. */
@@ -116,6 +117,9 @@ static void test_options_parse_values_and_bounds(void **state)
         {"dedupe=true", offsetof(struct lg__options, dedupe), 1},
         {"max_frames=1", offsetof(struct lg__options, max_frames), 1},
         {"max_frames=64", offsetof(struct lg__options, max_frames), 64},
+        {"max_reports=0", offsetof(struct lg__options, max_reports), 0},
+        {"max_reports=1000000000", offsetof(struct lg__options, max_reports),
+         1000000000},
     };
     for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
         /* Start from the opposite value so a no-op cannot pass. */
@@ -188,6 +192,9 @@ static void test_options_parse_bad_entries(void **state)
         {"max_frames=4294967328", "'4294967328'", "'max_frames'",
          "using 32"},
         {"max_frames=3.5", "'3.5'", "'max_frames'", "using 32"},
+        {"max_reports=1000000001", "bad value '1000000001' for 'max_reports'",
+         "0 to 1000000000", "using 1000"},
+        {"max_reports=-1", "'-1'", "'max_reports'", "using 1000"},
         {"dedupe=2", "bad value '2' for 'dedupe'", "0, 1, true or false",
          "using 1"},
         {"dedupe=yes", "'yes'", "'dedupe'", "using 1"},

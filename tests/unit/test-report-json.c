@@ -524,11 +524,17 @@ static void test_report_json_summary(void **state)
     r.blocked_ns_total = 123456789012ull;
     r.in_grace = 7;
     r.allowed = 8;
+    r.unattr_count = 3;
+    r.unattr_ns = 456;
+    r.not_written = UINT64_MAX;
+    r.lost = 7;
     struct json *j = format_parse(&r, BIG_CAP, LG__MAX_FRAMES, NULL);
     static const char *const keys[] = {
-        "type", "ts_ns", "pid", "tid", "thread", "count", "blocked_ns",
-        "sites_total", "grace", "allowed", "sites", "suppressed"};
-    expect_keys(j, keys, 12);
+        "type",        "ts_ns",        "pid",         "tid",
+        "thread",      "count",        "blocked_ns",  "sites_total",
+        "grace",       "allowed",      "sites_exact", "unattributed",
+        "not_written", "lost",         "sites",       "suppressed"};
+    expect_keys(j, keys, 16);
     assert_int_equal(json_count(json_get(j, "suppressed")), 0);
     expect_head(j, &r, "summary");
     assert_int_equal(get_u64(j, "count"), 12);
@@ -536,6 +542,14 @@ static void test_report_json_summary(void **state)
     assert_int_equal(get_u64(j, "sites_total"), 5);
     assert_int_equal(get_u64(j, "grace"), 7);
     assert_int_equal(get_u64(j, "allowed"), 8);
+    assert_true(json_is(json_get(j, "sites_exact"), JSON_BOOL));
+    assert_int_equal(json_get(j, "sites_exact")->boolean, 1);
+    static const char *const ukeys[] = {"count", "blocked_ns"};
+    expect_keys(json_get(j, "unattributed"), ukeys, 2);
+    assert_int_equal(get_u64(json_get(j, "unattributed"), "count"), 3);
+    assert_int_equal(get_u64(json_get(j, "unattributed"), "blocked_ns"), 456);
+    assert_int_equal(get_u64(j, "not_written"), UINT64_MAX);
+    assert_int_equal(get_u64(j, "lost"), 7);
     const struct json *a = json_get(j, "sites");
     assert_int_equal(json_count(a), 3);
     for (size_t i = 0; i < 3; i++) {
@@ -559,12 +573,18 @@ static void test_report_json_summary(void **state)
     r.sites = many;
     r.nsites = 64;
     r.sites_total = 100;
+    r.sites_lower_bound = 1;
     j = format_parse(&r, 4096, LG__MAX_FRAMES, NULL);
     a = json_get(j, "sites");
-    assert_true(json_count(a) > 0 && json_count(a) <= 64);
+    assert_true(json_count(a) > 0 && json_count(a) < 64);
     for (size_t i = 0; i < json_count(a); i++)
         assert_int_equal(get_hex(json_at(a, i), "site"), i);
     assert_int_equal(get_u64(j, "sites_total"), 100);
+    /* The counts come before the list, so a list cut to fit keeps them. */
+    assert_int_equal(json_get(j, "sites_exact")->boolean, 0);
+    assert_int_equal(get_u64(json_get(j, "unattributed"), "count"), 3);
+    assert_int_equal(get_u64(j, "not_written"), UINT64_MAX);
+    assert_int_equal(get_u64(j, "lost"), 7);
     json_free(j);
 
     /* The rules that suppressed something, each whole; in a pipe-sized
@@ -594,6 +614,26 @@ static void test_report_json_summary(void **state)
         }
         json_free(j);
     }
+}
+
+/* The one line that says max_reports was reached. */
+static void test_report_json_cap_reached(void **state)
+{
+    (void)state;
+    struct lg__record r = {.type = LG__REC_CAP_REACHED};
+    r.ts_ns = TS_NS;
+    r.pid = 12841;
+    r.tid = 12842;
+    strcpy(r.thread, "flood");
+    r.max_reports = 1000;
+    struct json *j = format_parse(&r, 4096, LG__MAX_FRAMES, NULL);
+    static const char *const keys[] = {"type", "ts_ns",  "pid",
+                                       "tid",  "thread", "max_reports"};
+    expect_keys(j, keys, 6);
+    expect_head(j, &r, "cap_reached");
+    assert_int_equal(get_u64(j, "max_reports"), 1000);
+    json_free(j);
+
 }
 
 /* A stall (begin, with a stack, then end), a 40-thread deadlock and a
@@ -681,6 +721,7 @@ int main(void)
         cmocka_unit_test(test_report_json_long_fields),
         cmocka_unit_test(test_report_json_utf8),
         cmocka_unit_test(test_report_json_summary),
+        cmocka_unit_test(test_report_json_cap_reached),
         cmocka_unit_test(test_report_json_watchdog),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -472,7 +472,7 @@ static void test_report_text_summary(void **state)
     r.allowed = 2;
     format_lines(&r, BIG_CAP, LG__MAX_FRAMES);
     assert_int_equal(nlines, 3);
-    assert_string_equal(line[1], "    not reported: 3 in a loop's grace "
+    assert_string_equal(line[1], "  not reported: 3 in a loop's grace "
                                  "period (grace_ms), 2 inside "
                                  "lg_allow_blocking_begin/end");
     r.in_grace = r.allowed = 0;
@@ -496,6 +496,43 @@ static void test_report_text_summary(void **state)
     snprintf(want, sizeof want, "    ... %d more sites", 100 - listed);
     assert_string_equal(line[nlines - 1], want);
 
+    /* What the sites do not hold comes before them, so a list cut to fit
+     * keeps it; each line only when it has something to say. */
+    r.sites_lower_bound = 1;
+    r.unattr_count = 95904;
+    r.unattr_ns = 2500000;
+    r.not_written = 99000;
+    r.lost = 1;
+    format_lines(&r, 2048, LG__MAX_FRAMES);
+    assert_string_equal(line[0], "==12841==loopguard: summary: 1 blocking "
+                                 "call at at least 100 sites on event-loop "
+                                 "threads, 9.9 ms blocked");
+    assert_string_equal(line[1], "  95904 calls, 2.5 ms blocked, at sites "
+                                 "past the site table: in no site below");
+    assert_string_equal(line[2], "  99000 records not written: max_reports "
+                                 "reached");
+    assert_string_equal(line[3], "  1 record lost: neither the log nor "
+                                 "stderr could be written");
+    assert_true(strncmp(line[4], "    1 x read in queue_pop (", 27) == 0);
+    r.sites_lower_bound = 0;
+    r.unattr_count = 1;
+    r.not_written = 1;
+    r.lost = 0;
+    r.nsites = 0;
+    r.sites_total = 0;
+    format_lines(&r, BIG_CAP, LG__MAX_FRAMES);
+    assert_int_equal(nlines, 3);
+    assert_string_equal(line[1], "  1 call, 2.5 ms blocked, at sites past "
+                                 "the site table: in no site below");
+    assert_string_equal(line[2], "  1 record not written: max_reports "
+                                 "reached");
+
+    /* Back to the list of 64 for the rules. */
+    r.unattr_count = r.unattr_ns = r.not_written = r.lost = 0;
+    r.nsites = 64;
+    r.sites_total = 100;
+    r.count_total = 1;
+    r.blocked_ns_total = 9912270;
     /* The rules that suppressed something, a line each after the sites,
      * which leave them their room. */
     static const struct lg__summary_rule rules[] = {
@@ -525,6 +562,20 @@ static void test_report_text_summary(void **state)
                                  "call:nanosleep (/etc/lg.supp:3)");
 }
 
+static void test_report_text_cap_reached(void **state)
+{
+    (void)state;
+    struct lg__record r = {.type = LG__REC_CAP_REACHED};
+    r.pid = 12841;
+    r.tid = 12841;
+    r.max_reports = 1000;
+    format_lines(&r, 4096, LG__MAX_FRAMES);
+    assert_int_equal(nlines, 1);
+    assert_string_equal(line[0], "==12841==loopguard: max_reports=1000 "
+                                 "reached: no more records are written; "
+                                 "the exit summary counts them");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -538,6 +589,7 @@ int main(void)
         cmocka_unit_test(test_report_text_long_fields),
         cmocka_unit_test(test_report_text_long_summary),
         cmocka_unit_test(test_report_text_summary),
+        cmocka_unit_test(test_report_text_cap_reached),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
