@@ -410,8 +410,8 @@ static void text_cap_reached(struct lg__buf *b, const struct lg__record *r)
     text_prefix(b, r);
     lg__buf_str(b, "max_reports=");
     lg__buf_u64(b, r->max_reports);
-    lg__buf_str(b, " reached: no more records are written; the exit "
-                   "summary counts them\n");
+    lg__buf_str(b, " reached: no more records are written but deadlocks; "
+                   "the exit summary counts them\n");
 }
 
 size_t lg__format_text(char *buf, size_t cap, const struct lg__record *r,

@@ -250,7 +250,9 @@ char *lg__report_write(const struct lg__record *r, int violation,
     if (violation)
         __atomic_add_fetch(&n_violations, 1, __ATOMIC_RELAXED);
     *len = 0;
-    if (!record_claim())
+    /* A deadlock is reported past the cap: it ends the program's story
+     * (and, with mode=abort, the program), after any flood. */
+    if (r->type != LG__REC_DEADLOCK && !record_claim())
         return NULL;
     return emit_write(r, len);
 }

@@ -1,7 +1,7 @@
 /* prog-flood: blocks on its libuv loop thread from many distinct stacks
  * (test-flood.sh).
  *
- *   prog-flood SITES PASSES [broken-stderr] [unlink=PATH] [hwm]
+ *   prog-flood SITES PASSES [broken-stderr] [unlink=PATH] [hwm] [hang]
  *
  * A timer callback makes SITES blocking calls (sem_wait, reported even
  * when the semaphore is posted, so the call returns at once), each from
@@ -14,7 +14,10 @@
  * end is closed, so every write to it fails with EPIPE. unlink=PATH: PATH
  * is removed after the calls, before exit (frees room on a full disk for
  * the exit summary). hwm: prints the process's peak resident memory
- * (VmHWM, KiB) on a second line. Exits 3 when a call changed errno. */
+ * (VmHWM, KiB) on a second line. hang: after the calls, the loop thread
+ * reads a pipe only it could write, and waits for good (a deadlock; no
+ * signal handlers then). Exits
+ * 3 when a call changed errno. */
 #include <errno.h>
 #include <semaphore.h>
 #include <signal.h>
@@ -28,6 +31,7 @@ static sem_t sem;
 static unsigned sites, passes, depth;
 static volatile sig_atomic_t n_sigpipe, n_sigxfsz;
 static volatile unsigned sink_left, sink_right;
+static int hang;
 
 static void on_signal(int sig)
 {
@@ -86,6 +90,12 @@ static void on_timer(uv_timer_t *t)
     for (unsigned p = 0; p < passes; p++)
         for (unsigned i = 0; i < sites; i++)
             descend(depth, i);
+    if (hang) {
+        int fds[2];
+        char c;
+        if (pipe(fds) == 0)
+            (void)!read(fds[0], &c, 1);
+    }
     uv_close((uv_handle_t *)t, NULL);
 }
 
@@ -135,12 +145,18 @@ int main(int argc, char **argv)
             unlink_path = argv[a] + 7;
         else if (strcmp(argv[a], "hwm") == 0)
             hwm = 1;
+        else if (strcmp(argv[a], "hang") == 0)
+            hang = 1;
     }
+    /* Not with hang: a handler could write to the pipe, which would make
+     * the wait no certain deadlock. */
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_signal;
-    sigaction(SIGPIPE, &sa, NULL);
-    sigaction(SIGXFSZ, &sa, NULL);
+    if (!hang) {
+        sigaction(SIGPIPE, &sa, NULL);
+        sigaction(SIGXFSZ, &sa, NULL);
+    }
     if (sem_init(&sem, 0, 0) != 0) {
         perror("prog-flood: sem_init");
         return 1;

@@ -117,4 +117,16 @@ expect_count 1 "$f" '.type == "summary" and .count == 0 and
 expect_count 3 "$f" 'true' "stall: records in all"
 echo "ok: a stall's end past max_reports=1: counted in a summary"
 
+# A deadlock is never kept back: 100 sites past max_reports=5, then the
+# loop thread waits for good on a pipe only it could write (killed after
+# 4 s; the deadlock is due after 200 ms).
+f="$LG_TMP/hang.jsonl"
+run_lg "format=json:stall_ms=200:max_reports=5:log=$f" 4 "$prog" 100 1 hang \
+    >/dev/null 2>&1
+[ "$rc" = 137 ] || fail "hang: expected the hang (killed, 137), got $rc"
+expect_count 5 "$f" '.type == "blocking_call"' "hang: records under the cap"
+expect_count 1 "$f" '.type == "deadlock" and .threads_total == 1 and
+    .threads[0].call == "read"' "hang: the deadlock, past the cap"
+echo "ok: a deadlock past max_reports is written"
+
 echo "ok: flood"

@@ -572,7 +572,8 @@ static void test_report_text_cap_reached(void **state)
     format_lines(&r, 4096, LG__MAX_FRAMES);
     assert_int_equal(nlines, 1);
     assert_string_equal(line[0], "==12841==loopguard: max_reports=1000 "
-                                 "reached: no more records are written; "
+                                 "reached: no more records are written but "
+                                 "deadlocks; "
                                  "the exit summary counts them");
 }
 
