@@ -17,6 +17,7 @@
 #include "lg-internal.h"
 
 #define HIGH_FD 800
+#define WAIT_TRIES 50          /* polls of 100 ms for a full pipe */
 
 static int log_fd = -1;               /* -1 until opened; 2 = stderr */
 static pid_t log_pid;                 /* process that opened log_fd */
@@ -171,7 +172,11 @@ static void unblock_write_signals(const sigset_t *old,
  * that took nothing without an error); *done is what reached fd. */
 static int write_all(int fd, const char *buf, size_t len, size_t *done)
 {
-    int tries = 0;
+    /* A descriptor that stayed full through a whole wait is tried once,
+     * not waited for, until it takes a write again: a reader that stopped
+     * reading costs the host one wait, not one per record. */
+    static int stuck_fd = -1;          /* under log_lock */
+    int tries = fd == stuck_fd ? WAIT_TRIES : 0;
     *done = 0;
     while (*done < len) {
         ssize_t n = write(fd, buf + *done, len - *done);
@@ -179,17 +184,21 @@ static int write_all(int fd, const char *buf, size_t len, size_t *done)
             continue;
         /* stderr may be a non-blocking pipe (Node sets O_NONBLOCK on it):
          * wait for room rather than lose the record, a bounded while. */
-        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) &&
-            tries++ < 50) {
-            struct pollfd p = {.fd = fd, .events = POLLOUT};
-            poll(&p, 1, 100);
-            continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            if (tries++ < WAIT_TRIES) {
+                struct pollfd p = {.fd = fd, .events = POLLOUT};
+                poll(&p, 1, 100);
+                continue;
+            }
+            stuck_fd = fd;
         }
         if (n < 0)
             return errno;
         if (n == 0)
             return -1;
         *done += (size_t)n;
+        if (stuck_fd == fd)
+            stuck_fd = -1;
     }
     return 0;
 }

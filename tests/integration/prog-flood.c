@@ -1,7 +1,8 @@
 /* prog-flood: blocks on its libuv loop thread from many distinct stacks
  * (test-flood.sh).
  *
- *   prog-flood SITES PASSES [broken-stderr] [unlink=PATH] [hwm] [hang]
+ *   prog-flood SITES PASSES [broken-stderr] [full-stderr] [unlink=PATH]
+ *              [hwm] [hang]
  *
  * A timer callback makes SITES blocking calls (sem_wait, reported even
  * when the semaphore is posted, so the call returns at once), each from
@@ -11,7 +12,9 @@
  * preload's own writes must raise none here), and exits 0.
  *
  * broken-stderr: stderr is first made the write end of a pipe whose read
- * end is closed, so every write to it fails with EPIPE. unlink=PATH: PATH
+ * end is closed, so every write to it fails with EPIPE. full-stderr:
+ * stderr is first made the non-blocking write end of a pipe, filled, whose
+ * read end stays open and unread (EAGAIN forever). unlink=PATH: PATH
  * is removed after the calls, before exit (frees room on a full disk for
  * the exit summary). hwm: prints the process's peak resident memory
  * (VmHWM, KiB) on a second line. hang: after the calls, the loop thread
@@ -19,6 +22,7 @@
  * signal handlers then). Exits
  * 3 when a call changed errno. */
 #include <errno.h>
+#include <fcntl.h>
 #include <semaphore.h>
 #include <signal.h>
 #include <stdio.h>
@@ -125,6 +129,19 @@ static void break_stderr(void)
     close(fds[1]);
 }
 
+static void fill_stderr(void)
+{
+    static int fds[2];            /* the read end stays open, unread */
+    if (pipe2(fds, O_NONBLOCK) != 0 || dup2(fds[1], 2) != 2) {
+        perror("prog-flood: pipe2");
+        exit(1);
+    }
+    close(fds[1]);
+    static const char junk[4096];
+    while (write(2, junk, sizeof junk) > 0)
+        ;
+}
+
 int main(int argc, char **argv)
 {
     const char *unlink_path = NULL;
@@ -141,6 +158,8 @@ int main(int argc, char **argv)
     for (int a = 3; a < argc; a++) {
         if (strcmp(argv[a], "broken-stderr") == 0)
             break_stderr();
+        else if (strcmp(argv[a], "full-stderr") == 0)
+            fill_stderr();
         else if (strncmp(argv[a], "unlink=", 7) == 0)
             unlink_path = argv[a] + 7;
         else if (strcmp(argv[a], "hwm") == 0)

@@ -69,6 +69,14 @@ run_lg "$opts" 60 "$prog" 1 20 broken-stderr \
 expect_result "$LG_TMP/out" 1 20
 echo "ok: stderr with no reader: the program runs on, no SIGPIPE"
 
+# stderr a full non-blocking pipe nobody reads (EAGAIN for good): the
+# first record waits for room a bounded while (5 s), then is lost; the
+# pipe is then tried once per record, not waited for. 20 records that each
+# waited would take 100 s: the run must end well before (40 s).
+run_lg "$opts" 40 "$prog" 1 20 full-stderr >"$LG_TMP/out"
+expect_result "$LG_TMP/out" 1 20
+echo "ok: a full stderr nobody reads: one bounded wait, not one per record"
+
 # A full disk: a 64 KiB tmpfs, mounted when this may (root).
 mnt="$LG_TMP/mnt"
 mkdir "$mnt"
