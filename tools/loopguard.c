@@ -169,6 +169,16 @@ static int parse_flags(int argc, char **argv, struct lg__buf *opts,
             usage_error("unknown option %s", a);
         if (!value)
             usage_error("%s needs a value: %s=%s", a, a, f->arg);
+        /* A suppressions file named from here stays the same file for a
+         * program that changes directory first (`sh -c 'cd dir && ...'`):
+         * the preload reads it where the program starts. */
+        char abs[PATH_MAX];
+        if (strcmp(f->key, "suppressions") == 0 && value[0] != '/' &&
+            getcwd(abs, sizeof abs) &&
+            strlen(abs) + 1 + strlen(value) < sizeof abs) {
+            strcat(strcat(abs, "/"), value);
+            value = abs;
+        }
         char mem[ENTRY_MAX];
         struct lg__buf e;
         lg__buf_init(&e, mem, sizeof mem);

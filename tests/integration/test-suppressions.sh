@@ -267,3 +267,15 @@ lg --format=json --log="$LG_TMP/twolg.%p.jsonl" \
 [ "$rc" = 0 ] || { cat "$err"; fail "launcher, two files: exit $rc"; }
 expect_count 1 "$(log twolg)" "$two" "launcher, two files"
 echo "ok: two files"
+
+# --- A relative --suppressions names the file in the launcher's directory,
+# also for a program that starts in another one.
+(cd "$LG_TMP" && "$LG" --format=json --log="$LG_TMP/rel.%p.jsonl" \
+    --suppressions=a.supp -- sh -c "cd / && exec '$prog' calls") 2>"$err"
+rc=$?
+[ "$rc" = 0 ] || { cat "$err"; fail "launcher, a relative file: exit $rc"; }
+! grep -q 'a.supp' "$err" || { cat "$err"; fail "launcher, a relative file"; }
+expect_count 1 "$(log rel)" ".type == \"summary\" and
+    .suppressed[0].file == \"$a\" and .suppressed[0].count == 3" \
+    "launcher, a relative file, read from the program's new directory"
+echo "ok: a relative file given to the launcher"
