@@ -1003,6 +1003,13 @@ LG__INTERNAL void lg__buf_hex(struct lg__buf *b, uint64_t v);   /* 0x.. */
  * line) is written whole or not at all. Returns 1 when it was kept. */
 LG__INTERNAL int lg__buf_fits_or_undo(struct lg__buf *b, size_t mark,
                                       size_t reserve);
+/* User text in a one-line message: control bytes become '?', so that a
+ * newline in it cannot split the line. The _shown form quotes it in '...'
+ * and cuts it after max bytes, with "...". */
+LG__INTERNAL void lg__buf_printable(struct lg__buf *b, const char *s,
+                                    size_t n);
+LG__INTERNAL void lg__buf_shown(struct lg__buf *b, const char *s, size_t n,
+                                size_t max);
 /* A JSON string literal, quotes included, with escapes; bytes that are not
  * valid UTF-8 become U+FFFD. The _strn form reads at most max bytes of s
  * and never splits a character. */

@@ -107,19 +107,6 @@ static int *int_field(struct lg__options *o, const struct key *k)
     return (int *)(void *)((char *)o + k->off);
 }
 
-/* Quotes user text for a one-line message: control bytes become '?' so a
- * quoted newline cannot split the line, and long text is cut. */
-static void put_shown(struct lg__buf *b, const char *s, size_t n)
-{
-    lg__buf_chr(b, '\'');
-    for (size_t i = 0; i < n && i < SHOW_MAX; i++) {
-        unsigned char c = (unsigned char)s[i];
-        lg__buf_chr(b, c < 0x20 || c == 0x7f ? '?' : (char)c);
-    }
-    if (n > SHOW_MAX)
-        lg__buf_str(b, "...");
-    lg__buf_chr(b, '\'');
-}
 
 static void put_expected(struct lg__buf *b, const struct key *k)
 {
@@ -162,7 +149,7 @@ static void put_current(struct lg__buf *b, const struct key *k,
     if (k->type == T_PATH) {
         const char *p = (const char *)o + k->off;
         if (*p)
-            put_shown(b, p, strlen(p));
+            lg__buf_shown(b, p, strlen(p), SHOW_MAX);
         else
             lg__buf_str(b, "stderr");
     } else if (k->type == T_ENUM) {
@@ -298,18 +285,18 @@ static void say_refused(struct lg__buf *b, const struct key *k,
     switch (pb) {
     case P_EMPTY:
         lg__buf_str(b, "empty value for ");
-        put_shown(b, k->name, klen);
+        lg__buf_shown(b, k->name, klen, SHOW_MAX);
         break;
     case P_LONG:
         lg__buf_str(b, "value for ");
-        put_shown(b, k->name, klen);
+        lg__buf_shown(b, k->name, klen, SHOW_MAX);
         lg__buf_str(b, " is too long");
         break;
     case P_QUOTE:
         lg__buf_str(b, "unterminated ");
         lg__buf_chr(b, quote);
         lg__buf_str(b, " quote in value for ");
-        put_shown(b, k->name, klen);
+        lg__buf_shown(b, k->name, klen, SHOW_MAX);
         lg__buf_str(b, ", which runs to the end (expected a closing ");
         lg__buf_chr(b, quote);
         lg__buf_str(b, "); ");
@@ -319,17 +306,17 @@ static void say_refused(struct lg__buf *b, const struct key *k,
         lg__buf_str(b, "more than ");
         lg__buf_u64(b, LG__SUPP_FILES_MAX);
         lg__buf_str(b, " values for ");
-        put_shown(b, k->name, klen);
+        lg__buf_shown(b, k->name, klen, SHOW_MAX);
         lg__buf_str(b, ": ");
-        put_shown(b, v, n);
+        lg__buf_shown(b, v, n, SHOW_MAX);
         lg__buf_str(b, " ");
         put_current(b, k, o);
         return;
     default:
         lg__buf_str(b, "bad value ");
-        put_shown(b, v, n);
+        lg__buf_shown(b, v, n, SHOW_MAX);
         lg__buf_str(b, " for ");
-        put_shown(b, k->name, klen);
+        lg__buf_shown(b, k->name, klen, SHOW_MAX);
         break;
     }
     lg__buf_str(b, " (expected ");
@@ -341,7 +328,7 @@ static void say_refused(struct lg__buf *b, const struct key *k,
 static void say_unknown(struct lg__buf *b, const char *key, size_t n)
 {
     lg__buf_str(b, "unknown option ");
-    put_shown(b, key, n);
+    lg__buf_shown(b, key, n, SHOW_MAX);
     lg__buf_str(b, " (known: ");
     for (size_t i = 0; i < NKEYS; i++) {
         if (i > 0)
@@ -371,7 +358,7 @@ static const char *parse_entry(struct lg__options *o, const char *p,
     lg__buf_str(&b, PREFIX);
     *bad = 1;
     if (*p != '=') {
-        put_shown(&b, key, klen);
+        lg__buf_shown(&b, key, klen, SHOW_MAX);
         lg__buf_str(&b, " has no value (expected key=value); ignored");
         report(err, arg, &b);
         return p;
@@ -379,7 +366,7 @@ static const char *parse_entry(struct lg__options *o, const char *p,
     p = scan_value(p + 1, val, sizeof val, &vlen, &quote);
     if (klen == 0) {
         lg__buf_str(&b, "value ");
-        put_shown(&b, val, vlen);
+        lg__buf_shown(&b, val, vlen, SHOW_MAX);
         lg__buf_str(&b, " has no key (expected key=value); ignored");
         report(err, arg, &b);
         return p;

@@ -94,31 +94,12 @@ static int is_blank(char c)
     return c == ' ' || c == '\t' || c == '\r' || c == '\v' || c == '\f';
 }
 
-static void put_shown(struct lg__buf *b, const char *s, size_t n)
-{
-    lg__buf_chr(b, '\'');
-    for (size_t i = 0; i < n && i < SHOW_MAX; i++) {
-        unsigned char c = (unsigned char)s[i];
-        lg__buf_chr(b, c < 0x20 || c == 0x7f ? '?' : (char)c);
-    }
-    if (n > SHOW_MAX)
-        lg__buf_str(b, "...");
-    lg__buf_chr(b, '\'');
-}
 
-/* A path as messages show it: a control byte in it would split the line. */
-static void put_path(struct lg__buf *b, const char *file, size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)file[i];
-        lg__buf_chr(b, c < 0x20 || c == 0x7f ? '?' : (char)c);
-    }
-}
 
 /* "FILE:LINE: " (or "FILE: " for line 0), the start of every message. */
 static void say_where(struct lg__buf *b, const char *file, int line)
 {
-    put_path(b, file, strlen(file));
+    lg__buf_printable(b, file, strlen(file));
     if (line > 0) {
         lg__buf_chr(b, ':');
         lg__buf_u64(b, (uint64_t)line);
@@ -135,7 +116,7 @@ static void say(struct parse *p, int line, const char *what,
     say_where(&b, p->s->files[p->file], line);
     lg__buf_str(&b, what);
     if (shown)
-        put_shown(&b, shown, n);
+        lg__buf_shown(&b, shown, n, SHOW_MAX);
     if (tail)
         lg__buf_str(&b, tail);
     p->bad++;
@@ -286,7 +267,7 @@ static int begin(struct parse *p, struct lg__supp *s, const char *file,
         char msg[MSG_MAX];
         struct lg__buf b;
         lg__buf_init(&b, msg, sizeof msg);
-        put_path(&b, file, n < SHOW_MAX ? n : SHOW_MAX);
+        lg__buf_printable(&b, file, n < SHOW_MAX ? n : SHOW_MAX);
         lg__buf_str(&b, n >= LG__LOG_PATH_MAX ? ": path too long"
                                               : ": more than 8 files");
         if (err)

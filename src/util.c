@@ -130,6 +130,23 @@ static int utf8_cut(const unsigned char *s, size_t n)
     return 1;
 }
 
+void lg__buf_printable(struct lg__buf *b, const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        lg__buf_chr(b, c < 0x20 || c == 0x7f ? '?' : (char)c);
+    }
+}
+
+void lg__buf_shown(struct lg__buf *b, const char *s, size_t n, size_t max)
+{
+    lg__buf_chr(b, '\'');
+    lg__buf_printable(b, s, n < max ? n : max);
+    if (n > max)
+        lg__buf_str(b, "...");
+    lg__buf_chr(b, '\'');
+}
+
 void lg__buf_json_strn(struct lg__buf *b, const char *s, size_t max)
 {
     static const char digits[] = "0123456789abcdef";
