@@ -19,6 +19,8 @@
 #define HIGH_FD 800
 #define WAIT_TRIES 50          /* polls of 100 ms for a full pipe */
 
+static void say_no_log(const char *verb, const char *path, int err);
+
 static int log_fd = -1;               /* -1 until opened; 2 = stderr */
 static pid_t log_pid;                 /* process that opened log_fd */
 static size_t log_record_max = 4096;  /* PIPE_BUF unless a regular file */
@@ -71,15 +73,7 @@ static void log_open(void)
     expand_path(path, sizeof log_path, lg__opt.log, pid);
     int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
     if (fd < 0) {
-        char msg[LG__LOG_PATH_MAX + 128];
-        struct lg__buf b;
-        lg__buf_init(&b, msg, sizeof msg);
-        lg__buf_str(&b, "loopguard: cannot open log '");
-        lg__buf_str(&b, path);
-        lg__buf_str(&b, "': ");
-        lg__buf_str(&b, strerror(errno));
-        lg__buf_str(&b, "; reporting to stderr\n");
-        (void)!write(2, b.p, b.len);
+        say_no_log("open", path, errno);
         log_use(2);
         return;
     }
@@ -216,15 +210,18 @@ static void drop_partial(int fd, size_t done)
     (void)!ftruncate(fd, end - (off_t)done);
 }
 
-/* The log file failed with err: one line on stderr, and stderr is the log
- * from now on. */
-static void give_up_file(int err)
+/* "loopguard: cannot VERB log 'PATH': ERROR; reporting to stderr", on
+ * stderr: the one line a log that cannot be used gets. err < 0: a write
+ * that wrote nothing. */
+static void say_no_log(const char *verb, const char *path, int err)
 {
     char msg[LG__LOG_PATH_MAX + 160];
     struct lg__buf b;
     lg__buf_init(&b, msg, sizeof msg);
-    lg__buf_str(&b, "loopguard: cannot write log '");
-    lg__buf_str(&b, log_path);
+    lg__buf_str(&b, "loopguard: cannot ");
+    lg__buf_str(&b, verb);
+    lg__buf_str(&b, " log '");
+    lg__buf_str(&b, path);
     lg__buf_str(&b, "': ");
     /* Not strerror: for an unknown number it allocates. */
     const char *desc = err > 0 ? strerrordesc_np(err) : NULL;
@@ -243,6 +240,13 @@ static void give_up_file(int err)
     lg__buf_str(&b, "; reporting to stderr\n");
     size_t done;
     write_all(2, b.p, b.len, &done);
+}
+
+/* The log file failed with err: one line on stderr, and stderr is the log
+ * from now on. */
+static void give_up_file(int err)
+{
+    say_no_log("write", log_path, err);
     /* log_fd is cleared first: our close wrapper refuses to close the
      * log's descriptor. */
     int old = log_fd;
