@@ -92,8 +92,9 @@ LG_EXTERN int lg_allow_blocking_end(void);
 typedef void (*lg_report_cb)(const char *json, size_t len, void *data);
 
 /* Sets the callback called once for every record reported in this process
- * (after suppression, dedupe and caps; not the exit summary), whatever the
- * log and format options, with `data`; NULL removes it. Always returns 0.
+ * (after suppression, dedupe and caps; not the exit summary, nor the line
+ * that says max_reports was reached), whatever the log and format options,
+ * with `data`; NULL removes it. Always returns 0.
  * The callback runs on the thread that made the record (the watchdog thread
  * for stalls and deadlocks), after the record was written, holding none of
  * loopguard's locks. It may call anything, including blocking and wrapped
@@ -108,9 +109,9 @@ typedef void (*lg_report_cb)(const char *json, size_t len, void *data);
 LG_EXTERN int lg_set_report_callback(lg_report_cb cb, void *data);
 
 /* The number of records reported by this process so far (every type but the
- * exit summary; those suppressed, deduplicated or past max_reports are not
- * reported), so a test can assert that a block of code reported nothing. 0
- * without the detector loaded. */
+ * exit summary and the max_reports line; those suppressed, deduplicated or
+ * past max_reports are not reported), so a test can assert that a block of
+ * code reported nothing. 0 without the detector loaded. */
 LG_EXTERN uint64_t lg_reports(void);
 
 /* ---------------------------------------------------------------------------

@@ -262,9 +262,11 @@ char *lg__report_write(const struct lg__record *r, int violation,
  * the caller holds none of our locks (callback.c says why). */
 static char *emit_write(const struct lg__record *r, size_t *len)
 {
-    /* Not the summary: written at exit, when the embedder's state the
-     * callback uses may already be gone. */
-    char *cb = r->type != LG__REC_SUMMARY ? lg__cb_take() : NULL;
+    /* Reports only. Not the summary: written at exit, when the embedder's
+     * state the callback uses may already be gone; nor the cap's notice,
+     * written inside another record's claim, maybe under a lock of ours. */
+    int report = r->type != LG__REC_SUMMARY && r->type != LG__REC_CAP_REACHED;
+    char *cb = report ? lg__cb_take() : NULL;
     size_t n = 0, ncb = 0;
     int json = lg__opt.format == LG__FORMAT_JSON;
     pthread_mutex_lock(&emit_lock);
@@ -286,7 +288,7 @@ static char *emit_write(const struct lg__record *r, size_t *len)
         ncb = lg__format_json(cb, LG__RECORD_MAX - 1, r, lg__opt.max_frames);
     }
     pthread_mutex_unlock(&emit_lock);
-    if (r->type != LG__REC_SUMMARY)
+    if (report)
         __atomic_add_fetch(&n_reports, 1, __ATOMIC_RELAXED);
     *len = ncb;
     return cb;

@@ -72,6 +72,18 @@ n=$(grep -c '^==[0-9]*==loopguard: blocking receive' "$LG_TMP/callback.txt")
 echo "ok: callback: once per record, JSON, its own blocking and locking" \
      "report nothing"
 
+# Past max_reports=1 the callback gets nothing more: not the records kept
+# back, nor the line that says the cap was reached (written under the
+# claim of another record, maybe under the lock graph's report lock).
+out="$LG_TMP/capped.out"
+run_lg "log=$LG_TMP/capped.txt:max_reports=1" 30 "$prog" callback >"$out"
+[ "$rc" -eq 0 ] || fail "capped: exit status $rc"
+grep -qx 'reports: 1' "$out" && grep -qx 'callbacks: 1' "$out" ||
+    fail "capped: $(cat "$out")"
+grep -q 'max_reports=1 reached' "$LG_TMP/capped.txt" ||
+    fail "capped: no cap line in the log"
+echo "ok: callback: nothing past max_reports, not the cap line either"
+
 # Without the detector: no callback, lg_reports() 0, scopes still balance.
 for mode in callback allow; do
     "$prog" $mode >"$LG_TMP/plain.out" 2>&1 ||
