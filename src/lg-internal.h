@@ -20,7 +20,7 @@
 #define LG__UNLIKELY(x) __builtin_expect(!!(x), 0)
 
 /* ---------------------------------------------------------------------------
- * Per-thread state (tls.c).
+ * Per-thread state (defined in registry.c).
  *
  * One small initial-exec TLS block: a wrapper's fast path reads `depth`
  * (and, for waits and locks, `park`; for zero polls, `sloop`). It must stay
