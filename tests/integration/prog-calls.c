@@ -30,7 +30,9 @@
 #include <linux/futex.h>
 #include <mqueue.h>
 #include <pthread.h>
+#include <sched.h>
 #include <semaphore.h>
+#include <spawn.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -45,7 +47,9 @@
 #include <sys/msg.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
+#include <sys/resource.h>
 #include <sys/uio.h>
+#include <sys/wait.h>
 #include <threads.h>
 #include <time.h>
 #include <unistd.h>
@@ -1328,6 +1332,115 @@ static int c_thrd_join(void)
 }
 
 /* ---------------------------------------------------------------------------
+ * Waits for a child: /bin/sleep 0.02 (or /bin/true), spawned; never a fork
+ * of this process, whose copy of the loop thread would report in its own
+ * log.
+ * ------------------------------------------------------------------------- */
+extern char **environ;
+
+static pid_t spawn(const char *prog, const char *arg)
+{
+    pid_t pid;
+    char *argv[] = {(char *)prog, (char *)arg, NULL};
+    int err = posix_spawn(&pid, prog, NULL, NULL, argv, environ);
+    if (err) {
+        fprintf(stderr, "prog-calls: posix_spawn %s: %s\n", prog,
+                strerror(err));
+        return -1;
+    }
+    return pid;
+}
+
+/* Waits, without blocking, until pid has exited and waits to be reaped. */
+static void until_zombie(pid_t pid)
+{
+    siginfo_t info;
+    do {
+        memset(&info, 0, sizeof info);
+        if (waitid(P_PID, (id_t)pid, &info, WEXITED | WNOHANG | WNOWAIT))
+            return;
+        sched_yield();
+    } while (info.si_pid == 0);
+}
+
+static int c_waitpid(void)
+{
+    int st;
+    pid_t pid = spawn("/bin/sleep", "0.02");
+    SETUP(pid);
+    object_is("child %d", (int)pid);
+    EXPECT_RC(waitpid(pid, &st, 0), pid, 0);
+    return 0;
+}
+
+static int c_wait_any(void)
+{
+    int st;
+    pid_t pid = spawn("/bin/sleep", "0.02");
+    SETUP(pid);
+    object_is("child -1");
+    EXPECT_RC(wait(&st), pid, 0);
+    return 0;
+}
+
+static int c_wait4(void)
+{
+    int st;
+    struct rusage ru;
+    pid_t pid = spawn("/bin/sleep", "0.02");
+    SETUP(pid);
+    object_is("child %d", (int)pid);
+    EXPECT_RC(wait4(pid, &st, 0, &ru), pid, 0);
+    return 0;
+}
+
+static int c_waitid(void)
+{
+    siginfo_t info;
+    pid_t pid = spawn("/bin/sleep", "0.02");
+    SETUP(pid);
+    object_is("child %d", (int)pid);
+    EXPECT_RC(waitid(P_PID, (id_t)pid, &info, WEXITED), 0, 0);
+    return 0;
+}
+
+static int c_system(void)
+{
+    object_is("child -1");
+    EXPECT_RC(system("exit 3"), 3 << 8, 0);
+    return 0;
+}
+
+/* WNOHANG: never waits; polled until the child is reaped. */
+static int c_waitpid_wnohang(void)
+{
+    int st;
+    pid_t pid = spawn("/bin/sleep", "0.02"), r;
+    SETUP(pid);
+    while ((r = waitpid(pid, &st, WNOHANG)) == 0)
+        sched_yield();
+    EXPECT_RC(r, pid, 0);
+    return 0;
+}
+
+/* The child has exited already (as in a SIGCHLD handler): no wait. */
+static int c_waitpid_ready(void)
+{
+    int st;
+    pid_t pid = spawn("/bin/true", NULL);
+    SETUP(pid);
+    until_zombie(pid);
+    EXPECT_RC(waitpid(pid, &st, 0), pid, 0);
+    return 0;
+}
+
+static int c_wait_nochild(void)
+{
+    EXPECT_RC(wait(NULL), -1, ECHILD);
+    return 0;
+}
+
+/* ---------------------------------------------------------------------------
  * Sleeps
  * ------------------------------------------------------------------------- */
 static int c_sleep(void)
@@ -1495,6 +1608,7 @@ static const struct {
     C(futex_wait), C(futex_wait_timed), C(futex_wait_realtime),
     C(futex_wait_rel),
     C(join), C(timedjoin), C(clockjoin), C(thrd_join),
+    C(waitpid), C(wait_any), C(wait4), C(waitid), C(system),
     C(sleep), C(usleep), C(nanosleep), C(clock_nanosleep),
     C(clock_nanosleep_abs), C(thrd_sleep),
     C(poll), C(poll_chk), C(ppoll), C(ppoll_chk), C(select), C(pselect),
@@ -1506,7 +1620,8 @@ static const struct {
     C(sleeps_zero), C(clock_nanosleep_past), C(cond_timedwait_past),
     C(sem_timedwait_past), C(futex_wake), C(cond_timedwait_mono_past),
     C(read_eventfd_nonblock), C(recvmsg_dontwait), C(recvmmsg_dontwait),
-    C(futex_wait_past),
+    C(futex_wait_past), C(waitpid_wnohang), C(waitpid_ready),
+    C(wait_nochild),
     /* reported at some call sites only */
     C(fcntl_toggle), C(fcntl64_toggle), C(fionbio_toggle), C(dup2_over),
     C(dup3_over), C(close_reuse), C(close_range_reuse), C(dup_setfl),

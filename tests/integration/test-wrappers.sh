@@ -199,6 +199,11 @@ join                 pthread_join            -
 timedjoin            pthread_timedjoin_np    50
 clockjoin            pthread_clockjoin_np    50
 thrd_join            thrd_join               -
+waitpid              waitpid                 -
+wait_any             wait                    -
+wait4                wait4                   -
+waitid               waitid                  -
+system               system                  -
 sleep                sleep                   1000
 usleep               usleep                  20
 nanosleep            nanosleep               20
@@ -220,7 +225,8 @@ negative='read_nonblock recv_dontwait recv_nonblock read_file read_devnull
 msgrcv_nowait mq_nonblock nanosleep_zero sleeps_zero clock_nanosleep_past
 cond_timedwait_past sem_timedwait_past futex_wake cond_timedwait_mono_past
 read_eventfd_nonblock recvmsg_dontwait recvmmsg_dontwait futex_wait_past
-poll_zero select_zero epoll_wait_zero'
+poll_zero select_zero epoll_wait_zero waitpid_wnohang waitpid_ready
+wait_nochild'
 
 # CASE SITE=N...: reports expected per call site on the loop (the fd cache
 # must follow fcntl, ioctl(FIONBIO), dup2, dup3, close, close_range, and
