@@ -46,7 +46,11 @@ LAUNCHER := $(BUILD)/loopguard
 
 UNIT_SRC := $(sort $(wildcard tests/unit/test-*.c))
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
-SUPPORT_SRC := $(sort $(wildcard tests/support/*.c))
+# The JSON parser is shared by the tests and `loopguard report`, whose
+# reader (REPORT_SRC) the report-read tests and fuzzer link too.
+SUPPORT_SRC := $(sort $(wildcard tests/support/*.c)) tools/json.c
+REPORT_SRC := tools/report-read.c tools/report.c tools/report-print.c
+TOOL_HDRS := $(wildcard tools/*.h)
 PROG_SRC := $(sort $(wildcard tests/integration/prog-*.c))
 PROG_BIN := $(PROG_SRC:tests/integration/%.c=$(BUILD)/tests/%)
 EXAMPLE_DIRS := $(sort $(dir $(wildcard examples/*/main.c)))
@@ -94,17 +98,20 @@ $(PRELOAD_LIB): $(PRELOAD_OBJ) $(CORE_LIB) $(BUILD)/preload.map
 	    -o $@ $(PRELOAD_OBJ) -L$(BUILD) -lloopguard -Wl,-rpath,'$$ORIGIN' \
 	    -ldl -lpthread
 
-$(LAUNCHER): tools/loopguard.c $(CORE_LIB) $(HDRS)
+$(LAUNCHER): tools/loopguard.c tools/json.c $(REPORT_SRC) $(CORE_LIB) \
+             $(HDRS) $(TOOL_HDRS)
 	@echo "  CC      $@"
-	$(Q)$(CC) $(CPPFLAGS_ALL) $(CFLAGS_ALL) -o $@ $< -L$(BUILD) -lloopguard \
+	$(Q)$(CC) $(CPPFLAGS_ALL) -Itools $(CFLAGS_ALL) -o $@ $< tools/json.c \
+	    $(REPORT_SRC) -L$(BUILD) -lloopguard \
 	    -Wl,-rpath,'$$ORIGIN:$$ORIGIN/../lib'
 
 # ---- tests -----------------------------------------------------------------
-$(BUILD)/tests/test-%: tests/unit/test-%.c $(SUPPORT_SRC) $(CORE_LIB) $(HDRS)
+$(BUILD)/tests/test-%: tests/unit/test-%.c $(SUPPORT_SRC) $(CORE_LIB) $(HDRS) \
+                       $(TOOL_HDRS)
 	@mkdir -p $(@D)
 	@echo "  CC      $@"
-	$(Q)$(CC) $(CPPFLAGS_ALL) -Itests/support $(UV_CFLAGS) $(CFLAGS_ALL) -o $@ \
-	    $< $(SUPPORT_SRC) -L$(BUILD) -lloopguard -Wl,-rpath,'$$ORIGIN/..' \
+	$(Q)$(CC) $(CPPFLAGS_ALL) -Itests/support -Itools $(UV_CFLAGS) \
+	    $(CFLAGS_ALL) -o $@ $< $(SUPPORT_SRC) $(EXTRA_SRC) -L$(BUILD) -lloopguard -Wl,-rpath,'$$ORIGIN/..' \
 	    $(CMOCKA_LIBS) $(UV_LIBS) -ldl -lpthread -lrt
 
 $(BUILD)/tests/prog-%: tests/integration/prog-%.c $(HDRS)
@@ -295,11 +302,17 @@ check-tsan:
 # check` (test-fuzz-replay): the core's objects are linked in, since the
 # ELF readers are not exported from libloopguard.so.
 $(BUILD)/tests/replay-%: fuzz/fuzz-%.c fuzz/replay.c fuzz/fuzz-input.h \
-                         $(SUPPORT_SRC) $(CORE_OBJ) $(HDRS)
+                         $(SUPPORT_SRC) $(CORE_OBJ) $(HDRS) $(TOOL_HDRS)
 	@mkdir -p $(@D)
 	@echo "  CC      $@"
-	$(Q)$(CC) $(CPPFLAGS_ALL) -Itests/support $(CFLAGS_ALL) -o $@ $< \
-	    fuzz/replay.c $(SUPPORT_SRC) $(CORE_OBJ) -ldl -lpthread
+	$(Q)$(CC) $(CPPFLAGS_ALL) -Itests/support -Itools $(CFLAGS_ALL) -o $@ $< \
+	    fuzz/replay.c $(SUPPORT_SRC) $(EXTRA_SRC) $(CORE_OBJ) -ldl -lpthread
+
+# Only these link the report reader.
+REPORT_USERS := $(BUILD)/tests/test-report-read \
+                $(BUILD)/tests/replay-report-read build/fuzz/fuzz-report-read
+$(REPORT_USERS): EXTRA_SRC = $(REPORT_SRC)
+$(REPORT_USERS): $(REPORT_SRC)
 
 # ---- fuzzing: `make fuzz` ----------------------------------------------------
 # The parsers of what the host hands the detector (options, symbol names,
@@ -319,10 +332,12 @@ build/fuzz/obj/%.o: src/%.c $(HDRS)
 	@echo "  CC      $@"
 	$(Q)$(FUZZ_CC) $(CPPFLAGS_ALL) $(UV_CFLAGS) $(FUZZ_CFLAGS) \
 	    -fsanitize=fuzzer-no-link -c $< -o $@
-build/fuzz/fuzz-%: fuzz/fuzz-%.c fuzz/fuzz-input.h $(SUPPORT_SRC) $(FUZZ_OBJ)
+build/fuzz/fuzz-%: fuzz/fuzz-%.c fuzz/fuzz-input.h $(SUPPORT_SRC) $(FUZZ_OBJ) \
+                   $(TOOL_HDRS)
 	@echo "  CC      $@"
-	$(Q)$(FUZZ_CC) $(CPPFLAGS_ALL) -Itests/support $(FUZZ_CFLAGS) \
-	    -fsanitize=fuzzer -o $@ $< $(SUPPORT_SRC) $(FUZZ_OBJ) -ldl -lpthread
+	$(Q)$(FUZZ_CC) $(CPPFLAGS_ALL) -Itests/support -Itools $(FUZZ_CFLAGS) \
+	    -fsanitize=fuzzer -o $@ $< $(SUPPORT_SRC) $(EXTRA_SRC) $(FUZZ_OBJ) \
+	    -ldl -lpthread
 fuzz-bins: $(FUZZ_BIN)
 fuzz:
 	@sh tools/deps.sh fuzz

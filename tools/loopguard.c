@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "lg-internal.h"
+#include "report.h"
 
 #define PRELOAD_NAME "libloopguard-preload.so"
 #define EXIT_USAGE 2          /* the program was not started */
@@ -51,6 +52,7 @@ static volatile sig_atomic_t child_pid;
 static void usage(FILE *f)
 {
     fputs("usage: loopguard [OPTIONS] [--] PROGRAM [ARGS...]\n"
+          "       loopguard report [--exitcode=N] FILE...\n"
           "Runs PROGRAM with libloopguard-preload.so, which reports blocking"
           " calls\nmade on event-loop threads. Each option sets the"
           " LOOPGUARD_OPTIONS key of\nthe same name, after any"
@@ -68,7 +70,9 @@ static void usage(FILE *f)
             "-h, --help", "--version");
     fputs("Exit status: PROGRAM's; 128+N when a signal N killed it; 126 or"
           " 127 when\nit could not be executed; 2 when loopguard did not"
-          " start it.\n", f);
+          " start it.\n\n'loopguard report' summarises JSON-lines logs"
+          " ('loopguard report --help');\na program named report runs with"
+          " 'loopguard -- report'.\n", f);
 }
 
 __attribute__((format(printf, 1, 2), noreturn))
@@ -516,6 +520,10 @@ int main(int argc, char **argv)
     int nbad = 0;
     pid_t pid;
 
+    /* Only as the first word: `loopguard -- report` and `loopguard
+     * --log=x report` still run a program named report. */
+    if (argc > 1 && strcmp(argv[1], "report") == 0)
+        return lg__report_main(argc - 1, argv + 1, stdout, stderr);
     lg__buf_init(&opts, opts_mem, sizeof opts_mem);
     if (env) {
         nbad += check_options(env, "LOOPGUARD_OPTIONS", 17);

@@ -1,5 +1,6 @@
 /* The strict JSON parser of json.h: recursive descent into a malloc'd tree.
- * Tests only, so memory failures abort rather than unwind. */
+ * Memory failures abort rather than unwind: its users are tests, and
+ * `loopguard report`, which gives it lines of at most 64 KiB. */
 #include "json.h"
 
 #include <errno.h>
@@ -15,6 +16,8 @@ struct parser {
     char *err;
     size_t errcap;
     int depth;
+    size_t errpos;   /* where the first error was found */
+    int failed;
 };
 
 static struct json *value(struct parser *p);
@@ -37,6 +40,10 @@ static struct json *node(enum json_type t)
 static struct json *fail(struct parser *p, const char *why)
 {
     /* Only the first (innermost) error is kept: it names the real cause. */
+    if (!p->failed) {
+        p->failed = 1;
+        p->errpos = p->pos;
+    }
     if (p->err && p->errcap && !p->err[0])
         snprintf(p->err, p->errcap, "%s at byte %zu", why, p->pos);
     return NULL;
@@ -173,7 +180,10 @@ static char *string(struct parser *p, size_t *outlen)
     }
     p->pos++;
     *outlen = n;
-    return o;
+    /* The literal's room was the rest of the input: give it back, or a
+     * line of many short strings would hold its length squared. */
+    char *fit = realloc(o, n + 1);
+    return fit ? fit : o;
 bad:
     free(o);
     return NULL;
@@ -299,20 +309,32 @@ static struct json *value(struct parser *p)
     return j;
 }
 
-struct json *json_parse(const char *text, size_t len, char *err, size_t errcap)
+struct json *json_parse_at(const char *text, size_t len, char *err,
+                           size_t errcap, size_t *errpos)
 {
-    struct parser p = {(const unsigned char *)text, len, 0, err, errcap, 0};
+    struct parser p = {.s = (const unsigned char *)text, .len = len,
+                       .err = err, .errcap = errcap};
+    size_t pos;
+    if (!errpos)
+        errpos = &pos;
+    *errpos = 0;
     if (err && errcap)
         err[0] = '\0';
     struct json *j = value(&p);
-    if (!j)
-        return NULL;
-    skip_ws(&p);
-    if (p.pos != p.len) {
+    if (j) {
+        skip_ws(&p);
+        if (p.pos == p.len)
+            return j;
         json_free(j);
-        return fail(&p, "trailing garbage");
+        fail(&p, "trailing garbage");
     }
-    return j;
+    *errpos = p.errpos;
+    return NULL;
+}
+
+struct json *json_parse(const char *text, size_t len, char *err, size_t errcap)
+{
+    return json_parse_at(text, len, err, errcap, NULL);
 }
 
 void json_free(struct json *j)

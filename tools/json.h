@@ -1,7 +1,8 @@
-/* A small strict JSON parser for tests (RFC 8259): the tests parse what the
+/* A small strict JSON parser (RFC 8259): the tests parse what the
  * formatters write and check every field, so anything a strict consumer
  * would refuse (bad escapes, raw control characters, invalid UTF-8,
- * duplicate keys, trailing bytes) must be refused here too. */
+ * duplicate keys, trailing bytes) must be refused here too. `loopguard
+ * report` reads logs with it (tools/report-read.c), one line at a time. */
 #ifndef LG_TEST_JSON_H
 #define LG_TEST_JSON_H
 
@@ -33,6 +34,10 @@ struct json {
  * Returns NULL on any error and, when err is not NULL, a message with the
  * byte offset. Free the tree with json_free(). */
 struct json *json_parse(const char *text, size_t len, char *err, size_t errcap);
+/* The same; on error *errpos is the byte offset of the error (len when the
+ * text ended before the value did). */
+struct json *json_parse_at(const char *text, size_t len, char *err,
+                           size_t errcap, size_t *errpos);
 void json_free(struct json *j);
 
 /* Lookups return NULL for a missing member, an index out of range, or a node
