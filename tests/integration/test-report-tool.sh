@@ -82,6 +82,8 @@ echo "$b" | head -1 | grep -q "pthread_cond_wait: 2 calls, $want_ms ms blocked, 
     fail "prog-calls site: want 2 calls, $want_ms ms, 2 processes: $b"
 pid=$(jq -r 'select(.type == "summary") | .pid' "$LG_TMP/calls.jsonl")
 echo "$b" | grep -qx "  pids: $pid, 424242" || fail "prog-calls site pids: $b"
+echo "$b" | grep -qx '  threads: "prog-calls"' || fail "prog-calls threads: $b"
+echo "$b" | grep -qx '  loops: libuv' || fail "prog-calls loop kinds: $b"
 echo "$b" | grep -q '#1 0x[0-9a-f]* in wait_cond\|#1 0x[0-9a-f]* in [a-z_]* (' ||
     fail "prog-calls site: no stack: $b"
 
