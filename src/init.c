@@ -76,6 +76,7 @@ static void fork_child(void)
     pthread_mutex_init(&locks_lock, NULL);
     lg__watch_fork_child();
     lg__pipe_fork_child();
+    lg__report_fork_child();
     lg__tls.in_shim = fork_was_in_shim;
 }
 

@@ -753,6 +753,11 @@ LG__INTERNAL void lg__report_fill_thread(struct lg__record *r, pid_t tid);
 
 /* Totals since start (tests and the summary). */
 LG__INTERNAL uint64_t lg__violations(void);
+/* In a fork child (init.c's atfork handler): the child counts, dedupes
+ * and caps what it does itself, as its own summary and exitcode say; the
+ * parent's sites, totals and suppression counts are forgotten. */
+LG__INTERNAL void lg__report_fork_child(void);
+LG__INTERNAL void lg__supp_fork_child(void);
 /* Records reported so far (lg_reports()). */
 LG__INTERNAL uint64_t lg__reports(void);
 /* The embedder's report callback (callback.c). lg__cb_take returns a

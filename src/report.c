@@ -90,6 +90,20 @@ uint64_t lg__violations(void)
     return __atomic_load_n(&n_violations, __ATOMIC_RELAXED);
 }
 
+void lg__report_fork_child(void)
+{
+    /* The table's entries stay in the arena, unused: the child starts
+     * with none, and maps a key set of its own if it needs one. */
+    sites = NULL;
+    n_sites = 0;
+    keyset = NULL;
+    keyset_n = keyset_supp = 0;
+    keyset_full = 0;
+    memset(&unattributed, 0, sizeof unattributed);
+    n_violations = n_reports = n_in_grace = n_allowed = n_records = 0;
+    lg__supp_fork_child();
+}
+
 uint64_t lg__reports(void)
 {
     return __atomic_load_n(&n_reports, __ATOMIC_RELAXED);

@@ -484,6 +484,13 @@ void lg__supp_hit(int i)
         __atomic_add_fetch(&s->rules[i].count, 1, __ATOMIC_RELAXED);
 }
 
+void lg__supp_fork_child(void)
+{
+    struct lg__supp *s = __atomic_load_n(&active, __ATOMIC_ACQUIRE);
+    for (int i = 0; s && i < s->nrules; i++)
+        s->rules[i].count = 0;
+}
+
 int lg__supp_used(struct lg__summary_rule *out, int max)
 {
     struct lg__supp *s = __atomic_load_n(&active, __ATOMIC_ACQUIRE);

@@ -144,6 +144,14 @@ block "$csite" | head -1 |
     grep -q ": $child calls, .* in $child processes" ||
     fail "children's read not one group of $child: $(block "$csite")"
 
+# The parent's busy read, made before it forked: the children's summaries
+# do not count it again (a fork child starts with no sites of its own).
+bsite=$(jq -r 'select(.type == "blocking_call") | select([.stack[].symbol]
+    | index("site_busy_read")) | .site' "$D"/lg.*.jsonl | sort -u)
+[ "$(echo "$bsite" | wc -l)" = 1 ] || fail "the parent's read: sites $bsite"
+block "$bsite" | head -1 | grep -q " in 1 process" ||
+    fail "the parent's read counted in its children: $(block "$bsite")"
+
 # The deadlocked example was killed before its summary: counted by records.
 grep -q "pthread_cond_wait: 1 call, time not known (no summary), in 1 process" \
     "$LG_TMP/out" || fail "the deadlock example's site"
