@@ -1,8 +1,10 @@
 /* Source lines for report frames (file:line, and the functions inlined at
  * an address), read from DWARF by a helper process, loopguard-symbolizer,
  * so that libdw never runs in the host: the protocol the two speak
- * (symbolizer-proto.c, shared with the helper). Private to src/,
- * tools/loopguard-symbolizer.c, tests and fuzz/. */
+ * (symbolizer-proto.c, shared with the helper), the host's end of it
+ * (symbolizer-client.c) and the host's bounded table of answers
+ * (srcline.c). docs/internals.md, "Source lines", says why a process.
+ * Private to src/, tools/loopguard-symbolizer.c, tests and fuzz/. */
 #ifndef LG_SYMBOLIZER_H
 #define LG_SYMBOLIZER_H
 
@@ -76,5 +78,53 @@ LG__INTERNAL int lg__symp_parse_request(const char *line, size_t len,
 LG__INTERNAL int lg__symp_put_answer(char *out, size_t cap, size_t *len,
                                      uint32_t id,
                                      const struct lg__symp_frame *f, int n);
+
+/* ---------------------------------------------------------------------------
+ * The helper process (symbolizer-client.c). One per process, started on
+ * the first report that has a frame to look up, never the host's child
+ * (docs/internals.md). All calls take the client lock; call with in_shim
+ * set, never holding the emit or log lock.
+ * ------------------------------------------------------------------------- */
+struct lg__srcq {
+    uint64_t addr;            /* in the module's file */
+    const char *path;         /* the module: a string that lives as long
+                                 as the process (answers may come late) */
+};
+
+/* Called once per answer that arrives, with its query. The answer's
+ * strings live only during the call. */
+typedef void (*lg__srcq_cb)(const struct lg__srcq *q,
+                            const struct lg__symp_answer *a);
+
+#define LG__SYMC_BATCH 256    /* queries per batch */
+
+/* Takes the client lock, waiting until deadline_ns at most (lg__now_ns()
+ * clock): returns the batch to fill (LG__SYMC_BATCH entries), or NULL. */
+LG__INTERNAL struct lg__srcq *lg__symc_begin(uint64_t deadline_ns);
+/* Sends the batch's first n queries (n may be 0) and waits for their
+ * answers until deadline_ns, calling cb for each, and for answers to the
+ * previous batch that come late; then releases the lock. Starts the helper
+ * first if none runs. Returns the number answered, or -1 when there is no
+ * helper (missing, or it died: said once on stderr). */
+LG__INTERNAL int lg__symc_finish(int n, uint64_t deadline_ns,
+                                 lg__srcq_cb cb);
+/* Registers the client lock (lg__init). */
+LG__INTERNAL void lg__symc_init(void);
+/* In a fork child: forgets the parent's helper (closes our end of it). */
+LG__INTERNAL void lg__symc_fork_child(void);
+
+/* ---------------------------------------------------------------------------
+ * The host's table of answers (srcline.c). lg__src_find and struct lg__src
+ * are in lg-internal.h, for the formatters.
+ * ------------------------------------------------------------------------- */
+
+/* Keeps answer a for the address addr of module path (the fuzzer and unit
+ * tests; the client's answers go the same way). Call under the client
+ * lock, or single-threaded. */
+LG__INTERNAL void lg__src_put(const char *path, uint64_t addr,
+                              const struct lg__symp_answer *a);
+
+/* Forgets every answer (the fuzzer, between inputs; single-threaded). */
+LG__INTERNAL void lg__src_clear(void);
 
 #endif /* LG_SYMBOLIZER_H */

@@ -1,7 +1,9 @@
-/* The symbolizer's protocol (src/symbolizer-proto.c): answers and requests
- * go through and come back the same, escapes and all; every prefix of an
- * answer is only incomplete, never wrong; each malformed form is refused;
- * what the helper sends is cut to what the host takes. */
+/* The symbolizer's protocol (src/symbolizer-proto.c) and the host's table
+ * of answers (src/srcline.c): answers and requests go through and come
+ * back the same, escapes and all; every prefix of an answer is only
+ * incomplete, never wrong; each malformed form is refused; what the helper
+ * sends is cut to what the host takes; the table finds a return address
+ * by the byte before it, and stops growing at its bound. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -186,6 +188,44 @@ static void test_symbolizer_proto_hello(void **state)
     assert_int_equal(lg__symp_parse_hello("usage: x\n", 9), -1);
 }
 
+/* The table: a frame finds its answer by module and address; a return
+ * address (named, not at its function's start) by the byte before. */
+static void test_symbolizer_proto_table(void **state)
+{
+    (void)state;
+    const struct lg__symp_frame f[] = {{47, "wait_byte", "/s/p.c"},
+                                       {54, "on_tick", "/s/p.c"}};
+    size_t len = encode(0, f, 2);
+    assert_int_equal(lg__symp_parse_answer(buf, len, &ans), (long)len);
+    lg__src_put("/bin/prog", 0x1a11, &ans);
+
+    const struct lg__src *src = NULL;
+    struct lg__sym ret = {0x55550000 + 0x1a12, "/bin/prog", 0x1a12,
+                         "on_tick", 0x42};
+    assert_int_equal(lg__src_find(&ret, &src), 2);
+    assert_string_equal(src[0].func, "wait_byte");
+    assert_string_equal(src[1].file, "/s/p.c");
+    assert_int_equal(src[1].line, 54);
+    /* The same pc at a function's start is exact: 0x1a12, not known. */
+    struct lg__sym exact = {0x55551a12, "/bin/prog", 0x1a12, "on_tick", 0};
+    assert_int_equal(lg__src_find(&exact, &src), 0);
+    struct lg__sym other = {0x55551a12, "/bin/other", 0x1a12, "on_tick", 2};
+    assert_int_equal(lg__src_find(&other, &src), 0);
+    struct lg__sym none = {0x1a12, NULL, 0x1a12, NULL, 0};
+    assert_int_equal(lg__src_find(&none, &src), 0);
+
+    /* Bounded: past its entries the table keeps nothing more, and what it
+     * kept stays. */
+    int kept = 0;
+    for (uint64_t a = 0; a < 20000; a++) {
+        lg__src_put("/bin/many", a * 16, &ans);
+        struct lg__sym s = {a * 16 + 1, "/bin/many", a * 16 + 1, "f", 1};
+        kept += lg__src_find(&s, &src) == 2;
+    }
+    assert_true(kept > 10000 && kept < 20000);
+    assert_int_equal(lg__src_find(&ret, &src), 2);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -195,6 +235,7 @@ int main(void)
         cmocka_unit_test(test_symbolizer_proto_answer_limits),
         cmocka_unit_test(test_symbolizer_proto_requests),
         cmocka_unit_test(test_symbolizer_proto_hello),
+        cmocka_unit_test(test_symbolizer_proto_table),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
