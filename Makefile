@@ -43,6 +43,7 @@ PRELOAD_HDRS := $(HDRS) $(wildcard preload/*.h preload/*.def)
 CORE_LIB := $(BUILD)/libloopguard.so
 PRELOAD_LIB := $(BUILD)/libloopguard-preload.so
 LAUNCHER := $(BUILD)/loopguard
+SYMBOLIZER := $(BUILD)/loopguard-symbolizer
 
 UNIT_SRC := $(sort $(wildcard tests/unit/test-*.c))
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
@@ -63,7 +64,7 @@ REPLAY_BIN := $(patsubst fuzz/fuzz-%.c,$(BUILD)/tests/replay-%,\
 .PHONY: all deps check check-unit check-integration check-asan demo bench \
         install clean test-bins stress
 
-all: $(CORE_LIB) $(PRELOAD_LIB) $(LAUNCHER)
+all: $(CORE_LIB) $(PRELOAD_LIB) $(LAUNCHER) $(SYMBOLIZER)
 
 deps:
 	@sh tools/deps.sh
@@ -104,6 +105,13 @@ $(LAUNCHER): tools/loopguard.c tools/json.c $(REPORT_SRC) $(CORE_LIB) \
 	$(Q)$(CC) $(CPPFLAGS_ALL) -Itools $(CFLAGS_ALL) -o $@ $< tools/json.c \
 	    $(REPORT_SRC) -L$(BUILD) -lloopguard \
 	    -Wl,-rpath,'$$ORIGIN:$$ORIGIN/../lib'
+
+# The process that reads DWARF for report frames, installed beside
+# libloopguard.so: libdw is linked here, never into a host.
+$(SYMBOLIZER): tools/loopguard-symbolizer.c src/symbolizer-proto.c $(HDRS)
+	@echo "  CC      $@"
+	$(Q)$(CC) $(CPPFLAGS_ALL) $(CFLAGS_ALL) -o $@ tools/loopguard-symbolizer.c \
+	    src/symbolizer-proto.c -ldw -lelf
 
 # ---- tests -----------------------------------------------------------------
 $(BUILD)/tests/test-%: tests/unit/test-%.c $(SUPPORT_SRC) $(CORE_LIB) $(HDRS) \
@@ -360,6 +368,7 @@ demo: deps all $(EXAMPLE_BIN)
 bench: deps all $(BENCH_BIN)
 	@sh bench/run.sh $(BUILD)
 	@sh bench/run-suppress.sh $(BUILD)
+	@sh bench/run-symbolize.sh $(BUILD)
 	@sh bench/run-chan.sh $(BUILD)
 	@sh bench/run-loops.sh $(BUILD)
 	@sh bench/run-locks.sh $(BUILD)
@@ -398,6 +407,7 @@ install: all
 	install -m 755 $(CORE_LIB) $(DESTDIR)$(PREFIX)/lib/libloopguard.so.0
 	ln -sf libloopguard.so.0 $(DESTDIR)$(PREFIX)/lib/libloopguard.so
 	install -m 755 $(PRELOAD_LIB) $(DESTDIR)$(PREFIX)/lib/
+	install -m 755 $(SYMBOLIZER) $(DESTDIR)$(PREFIX)/lib/
 	install -m 755 $(LAUNCHER) $(DESTDIR)$(PREFIX)/bin/loopguard
 	install -m 644 include/loopguard.h $(DESTDIR)$(PREFIX)/include/
 	install -m 644 docs/loopguard.1 $(DESTDIR)$(PREFIX)/share/man/man1/

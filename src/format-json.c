@@ -20,14 +20,17 @@ static void json_hex_or_null(struct lg__buf *b, const void *p)
     lg__buf_chr(b, '"');
 }
 
-static void json_frame(struct lg__buf *b, const struct lg__sym *s)
+/* One frame object. sym names it; src, when not NULL, adds "file",
+ * "line" and "inlined". */
+static void json_obj(struct lg__buf *b, const struct lg__sym *s,
+                     const char *sym, const struct lg__src *src, int inlined)
 {
     char name[SYM_MAX];
     lg__buf_str(b, "{\"pc\":\"");
     lg__buf_hex(b, s->pc);
     lg__buf_str(b, "\",\"symbol\":");
-    if (s->name) {
-        size_t n = lg__demangle(s->name, name, sizeof name);
+    if (sym) {
+        size_t n = lg__demangle(sym, name, sizeof name);
         lg__buf_json_strn(b, name, n);
     } else {
         lg__buf_str(b, "null");
@@ -39,7 +42,42 @@ static void json_frame(struct lg__buf *b, const struct lg__sym *s)
         lg__buf_json_strn(b, s->module, MODULE_MAX);
     else
         lg__buf_str(b, "null");
+    if (src) {
+        lg__buf_str(b, ",\"file\":");
+        if (src->file)
+            lg__buf_json_strn(b, src->file, MODULE_MAX);
+        else
+            lg__buf_str(b, "null");
+        lg__buf_str(b, ",\"line\":");
+        if (src->line)
+            lg__buf_u64(b, src->line);
+        else
+            lg__buf_str(b, "null");
+        lg__buf_str(b, inlined ? ",\"inlined\":true" : ",\"inlined\":false");
+    }
     lg__buf_chr(b, '}');
+}
+
+/* The frame's own object, with the source line of its function. */
+static void json_frame(struct lg__buf *b, const struct lg__sym *s)
+{
+    const struct lg__src *src = NULL;
+    int n = lg__src_find(s, &src);
+    json_obj(b, s, s->name || !n ? s->name : src[n - 1].func,
+             n ? &src[n - 1] : NULL, 0);
+}
+
+/* A stack's frame: an object for each function inlined at its address,
+ * innermost first, then its own. */
+static void json_frame_all(struct lg__buf *b, const struct lg__sym *s)
+{
+    const struct lg__src *src = NULL;
+    int n = lg__src_find(s, &src);
+    for (int i = 0; i < n - 1; i++) {
+        json_obj(b, s, src[i].func, &src[i], 1);
+        lg__buf_chr(b, ',');
+    }
+    json_frame(b, s);
 }
 
 /* Appends frames while they fit, leaving `reserve` bytes; returns how many
@@ -53,7 +91,7 @@ static int json_frames(struct lg__buf *b, const struct lg__sym *f, int n,
         size_t mark = b->len;
         if (shown)
             lg__buf_chr(b, ',');
-        json_frame(b, &f[i]);
+        json_frame_all(b, &f[i]);
         if (!lg__buf_fits_or_undo(b, mark, reserve))
             break;
         shown++;
@@ -78,13 +116,16 @@ static void json_head(struct lg__buf *b, const struct lg__record *r,
 }
 
 /* "stack", "loop_stack" and, when frames were left out, their count. The
- * stack has priority over loop_stack for the room left. */
+ * stack has the room first, but leaves loop_stack a third of it: with its
+ * inlined frames a stack may fill a record alone. */
 static void json_stacks(struct lg__buf *b, const struct lg__record *r,
                         int max_frames)
 {
+    size_t room = b->cap > b->len ? b->cap - b->len : 0;
+    size_t share = r->nloop_stack ? room / 3 : 0;
     lg__buf_str(b, ",\"stack\":");
     int dropped = json_frames(b, r->stack, r->nstack, max_frames,
-                              TAIL_RESERVE);
+                              TAIL_RESERVE + share);
     lg__buf_str(b, ",\"loop_stack\":");
     dropped += json_frames(b, r->loop_stack, r->nloop_stack, max_frames,
                            TAIL_RESERVE / 2);

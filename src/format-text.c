@@ -32,36 +32,73 @@ static void text_module(struct lg__buf *b, const char *module,
         lg__buf_str(b, unknown);
 }
 
-static void text_frame(struct lg__buf *b, int i, const struct lg__sym *s)
+/* A name from the debug information or a symbol table, on one line. */
+static void text_sym(struct lg__buf *b, const char *sym)
 {
     char name[SYM_MAX];
+    if (!sym) {
+        lg__buf_str(b, "??");
+        return;
+    }
+    lg__demangle(sym, name, sizeof name);
+    text_name(b, name);
+}
+
+/* " FILE:LINE" when the debug information knows it. */
+static void text_src(struct lg__buf *b, const struct lg__src *src)
+{
+    if (!src || !src->file)
+        return;
+    lg__buf_chr(b, ' ');
+    text_name(b, src->file);
+    if (src->line) {
+        lg__buf_chr(b, ':');
+        lg__buf_u64(b, src->line);
+    }
+}
+
+static void text_line(struct lg__buf *b, int *num, const struct lg__sym *s,
+                      const char *sym, const struct lg__src *src,
+                      int inlined)
+{
     lg__buf_str(b, "    #");
-    lg__buf_u64(b, (uint64_t)i);
+    lg__buf_u64(b, (uint64_t)(*num)++);
     lg__buf_chr(b, ' ');
     lg__buf_hex(b, s->pc);
     lg__buf_str(b, " in ");
-    if (s->name) {
-        lg__demangle(s->name, name, sizeof name);
-        lg__buf_str(b, name);
-    } else {
-        lg__buf_str(b, "??");
-    }
+    text_sym(b, sym);
+    text_src(b, src);
     lg__buf_str(b, " (");
     text_module(b, s->module, "<unknown module>");
     lg__buf_chr(b, '+');
     lg__buf_hex(b, s->modoff);
-    lg__buf_str(b, ")\n");
+    lg__buf_str(b, inlined ? ") (inlined)\n" : ")\n");
+}
+
+/* One frame: a line for each function inlined at its address (innermost
+ * first, as llvm-symbolizer lists them), then its own. */
+static void text_frame(struct lg__buf *b, int *num, const struct lg__sym *s)
+{
+    const struct lg__src *src = NULL;
+    int n = lg__src_find(s, &src);
+    for (int i = 0; i < n - 1; i++)
+        text_line(b, num, s, src[i].func, &src[i], 1);
+    text_line(b, num, s, s->name || !n ? s->name : src[n - 1].func,
+              n ? &src[n - 1] : NULL, 0);
 }
 
 static int text_frames(struct lg__buf *b, const struct lg__sym *f, int n,
                        int max, size_t reserve)
 {
-    int shown = 0;
+    int shown = 0, num = 0;
     for (int i = 0; i < n && i < max; i++) {
         size_t mark = b->len;
-        text_frame(b, i, &f[i]);
-        if (!lg__buf_fits_or_undo(b, mark, reserve))
+        int was = num;
+        text_frame(b, &num, &f[i]);
+        if (!lg__buf_fits_or_undo(b, mark, reserve)) {
+            num = was;
             break;
+        }
         shown++;
     }
     return n - shown;
@@ -80,8 +117,12 @@ static void text_ms(struct lg__buf *b, uint64_t ns)
 static void text_stacks(struct lg__buf *b, const struct lg__record *r,
                         int max_frames, const char *if_empty)
 {
+    /* The stack has the room first, but leaves the loop's a third of it:
+     * with its inlined frames a stack may fill a record alone. */
+    size_t room = b->cap > b->len ? b->cap - b->len : 0;
+    size_t share = r->nloop_stack ? room / 3 : 0;
     int dropped = text_frames(b, r->stack, r->nstack, max_frames,
-                              TAIL_RESERVE);
+                              TAIL_RESERVE + share);
     if (r->nstack == 0 && if_empty)
         lg__buf_str(b, if_empty);
     if (r->nloop_stack && b->len + TAIL_RESERVE * 2 < b->cap) {
@@ -368,7 +409,6 @@ static void text_summary(struct lg__buf *b, const struct lg__record *r)
         lg__buf_str(b, " lost: neither the log nor stderr could be "
                        "written\n");
     }
-    char name[SYM_MAX];
     int shown = 0;
     for (int i = 0; i < r->nsites; i++) {
         const struct lg__summary_site *s = &r->sites[i];
@@ -378,12 +418,11 @@ static void text_summary(struct lg__buf *b, const struct lg__record *r)
         lg__buf_str(b, " x ");
         lg__buf_str(b, s->call);
         lg__buf_str(b, " in ");
-        if (s->where.name) {
-            lg__demangle(s->where.name, name, sizeof name);
-            lg__buf_str(b, name);
-        } else {
-            lg__buf_str(b, "??");
-        }
+        const struct lg__src *src = NULL;
+        int ns = lg__src_find(&s->where, &src);
+        text_sym(b, s->where.name || !ns ? s->where.name
+                                          : src[ns - 1].func);
+        text_src(b, ns ? &src[ns - 1] : NULL);
         lg__buf_str(b, " (");
         text_module(b, s->where.module, "?");
         lg__buf_chr(b, '+');

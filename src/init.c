@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "lg-internal.h"
+#include "symbolizer.h"
 
 volatile int lg__exiting;
 static int detector_active;
@@ -77,6 +78,7 @@ static void fork_child(void)
     lg__watch_fork_child();
     lg__pipe_fork_child();
     lg__report_fork_child();
+    lg__symc_fork_child();
     lg__tls.in_shim = fork_was_in_shim;
 }
 
@@ -121,6 +123,7 @@ static void init_once_fn(void)
     lg__opt = o;
     lg__supp_init();
     lg__lock_order_init();
+    lg__symc_init();          /* its lock is taken under lockorder's */
     lg__stack_init();
     lg__loopcat_init();
     lg__report_init();

@@ -433,6 +433,8 @@ struct lg__options {
     int lock_order;               /* 1: keep the lock-order graph */
     int grace_ms;                 /* a loop thread's first ms in which
                                      nothing is reported; 0: none */
+    int symbolize_ms;             /* a report's wait for file:line from
+                                     the symbolizer; 0: none asked */
     struct lg__paths {            /* a key each entry of which adds */
         int n;
         char path[LG__SUPP_FILES_MAX][LG__LOG_PATH_MAX];
@@ -522,6 +524,23 @@ struct lg__sym {
  * in_shim set, never with the site lock held. Not async-signal-safe. */
 LG__INTERNAL void lg__symbolize(uintptr_t pc, int is_return,
                                 struct lg__sym *out);
+/* The absolute path of the file mapped at addr, from /proc/self/maps:
+ * 0, or -1 when none is. */
+LG__INTERNAL int lg__maps_path(uintptr_t addr, char *out, size_t cap);
+
+/* Source lines (srcline.c, from the symbolizer process: symbolizer.h).
+ * One frame as DWARF has it; strings live as long as the process. */
+struct lg__src {
+    const char *func;         /* linkage or plain name; NULL: unknown */
+    const char *file;         /* NULL: unknown */
+    uint32_t line;            /* 0: unknown */
+};
+/* What is known of frame s: the functions inlined at its address,
+ * innermost first, then the function it is in; returns their count (0:
+ * nothing, the frame is shown as without debug information) and sets
+ * *out. Lock-free; never asks the symbolizer. */
+LG__INTERNAL int lg__src_find(const struct lg__sym *s,
+                              const struct lg__src **out);
 
 /* Writes the demangled form of `name` (C++ via the process's __cxa_demangle
  * when it has one, Rust legacy and v0 here) into out, NUL-terminated and
@@ -720,6 +739,10 @@ struct lg__record {
  * cap <= LG__RECORD_MAX). When the record does not fit, trailing frames are
  * dropped (and counted in the record) so the result is always complete and
  * well-formed. Returns the length. Calls lg__demangle. */
+/* Asks the symbolizer about the frames of r that the table does not know
+ * yet, waiting symbolize_ms at most: before formatting, holding no lock of
+ * the report path. */
+LG__INTERNAL void lg__src_fill(const struct lg__record *r);
 LG__INTERNAL size_t lg__format_text(char *buf, size_t cap,
                                     const struct lg__record *r,
                                     int max_frames);

@@ -16,6 +16,7 @@
         .log = "", .format = LG__FORMAT_TEXT, .mode = LG__MODE_REPORT,        \
         .exitcode = 0, .dedupe = 1, .max_frames = 32, .stall_ms = 1000,      \
         .lock_order = 1, .grace_ms = 0, .max_reports = 1000,                  \
+        .symbolize_ms = 2000,                                                 \
     }
 
 struct lg__options lg__opt = OPTIONS_DEFAULT;
@@ -58,6 +59,7 @@ static const struct key keys[] = {
     {"grace_ms", T_INT, OFF(grace_ms), 0, 3600000, NULL},
     {"suppressions", T_LIST, OFF(suppressions), 0, 0, NULL},
     {"max_reports", T_INT, OFF(max_reports), 0, 1000000000, NULL},
+    {"symbolize_ms", T_INT, OFF(symbolize_ms), 0, 60000, NULL},
 };
 
 #define NKEYS (sizeof keys / sizeof keys[0])

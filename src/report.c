@@ -283,6 +283,7 @@ static char *emit_write(const struct lg__record *r, size_t *len)
     char *cb = report ? lg__cb_take() : NULL;
     size_t n = 0, ncb = 0;
     int json = lg__opt.format == LG__FORMAT_JSON;
+    lg__src_fill(r);          /* file:line, from the symbolizer */
     pthread_mutex_lock(&emit_lock);
     /* A log file that fails is given up for stderr, whose records may be
      * smaller (PIPE_BUF): the record is formatted again for it. */

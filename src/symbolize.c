@@ -105,7 +105,7 @@ static int maps_line(const char *line, size_t len, uintptr_t addr,
 /* The absolute path of the file mapped at addr, from /proc/self/maps: the
  * loader keeps relative names ("./lib.so") as given, and the reader of a
  * report may not share our working directory. */
-static int maps_path(uintptr_t addr, char *out, size_t cap)
+int lg__maps_path(uintptr_t addr, char *out, size_t cap)
 {
     char buf[MAPS_BUF];
     size_t have = 0;
@@ -197,7 +197,8 @@ static void module_fill(struct module *m, const char *path, int is_exe,
 {
     char buf[PATH_BUF];
     const char *real = path;
-    if (!is_exe && path[0] != '/' && maps_path(addr, buf, sizeof buf) == 0) {
+    if (!is_exe && path[0] != '/' &&
+        lg__maps_path(addr, buf, sizeof buf) == 0) {
         size_t len = strlen(buf) + 1;
         char *copy = lg__arena_alloc(len);
         if (copy) {

@@ -21,6 +21,9 @@ else
     have_hdr uthash.h || need="$need uthash-dev"
     have_pc libuv || have_hdr uv.h || need="$need libuv1-dev"
     have_pc cmocka || have_hdr cmocka.h || need="$need libcmocka-dev"
+    # loopguard-symbolizer reads DWARF (file:line, inlined frames) with
+    # elfutils' libdw, in its own process.
+    have_pc libdw || have_hdr elfutils/libdw.h || need="$need libdw-dev"
     # Tests read JSON reports back with jq, and run programs on libevent, libev
     # and GLib loops (test-only: the preload links none of them).
     command -v jq >/dev/null 2>&1 || need="$need jq"

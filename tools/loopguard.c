@@ -43,6 +43,7 @@ static const struct flag {
     {"grace_ms", "N", "report nothing in a loop's first N ms (default 0)"},
     {"suppressions", "FILE", "rules of what not to report (repeatable)"},
     {"max_reports", "N", "records written at most, 0: no cap (default 1000)"},
+    {"symbolize_ms", "N", "wait for file:line N ms per report (default 2000)"},
 };
 #define NFLAGS (sizeof flags / sizeof flags[0])
 

@@ -35,12 +35,17 @@ expect_count 1002 "$f" 'true' "cap: records in all (1000, the cap, summary)"
 n=$(jq -s '[.[] | select(.type == "blocking_call") | .site] | unique |
     length' "$f")
 [ "$n" = 1000 ] || fail "cap: $n distinct sites among 1000 records"
+# 64 sites listed, or as many as fit the record (16 KiB): each site's
+# frame carries its file:line too (the symbolizer), whose path's length
+# depends on where the tree is.
 expect_count 1 "$f" ".type == \"summary\" and .count == $((2 * sites)) and
     .sites_total == $sites and .sites_exact == true and
     .not_written == $((sites - 1000)) and .lost == 0 and
     .unattributed.count == $((2 * (sites - table))) and
     .unattributed.blocked_ns > 0 and
-    .unattributed.blocked_ns <= .blocked_ns and (.sites | length) == 64" \
+    .unattributed.blocked_ns <= .blocked_ns and
+    ((.sites | length) == 64 or
+     ((.sites | length) >= 48 and (tostring | length) > 15000))" \
     "cap: the summary's totals"
 echo "ok: 2 x $sites calls: 1000 records, one cap line, exact totals"
 

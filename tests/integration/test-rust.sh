@@ -21,7 +21,12 @@
 #              yielding to each other for 1 s make no stall; one task
 #              computing for 1 s makes one, naming spin_in_task, and its end.
 #   hang, release build: the task's code inlined into tokio's poll; still
-#              one record.
+#              one record, and (debug = 1) the task's closure an inlined
+#              frame at the recv() line of hang.rs.
+#   inline     release build, debug = 1: a helper inlined into the task
+#              waits in recv() 50 ms: the report names it as an inlined
+#              frame at its recv() line, then the task's closure at its
+#              call, with file:line (issue 15).
 # Skipped, with a line saying so, when cargo is not installed.
 . tests/integration/lib.sh
 
@@ -43,7 +48,8 @@ for crate in tokio tokio-io; do
     }
 done
 (cd "$rust/tokio" && cargo build --offline --quiet --release --bin hang \
-    --target-dir "$rust/target") >"$LG_TMP/cargo-release.log" 2>&1 || {
+    --bin inline --target-dir "$rust/target") \
+    >"$LG_TMP/cargo-release.log" 2>&1 || {
     cat "$LG_TMP/cargo-release.log"
     fail "cargo build --release of tests/rust/tokio"
 }
@@ -80,6 +86,28 @@ for prog in hang hang-io hang-release; do
     echo "ok: $prog hangs after one line; one record: recv() on a tokio loop;"
     echo "    then a deadlock"
 done
+expect_count 1 "$LG_TMP/hang-release.jsonl" '.type == "blocking_call" and
+    any(.stack[]; .symbol == "hang::main::{{closure}}::{{closure}}" and
+        .inlined == true and (.file | endswith("/hang.rs")) and .line == 12)' \
+    "hang-release: the task's closure, inlined, at its recv() line"
+echo "ok: hang-release names the task's recv() line, inlined into tokio"
+
+cp "$rust/target/release/inline" "$bin/inline-release"
+run inline-release 30
+[ "$rc" -eq 0 ] || fail "inline: exited with status $rc, expected 0"
+src_inline="$rust/tokio/src/bin/inline.rs"
+l_recv=$(grep -n 'rx.recv().unwrap()' "$src_inline" | cut -d: -f1)
+l_call=$(grep -n 'let v = wait_value(&rx);' "$src_inline" | cut -d: -f1)
+expect_count 1 "$out" '.type == "blocking_call"' "inline: records"
+expect_count 1 "$out" '.type == "blocking_call" and
+    ([.stack[] | select(.file == "'"$src_inline"'")] | length >= 2 and
+     .[0].symbol == "inline::wait_value" and .[0].inlined == true and
+     .[0].line == '"$l_recv"' and
+     (.[1].symbol | startswith("inline::main::{{closure}}")) and
+     .[1].line == '"$l_call"' and .[0].pc == .[1].pc)' \
+    "inline: wait_value inlined at its recv(), then the task at its call"
+echo "ok: inline: wait_value (inlined, line $l_recv), then the task"
+echo "    (line $l_call)"
 
 for prog in fixed fixed-io correct; do
     run "$prog" 30
