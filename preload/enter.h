@@ -59,6 +59,16 @@ static inline void lg_wait_init(struct lg__wait *w, const char *call,
     w->touch_fd = -1;
 }
 
+/* The exported wrapper of a call whose slow path is name##_slow(caller,
+ * args...): off a loop thread, the fast path forwards at once. */
+#define LG_WRAP_SLOW(name, ret, params, args)                                 \
+    LG_EXPORT ret name params                                                 \
+    {                                                                         \
+        if (!lg__tls_on_loop())                                               \
+            return REAL(name) args;                                           \
+        return name##_slow(__builtin_return_address(0), LG_UNPAREN args);     \
+    }
+
 #define LG_NOT_BLOCKING ((int64_t)-2)
 
 /* Time left until an absolute deadline on `clk`: -1 for a NULL deadline,

@@ -57,12 +57,7 @@ static void fd_learn(int fd, ssize_t r)
         fd_learn(fd, r);                                                      \
         return r;                                                             \
     }                                                                         \
-    LG_EXPORT ret name params                                                 \
-    {                                                                         \
-        if (!lg__tls_on_loop())                                               \
-            return REAL(name) args;                                           \
-        return name##_slow(__builtin_return_address(0), LG_UNPAREN args);     \
-    }
+    LG_WRAP_SLOW(name, ret, params, args)
 
 FD_RECV(read, ssize_t, (int fd, void *buf, size_t n), (fd, buf, n), 0,
         n == 0)

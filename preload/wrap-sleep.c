@@ -21,12 +21,7 @@
         LG_BLOCKING(&w, r = REAL(name) args);                                 \
         return r;                                                             \
     }                                                                         \
-    LG_EXPORT ret name params                                                 \
-    {                                                                         \
-        if (!lg__tls_on_loop())                                               \
-            return REAL(name) args;                                           \
-        return name##_slow(__builtin_return_address(0), LG_UNPAREN args);     \
-    }
+    LG_WRAP_SLOW(name, ret, params, args)
 
 static int64_t secs_ns(uint64_t s, uint64_t unit_ns)
 {

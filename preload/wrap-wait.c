@@ -77,12 +77,7 @@ static void object_child(struct lg__wait *w, idtype_t idtype, id_t id)
         LG_BLOCKING(&w, r = REAL(name) args);                                 \
         return r;                                                             \
     }                                                                         \
-    LG_EXPORT ret name params                                                 \
-    {                                                                         \
-        if (!lg__tls_on_loop())                                               \
-            return REAL(name) args;                                           \
-        return name##_slow(__builtin_return_address(0), LG_UNPAREN args);     \
-    }
+    LG_WRAP_SLOW(name, ret, params, args)
 
 static id_t pid_id(pid_t pid)
 {
