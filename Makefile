@@ -50,7 +50,8 @@ UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 # The JSON parser is shared by the tests and `loopguard report`, whose
 # reader (REPORT_SRC) the report-read tests and fuzzer link too.
 SUPPORT_SRC := $(sort $(wildcard tests/support/*.c)) tools/json.c
-REPORT_SRC := tools/report-read.c tools/report.c tools/report-print.c
+REPORT_SRC := tools/report-read.c tools/report.c tools/report-print.c \
+              tools/report-sym.c tools/report-time.c tools/report-html.c
 TOOL_HDRS := $(wildcard tools/*.h)
 PROG_SRC := $(sort $(wildcard tests/integration/prog-*.c))
 PROG_BIN := $(PROG_SRC:tests/integration/%.c=$(BUILD)/tests/%)

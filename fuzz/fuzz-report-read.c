@@ -4,9 +4,11 @@
  * whole or flagged too long; a line is a record of a known type or refused
  * with a one-line reason; a stack prints as whole "    #N" lines without
  * control bytes; and the whole command reads the file as one, returns 0 or
- * its --exitcode, prints its header, and names FILE:LINE in each warning. */
+ * its --exitcode, prints its header, names FILE:LINE in each warning, and
+ * writes a whole page whose only script is its own. */
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "fuzz-input.h"
 #include "lg-internal.h"
@@ -23,10 +25,10 @@ static void check_line(const char *p, size_t n)
             abort();
         return;
     }
-    if (!rec.root || !rec.thread || (unsigned)rec.type > LG__LOGREC_SUMMARY)
+    if (!rec.root || !rec.thread || (unsigned)rec.type > LG__LOGREC_BLOCKING_END)
         abort();
     lg__buf_init(&b, mem, sizeof mem);
-    lg__logrec_stack(&b, json_get(rec.root, "stack"));
+    lg__logrec_stack(&b, json_get(rec.root, "stack"), 0);
     if (b.full || b.len == 0 || mem[b.len - 1] != '\n')
         abort();
     for (size_t i = 0; i < b.len; i++)
@@ -69,15 +71,49 @@ static void check_reader(const char *path, const uint8_t *data, size_t size)
     fclose(f);
 }
 
+static size_t count(const char *hay, const char *needle)
+{
+    size_t n = 0;
+    for (const char *p = hay; (p = strstr(p, needle)); p++)
+        n++;
+    return n;
+}
+
+/* The page: whole, one script (its own: what the log holds is escaped),
+ * a tbody per site the text report counts. */
+static void check_page(const char *page, const char *text)
+{
+    static char mem[1 << 22];
+    FILE *f = fopen(page, "r");
+    if (!f)
+        abort();
+    size_t n = fread(mem, 1, sizeof mem - 1, f);
+    fclose(f);
+    unlink(page);
+    mem[n] = '\0';
+    const char *sites = strstr(text, "\nBlocking sites: ");
+    if (!sites || n == sizeof mem - 1 || n < 8 ||
+        strcmp(mem + n - 8, "</html>\n") != 0 ||
+        count(mem, "<script") != 1 ||
+        count(mem, "\n<tbody ") != strtoul(sites + 17, NULL, 10))
+        abort();
+}
+
 static void check_command(const char *path)
 {
-    char *out = NULL, *err = NULL;
+    char *out = NULL, *err = NULL, page[4096], html[4200];
     size_t nout = 0, nerr = 0;
     FILE *o = open_memstream(&out, &nout), *e = open_memstream(&err, &nerr);
-    char *argv[] = {"report", "--exitcode=7", (char *)path, NULL};
+    const char *tmp = getenv("TMPDIR");
+    snprintf(page, sizeof page, "%s/lg-fuzz-report.%ld.html",
+             tmp && *tmp ? tmp : "/tmp", (long)getpid());
+    snprintf(html, sizeof html, "--html=%s", page);
+    /* No symbolizer: a fuzzer starts no process. */
+    char *argv[] = {"report", "--exitcode=7", "--no-symbolize", html,
+                    (char *)path, NULL};
     if (!o || !e)
         abort();
-    int st = lg__report_main(3, argv, o, e);
+    int st = lg__report_main(5, argv, o, e);
     fclose(o);
     fclose(e);
     if ((st != 0 && st != 7) ||
@@ -92,6 +128,7 @@ static void check_command(const char *path)
             abort();
         l = end + 1;
     }
+    check_page(page, out);
     free(out);
     free(err);
 }

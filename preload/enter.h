@@ -55,6 +55,7 @@ static inline void lg_wait_init(struct lg__wait *w, const char *call,
     w->decided = 0;
     w->noted = 0;
     w->own = 0;
+    w->recorded = 0;
     w->touch = NULL;
     w->touch_fd = -1;
 }

@@ -367,6 +367,20 @@ static void json_summary(struct lg__buf *b, const struct lg__record *r)
     lg__buf_str(b, "}\n");
 }
 
+/* Written when a reported call returns: with the record it follows (same
+ * tid and site), when the thread was blocked. */
+static void json_blocking_end(struct lg__buf *b, const struct lg__record *r)
+{
+    json_head(b, r, "blocking_end");
+    lg__buf_str(b, ",\"call\":");
+    lg__buf_json_str(b, r->call);
+    lg__buf_str(b, ",\"site\":\"");
+    lg__buf_hex(b, r->site);
+    lg__buf_str(b, "\",\"blocked_ms\":");
+    json_ms(b, r->blocked_ns);
+    lg__buf_str(b, "}\n");
+}
+
 static void json_cap_reached(struct lg__buf *b, const struct lg__record *r)
 {
     json_head(b, r, "cap_reached");
@@ -390,6 +404,8 @@ size_t lg__format_json(char *buf, size_t cap, const struct lg__record *r,
         json_lock_order(&b, r, max_frames);
     else if (r->type == LG__REC_CAP_REACHED)
         json_cap_reached(&b, r);
+    else if (r->type == LG__REC_BLOCKING_END)
+        json_blocking_end(&b, r);
     else
         json_blocking(&b, r, max_frames);
     return b.len;

@@ -635,6 +635,9 @@ struct lg__wait {
     int noted;                /* set by begin: the watchdog was told */
     int own;                  /* set by begin: a stack-found loop's own
                                  wait, the loop is idle until end */
+    int recorded;             /* set by begin: its record was written, so
+                                 end writes when it returned */
+    uint64_t key;             /* set by begin with recorded: its site */
     const void *touch;        /* a cond, futex word or pipe key: checked
                                  for a self-wait (touch.c); NULL otherwise */
     int touch_fd;             /* the pipe's fd when touch is a pipe key */
@@ -658,7 +661,8 @@ enum lg__record_type {
     LG__REC_STALL,
     LG__REC_DEADLOCK,
     LG__REC_LOCK_ORDER,
-    LG__REC_CAP_REACHED       /* max_reports reached: written once */
+    LG__REC_CAP_REACHED,      /* max_reports reached: written once */
+    LG__REC_BLOCKING_END      /* a reported call returned (JSON only) */
 };
 
 /* One thread of a deadlock record, or one edge of a lock-order cycle: the
@@ -707,6 +711,8 @@ struct lg__record {
     const struct lg__sym *loop_stack;
     int nloop_stack;
     int self_wait;            /* only this thread ever signalled object */
+    /* blocking_end (also call, site) */
+    uint64_t blocked_ns;      /* how long the reported call took */
     /* stall (also call, object, timeout_ns, loop, stack, loop_stack) */
     int stall_ended;          /* the follow-up: the thread is back */
     uint64_t stalled_ns;

@@ -278,8 +278,11 @@ static char *emit_write(const struct lg__record *r, size_t *len)
 {
     /* Reports only. Not the summary: written at exit, when the embedder's
      * state the callback uses may already be gone; nor the cap's notice,
-     * written inside another record's claim, maybe under a lock of ours. */
-    int report = r->type != LG__REC_SUMMARY && r->type != LG__REC_CAP_REACHED;
+     * written inside another record's claim, maybe under a lock of ours;
+     * nor a call's end, which only a log's timeline needs. */
+    int report = r->type != LG__REC_SUMMARY &&
+                 r->type != LG__REC_CAP_REACHED &&
+                 r->type != LG__REC_BLOCKING_END;
     char *cb = report ? lg__cb_take() : NULL;
     size_t n = 0, ncb = 0;
     int json = lg__opt.format == LG__FORMAT_JSON;
@@ -429,6 +432,7 @@ void lg__wait_begin(struct lg__wait *w)
     w->start_ns = 0;
     w->noted = 0;
     w->own = 0;
+    w->recorded = 0;
     /* Our own work (opening a module's file, writing the log) must not be
      * where a pending cancellation strikes: the real call stays the only
      * cancellation point, and no lock or half-built table is left behind. */
@@ -519,8 +523,11 @@ void lg__wait_begin(struct lg__wait *w)
         }
     } else {
         __atomic_add_fetch(&n_violations, 1, __ATOMIC_RELAXED);
-        if ((fresh || !lg__opt.dedupe) && record_claim())
+        if ((fresh || !lg__opt.dedupe) && record_claim()) {
             report(w, pcs, n, key, &sl, stack, ns);
+            w->recorded = 1;
+            w->key = key;
+        }
     }
     /* A loop found through its stack was never entered: the watchdog
      * starts with its first blocking call (the deadlock it may be). */
@@ -533,6 +540,30 @@ void lg__wait_begin(struct lg__wait *w)
     w->start_ns = lg__now_ns();
 out:
     lg__tls.in_shim = 0;
+    pthread_setcancelstate(cancel_state, NULL);
+    errno = saved;
+}
+
+/* The record that a reported call returned, for the timeline of
+ * `loopguard report --html`: JSON logs only (a text reader has the
+ * summary's times), outside max_reports (it follows a record the cap let
+ * through), never to the embedder's callback. */
+static void report_end(const struct lg__wait *w, uint64_t blocked_ns)
+{
+    if (lg__opt.format != LG__FORMAT_JSON)
+        return;
+    int saved = errno, cancel_state;
+    pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &cancel_state);
+    int in_shim = lg__tls.in_shim;
+    lg__tls.in_shim = 1;
+    struct lg__record r = {.type = LG__REC_BLOCKING_END};
+    fill_thread(&r);
+    r.call = w->call;
+    r.site = w->key;
+    r.blocked_ns = blocked_ns;
+    size_t len;
+    emit_write(&r, &len);
+    lg__tls.in_shim = in_shim;
     pthread_setcancelstate(cancel_state, NULL);
     errno = saved;
 }
@@ -553,6 +584,10 @@ void lg__wait_end(struct lg__wait *w)
     uint64_t d = lg__now_ns() - w->start_ns;
     __atomic_add_fetch(&s->blocked_ns, d, __ATOMIC_RELAXED);
     w->site = NULL;
+    if (w->recorded) {
+        w->recorded = 0;
+        report_end(w, d);
+    }
 }
 
 void lg__wait_cancelled(void *w)

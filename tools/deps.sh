@@ -54,6 +54,11 @@ else
     # already (nodesource's, libuv linked in) stays; deps-node.sh then
     # unpacks Debian's beside it, so that the test runs on both.
     command -v node >/dev/null 2>&1 || need="$need nodejs"
+    # test-report-html opens `loopguard report --html`'s page in headless
+    # Chromium, driven over the DevTools pipe by a Python script. Tests
+    # only: loopguard itself needs neither.
+    command -v chromium >/dev/null 2>&1 || need="$need chromium"
+    command -v python3 >/dev/null 2>&1 || need="$need python3"
 fi
 if [ -n "$need" ]; then
     echo "deps: installing$need"

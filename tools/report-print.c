@@ -3,18 +3,28 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "report.h"
 #include "report-state.h"
 
 static void usage(FILE *f)
 {
-    fputs("usage: loopguard report [--exitcode=N] [--] FILE...\n"
+    fputs("usage: loopguard report [--exitcode=N] [--html=OUT] "
+          "[--no-symbolize] [--] FILE...\n"
           "Reads loopguard's JSON-lines logs (format=json; '-' is standard"
           " input) and\nprints the blocking sites, grouped by site across"
           " processes and ranked by\ntime blocked, then stalls, deadlocks"
           " and lock-order inversions.\n\n"
           "  --exitcode=N          exit N (1-255) when anything was found\n"
+          "  --html=OUT            also write the report as one page, OUT:"
+          " a table of\n"
+          "                        sites and a timeline of each loop "
+          "thread\n"
+          "  --no-symbolize        show frames as the logs wrote them (by "
+          "default a\n"
+          "                        frame without file:line is looked up "
+          "in its module)\n"
           "  -h, --help            show this help\n\n"
           "Exit status: 0, or N when anything was found; 2 on a usage"
           " error or when\nno FILE could be read. A bad line is named on"
@@ -109,16 +119,30 @@ static void print_events(FILE *out, const struct events *ev)
     }
 }
 
-static void print_report(struct state *st, FILE *out)
+/* The sites, ranked: an array the caller frees; *n its length. */
+static struct site **ranked(struct state *st, unsigned long *n)
 {
     struct site **v = calloc(st->nsites ? st->nsites : 1, sizeof *v), *s,
                 *tmp;
-    unsigned long n = 0;
     if (!v)
         exit(EXIT_USAGE);
+    *n = 0;
     HASH_ITER(hh, st->sites, s, tmp)
-        v[n++] = s;
-    qsort(v, n, sizeof *v, by_rank);
+        v[(*n)++] = s;
+    qsort(v, *n, sizeof *v, by_rank);
+    return v;
+}
+
+static void print_events_all(const struct state *st, FILE *out)
+{
+    print_events(out, &st->stalls);
+    print_events(out, &st->deadlocks);
+    print_events(out, &st->inversions);
+}
+
+static void print_report(struct state *st, struct site *const *v,
+                         unsigned long n, FILE *out)
+{
     fprintf(out, "loopguard report: %d log%s, %llu records from %s%lu "
             "process%s", st->files_read, st->files_read == 1 ? "" : "s",
             (unsigned long long)st->records, st->procs_more ? "at least " : "",
@@ -140,10 +164,45 @@ static void print_report(struct state *st, FILE *out)
                 (unsigned long long)st->rest_records,
                 (unsigned long long)st->rest_count,
                 (double)st->rest_ns / 1e6);
-    print_events(out, &st->stalls);
-    print_events(out, &st->deadlocks);
-    print_events(out, &st->inversions);
-    free(v);
+    print_events_all(st, out);
+}
+
+/* The page: written to a temporary name beside OUT, then renamed, so that
+ * a reader never sees half of one. 0, or -1 said on err. */
+static int write_html(struct state *st, struct site *const *v,
+                      unsigned long n, const char *path, FILE *err)
+{
+    char *events = NULL, *tmp = NULL;
+    size_t elen = 0;
+    FILE *ev = open_memstream(&events, &elen);
+    if (!ev || asprintf(&tmp, "%s.tmp%ld", path, (long)getpid()) < 0) {
+        fputs("loopguard report: out of memory\n", err);
+        exit(EXIT_USAGE);
+    }
+    print_events_all(st, ev);
+    fclose(ev);
+    lg__time_finish(st);
+    FILE *f = fopen(tmp, "w");
+    int rc = f ? lg__report_html(st, v, n, events[0] == '\n' ? events + 1
+                                                              : events, f)
+               : -1;
+    int e = errno;
+    if (f && fclose(f) != 0 && rc == 0) {
+        rc = -1;
+        e = errno;
+    }
+    if (rc == 0 && rename(tmp, path) != 0) {
+        rc = -1;
+        e = errno;
+    }
+    if (rc != 0) {
+        fprintf(err, "loopguard report: cannot write %s: %s\n", path,
+                strerror(e));
+        unlink(tmp);
+    }
+    free(tmp);
+    free(events);
+    return rc;
 }
 
 static void state_free(struct state *st)
@@ -156,6 +215,7 @@ static void state_free(struct state *st)
         lg__report_set_free(&s->threads);
         lg__report_set_free(&s->loops);
         free(s->stack);
+        free(s->loop_stack);
         free(s);
     }
     HASH_ITER(hh, st->pairs, p, ptmp) {
@@ -166,6 +226,7 @@ static void state_free(struct state *st)
         HASH_DEL(st->procs, q);
         free(q);
     }
+    lg__time_free(st);
     struct events *ev[] = {&st->stalls, &st->deadlocks, &st->inversions};
     for (int i = 0; i < 3; i++) {
         lg__report_set_free(&ev[i]->threads);
@@ -195,7 +256,8 @@ static int exit_value(const char *s)
 int lg__report_main(int argc, char **argv, FILE *out, FILE *err)
 {
     static struct state st;
-    int exitcode = 0, i;
+    int exitcode = 0, symbolize = 1, i;
+    const char *html = NULL;
     for (i = 1; i < argc && argv[i][0] == '-' && argv[i][1]; i++) {
         const char *a = argv[i];
         if (strcmp(a, "--") == 0) {
@@ -209,9 +271,20 @@ int lg__report_main(int argc, char **argv, FILE *out, FILE *err)
         if (strncmp(a, "--exitcode=", 11) == 0 &&
             (exitcode = exit_value(a + 11)) >= 0)
             continue;
-        fprintf(err, "loopguard report: %s %s\n", strncmp(a, "--exitcode",
-                10) == 0 ? "needs --exitcode=N, N from 0 to 255, not"
-                         : "unknown option", a);
+        if (strcmp(a, "--no-symbolize") == 0) {
+            symbolize = 0;
+            continue;
+        }
+        if (strncmp(a, "--html=", 7) == 0 && a[7]) {
+            html = a + 7;
+            continue;
+        }
+        fprintf(err, "loopguard report: %s %s\n",
+                strncmp(a, "--exitcode", 10) == 0
+                    ? "needs --exitcode=N, N from 0 to 255, not"
+                : strncmp(a, "--html", 6) == 0
+                    ? "needs a file name: --html=OUT, not"
+                    : "unknown option", a);
         usage(err);
         return EXIT_USAGE;
     }
@@ -225,16 +298,23 @@ int lg__report_main(int argc, char **argv, FILE *out, FILE *err)
     st.stalls.title = "Stalls";
     st.deadlocks.title = "Deadlocks";
     st.inversions.title = "Lock-order inversions";
+    lg__report_sym_setup(symbolize, err);
     for (; i < argc; i++)
         lg__report_read(&st, argv[i]);
     int status = EXIT_USAGE;
     if (st.files_read) {
+        unsigned long n;
         total(&st);
-        print_report(&st, out);
+        struct site **v = ranked(&st, &n);
+        print_report(&st, v, n, out);
         status = found_any(&st) ? exitcode : 0;
+        if (html && write_html(&st, v, n, html, err) != 0)
+            status = EXIT_USAGE;
+        free(v);
     } else {
         fputs("loopguard report: no log could be read\n", err);
     }
     state_free(&st);
+    lg__report_sym_end();
     return status;
 }

@@ -7,6 +7,7 @@
 
 #include "lg-internal.h"
 #include "report.h"
+#include "symbolizer.h"
 
 #define FIELD_MAX 1024    /* a symbol, file or module path shown at most */
 
@@ -58,6 +59,7 @@ static const char *const type_names[] = {
     [LG__LOGREC_LOCK_ORDER] = "lock_order_inversion",
     [LG__LOGREC_CAP_REACHED] = "cap_reached",
     [LG__LOGREC_SUMMARY] = "summary",
+    [LG__LOGREC_BLOCKING_END] = "blocking_end",
 };
 #define NTYPES (sizeof type_names / sizeof type_names[0])
 
@@ -93,6 +95,8 @@ static const struct need {
     [LG__LOGREC_DEADLOCK] = {{"threads", JSON_ARRAY, 0}},
     [LG__LOGREC_LOCK_ORDER] = {{"cycle", JSON_ARRAY, 0}},
     [LG__LOGREC_SUMMARY] = {{"sites", JSON_ARRAY, 0}},
+    [LG__LOGREC_BLOCKING_END] = {{"site", JSON_STRING, 1},
+                                 {"blocked_ms", JSON_NUMBER, 0}},
 };
 
 static int refuse(char *why, size_t cap, const char *what, const char *field)
@@ -109,6 +113,9 @@ static int check_fields(struct lg__logrec *rec, char *why, size_t cap)
         return refuse(why, cap, json_get(root, "pid") ? "bad" : "no", "pid");
     if (!json_i64(json_get(root, "tid"), &rec->tid))
         return refuse(why, cap, json_get(root, "tid") ? "bad" : "no", "tid");
+    v = json_get(root, "ts_ns");
+    if (v && !json_u64(v, &rec->ts_ns))
+        return refuse(why, cap, "bad", "ts_ns");
     if (!(rec->thread = json_str(json_get(root, "thread"))))
         return refuse(why, cap, json_get(root, "thread") ? "bad" : "no",
                       "thread");
@@ -188,13 +195,43 @@ static void put_text(struct lg__buf *b, const struct json *s)
     lg__buf_printable(b, s->str, s->len < FIELD_MAX ? s->len : FIELD_MAX);
 }
 
-static void put_frame(struct lg__buf *b, uint64_t num, const struct json *f)
+static void put_cstr(struct lg__buf *b, const char *s)
 {
-    const struct json *pc = json_get(f, "pc"), *sym = json_get(f, "symbol");
-    const struct json *mod = json_get(f, "module"), *file = json_get(f,
-                                                                     "file");
-    const struct json *in = json_get(f, "inlined");
-    uint64_t off, line;
+    lg__buf_printable(b, s, strnlen(s, FIELD_MAX));
+}
+
+/* " FILE:LINE" from the log's frame. */
+static void put_src(struct lg__buf *b, const struct json *f)
+{
+    const struct json *file = json_get(f, "file");
+    uint64_t line;
+    if (!json_is(file, JSON_STRING))
+        return;
+    lg__buf_chr(b, ' ');
+    put_text(b, file);
+    if (json_u64(json_get(f, "line"), &line) && line) {
+        lg__buf_chr(b, ':');
+        lg__buf_u64(b, line);
+    }
+}
+
+/* " FILE:LINE" from the symbolizer's answer. */
+static void put_found(struct lg__buf *b, const struct lg__symp_frame *s)
+{
+    if (!s->file[0])
+        return;
+    lg__buf_chr(b, ' ');
+    put_cstr(b, s->file);
+    if (s->line) {
+        lg__buf_chr(b, ':');
+        lg__buf_u64(b, s->line);
+    }
+}
+
+/* "    #N PC in " */
+static void put_head(struct lg__buf *b, uint64_t num, const struct json *f)
+{
+    const struct json *pc = json_get(f, "pc");
     lg__buf_str(b, "    #");
     lg__buf_u64(b, num);
     lg__buf_chr(b, ' ');
@@ -203,18 +240,13 @@ static void put_frame(struct lg__buf *b, uint64_t num, const struct json *f)
     else
         lg__buf_str(b, "0x?");
     lg__buf_str(b, " in ");
-    if (json_is(sym, JSON_STRING))
-        put_text(b, sym);
-    else
-        lg__buf_str(b, "??");
-    if (json_is(file, JSON_STRING)) {
-        lg__buf_chr(b, ' ');
-        put_text(b, file);
-        if (json_u64(json_get(f, "line"), &line) && line) {
-            lg__buf_chr(b, ':');
-            lg__buf_u64(b, line);
-        }
-    }
+}
+
+/* " (MODULE+OFFSET)[ (inlined)]" and the line's end. */
+static void put_tail(struct lg__buf *b, const struct json *f, int inlined)
+{
+    const struct json *mod = json_get(f, "module");
+    uint64_t off;
     lg__buf_str(b, " (");
     if (json_is(mod, JSON_STRING))
         put_text(b, mod);
@@ -225,22 +257,77 @@ static void put_frame(struct lg__buf *b, uint64_t num, const struct json *f)
         lg__buf_hex(b, off);
     else
         lg__buf_chr(b, '?');
-    lg__buf_str(b, json_is(in, JSON_BOOL) && in->boolean ? ") (inlined)\n"
-                                                         : ")\n");
+    lg__buf_str(b, inlined ? ") (inlined)\n" : ")\n");
 }
 
-void lg__logrec_stack(struct lg__buf *b, const struct json *stack)
+static void put_name(struct lg__buf *b, const char *linkage)
+{
+    char name[FIELD_MAX];
+    if (!linkage[0]) {
+        lg__buf_str(b, "??");
+        return;
+    }
+    lg__demangle(linkage, name, sizeof name);
+    put_cstr(b, name);
+}
+
+/* The frame's lines: as the log has it, or, when the log has no source
+ * line for it and the symbolizer finds one, a line per function inlined
+ * at its address, then its own with its file:line. Returns the lines. */
+static int put_frame(struct lg__buf *b, uint64_t num, const struct json *f,
+                     int exact, uint64_t ts_ns)
+{
+    const struct json *sym = json_get(f, "symbol");
+    const struct json *mod = json_get(f, "module");
+    const struct json *in = json_get(f, "inlined");
+    const struct lg__symp_frame *found = NULL;
+    void *release = NULL;
+    uint64_t off;
+    int n = 0;
+    /* "file" present (even null): the writer asked already. */
+    if (!json_get(f, "file") && json_is(mod, JSON_STRING) &&
+        strlen(mod->str) == mod->len && json_u64(json_get(f, "offset"), &off)
+        && (exact || off))
+        n = lg__report_sym_lookup(mod->str, off - (exact ? 0 : 1), ts_ns,
+                                  &found, &release);
+    for (int i = 0; i < n - 1; i++) {
+        put_head(b, num + (uint64_t)i, f);
+        put_name(b, found[i].func);
+        put_found(b, &found[i]);
+        put_tail(b, f, 1);
+    }
+    put_head(b, num + (uint64_t)(n ? n - 1 : 0), f);
+    if (json_is(sym, JSON_STRING))
+        put_text(b, sym);
+    else if (n)
+        put_name(b, found[n - 1].func);
+    else
+        lg__buf_str(b, "??");
+    if (n)
+        put_found(b, &found[n - 1]);
+    else
+        put_src(b, f);
+    put_tail(b, f, json_is(in, JSON_BOOL) && in->boolean);
+    lg__report_sym_release(release);
+    return n ? n : 1;
+}
+
+void lg__logrec_stack(struct lg__buf *b, const struct json *stack,
+                      uint64_t ts_ns)
 {
     size_t n = json_count(stack), shown = 0;
+    uint64_t num = 0;
     if (!json_is(stack, JSON_ARRAY) || n == 0) {
         lg__buf_str(b, "    (no stack)\n");
         return;
     }
     for (; shown < n; shown++) {
         size_t mark = b->len;
-        put_frame(b, shown, json_at(stack, shown));
+        int lines = put_frame(b, num, json_at(stack, shown), shown == 0,
+                              ts_ns);
         if (!lg__buf_fits_or_undo(b, mark, 64))
             break;
+        num += (uint64_t)lines;
     }
     if (shown < n) {
         lg__buf_str(b, "    ... ");

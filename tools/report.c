@@ -38,8 +38,7 @@ void lg__report_set_free(struct strset *s)
         free(s->v[i]);
 }
 
-/* A string of the log as a short printable name: "thread" and the like. */
-static void shown_name(char *out, size_t cap, const char *s)
+void lg__report_shown(char *out, size_t cap, const char *s)
 {
     struct lg__buf b;
     lg__buf_init(&b, out, cap);
@@ -47,22 +46,25 @@ static void shown_name(char *out, size_t cap, const char *s)
     out[b.len < cap ? b.len : cap - 1] = '\0';
 }
 
-static char *stack_text(const struct json *stack)
+char *lg__report_stack_text(const struct json *stack, uint64_t ts_ns)
 {
     static char mem[STACK_MAX];
     struct lg__buf b;
     lg__buf_init(&b, mem, sizeof mem);
-    lg__logrec_stack(&b, stack);
+    lg__logrec_stack(&b, stack, ts_ns);
     mem[b.len < sizeof mem ? b.len : sizeof mem - 1] = '\0';
     return lg__report_dup(mem);
 }
 
-static void note_proc(struct state *st, int64_t pid)
+static void note_proc(struct state *st, int64_t pid, uint64_t ts_ns)
 {
     struct proc *p;
     HASH_FIND(hh, st->procs, &pid, sizeof pid, p);
-    if (p)
+    if (p) {
+        if (ts_ns > p->last_ns)
+            p->last_ns = ts_ns;
         return;
+    }
     if (st->nprocs == PROCS_MAX) {
         st->procs_more = 1;
         return;
@@ -70,6 +72,7 @@ static void note_proc(struct state *st, int64_t pid)
     if (!(p = calloc(1, sizeof *p)))
         exit(EXIT_USAGE);
     p->pid = pid;
+    p->last_ns = ts_ns;
     HASH_ADD(hh, st->procs, pid, sizeof pid, p);
     st->nprocs++;
 }
@@ -85,7 +88,7 @@ static struct site *site_get(struct state *st, uint64_t key, const char *call)
         exit(EXIT_USAGE);
     s->key = key;
     s->order = st->nsites++;
-    shown_name(s->call, sizeof s->call, call ? call : "?");
+    lg__report_shown(s->call, sizeof s->call, call ? call : "?");
     HASH_ADD(hh, st->sites, key, sizeof key, s);
     return s;
 }
@@ -133,15 +136,20 @@ static void on_blocking(struct state *st, const struct lg__logrec *r)
         p->records++;
     else
         s->extra_count++;
-    shown_name(name, sizeof name, r->thread);
+    lg__report_shown(name, sizeof name, r->thread);
     set_add(&s->threads, name);
     const char *kind = json_str(json_get(json_get(r->root, "loop"), "kind"));
-    shown_name(name, sizeof name, kind ? kind : "unknown");
+    lg__report_shown(name, sizeof name, kind ? kind : "unknown");
     set_add(&s->loops, name);
     if (!s->stack || s->stack_where) {
         free(s->stack);
-        s->stack = stack_text(json_get(r->root, "stack"));
+        s->stack = lg__report_stack_text(json_get(r->root, "stack"),
+                                         r->ts_ns);
         s->stack_where = 0;
+        const struct json *ls = json_get(r->root, "loop_stack");
+        free(s->loop_stack);
+        s->loop_stack = json_count(ls) ? lg__report_stack_text(ls, r->ts_ns)
+                                       : NULL;
     }
 }
 
@@ -176,7 +184,7 @@ static void on_summary(struct state *st, const struct lg__logrec *r)
         if (!s->stack && json_is(where = json_get(e, "where"), JSON_OBJECT)) {
             struct json one = {.type = JSON_ARRAY, .n = 1,
                                .items = (struct json **)&where};
-            s->stack = stack_text(&one);
+            s->stack = lg__report_stack_text(&one, r->ts_ns);
             s->stack_where = 1;
         }
     }
@@ -187,7 +195,7 @@ static void thread_id(char *out, size_t cap, int64_t tid, const char *name,
                       int64_t pid)
 {
     char shown[NAME_MAX_SHOWN];
-    shown_name(shown, sizeof shown, name ? name : "?");
+    lg__report_shown(shown, sizeof shown, name ? name : "?");
     snprintf(out, cap, "%lld \"%s\" (pid %lld)", (long long)tid, shown,
              (long long)pid);
 }
@@ -195,7 +203,7 @@ static void thread_id(char *out, size_t cap, int64_t tid, const char *name,
 /* Keeps the first event's head and stack; a stall's first stack may be
  * empty (the thread slept in an unwrapped call): a later one then wins. */
 static void first_event(struct events *ev, const char *head,
-                        const struct json *stack)
+                        const struct json *stack, uint64_t ts_ns)
 {
     int empty = json_count(stack) == 0;
     if (ev->head && !(ev->stack_empty && !empty))
@@ -203,7 +211,7 @@ static void first_event(struct events *ev, const char *head,
     free(ev->head);
     free(ev->stack);
     ev->head = lg__report_dup(head);
-    ev->stack = stack_text(stack);
+    ev->stack = lg__report_stack_text(stack, ts_ns);
     ev->stack_empty = empty;
 }
 
@@ -230,9 +238,9 @@ static void on_event(struct state *st, const struct lg__logrec *r)
         }
         ev->begins++;
         const char *doing = json_str(json_get(root, "doing"));
-        shown_name(obj, sizeof obj, doing ? doing : "?");
+        lg__report_shown(obj, sizeof obj, doing ? doing : "?");
         snprintf(head, sizeof head, "  first: thread %s, %s:\n", who, obj);
-        first_event(ev, head, json_get(root, "stack"));
+        first_event(ev, head, json_get(root, "stack"), r->ts_ns);
         return;
     }
     ev = r->type == LG__LOGREC_DEADLOCK ? &st->deadlocks : &st->inversions;
@@ -254,19 +262,19 @@ static void on_event(struct state *st, const struct lg__logrec *r)
     if (r->type == LG__LOGREC_DEADLOCK) {
         const char *call = json_str(json_get(e, "call"));
         const char *o = json_str(json_get(e, "object"));
-        shown_name(obj, sizeof obj, o ? o : "nothing known");
-        shown_name(held, sizeof held, call ? call : "?");
+        lg__report_shown(obj, sizeof obj, o ? o : "nothing known");
+        lg__report_shown(held, sizeof held, call ? call : "?");
         snprintf(head, sizeof head, "  first: thread %s waits in %s on %s:\n",
                  who, held, obj);
     } else {
         const char *a = json_str(json_get(e, "acquired"));
         const char *h = json_str(json_get(e, "held"));
-        shown_name(obj, sizeof obj, a ? a : "?");
-        shown_name(held, sizeof held, h ? h : "?");
+        lg__report_shown(obj, sizeof obj, a ? a : "?");
+        lg__report_shown(held, sizeof held, h ? h : "?");
         snprintf(head, sizeof head, "  first: thread %s took %s while "
                  "holding %s:\n", who, obj, held);
     }
-    first_event(ev, head, json_get(e, "stack"));
+    first_event(ev, head, json_get(e, "stack"), r->ts_ns);
 }
 
 static void warn_line(struct state *st, const char *file, int *warned,
@@ -307,8 +315,15 @@ void lg__report_read(struct state *st, const char *name)
             continue;
         }
         st->records++;
-        note_proc(st, rec.pid);
-        if (rec.type == LG__LOGREC_BLOCKING)
+        note_proc(st, rec.pid, rec.ts_ns);
+        if (rec.ts_ns && (!st->t_min || rec.ts_ns < st->t_min))
+            st->t_min = rec.ts_ns;
+        if (rec.ts_ns > st->t_max)
+            st->t_max = rec.ts_ns;
+        lg__time_record(st, &rec);
+        if (rec.type == LG__LOGREC_BLOCKING_END)
+            ;   /* the timeline's only */
+        else if (rec.type == LG__LOGREC_BLOCKING)
             on_blocking(st, &rec);
         else if (rec.type == LG__LOGREC_SUMMARY)
             on_summary(st, &rec);

@@ -48,16 +48,19 @@ enum lg__logrec_type {
     LG__LOGREC_LOCK_ORDER,   /* lock_order_inversion */
     LG__LOGREC_CAP_REACHED,
     LG__LOGREC_SUMMARY,
+    LG__LOGREC_BLOCKING_END, /* blocking_end */
 };
 
 /* A line that is one record: the fields every record has, checked, and the
  * tree for the rest. Fields a type's report needs are checked too:
  * blocking_call's site (a hex string), call and stack; stall's phase;
- * deadlock's threads; lock_order_inversion's cycle; summary's sites. */
+ * deadlock's threads; lock_order_inversion's cycle; summary's sites;
+ * blocking_end's site and blocked_ms. */
 struct lg__logrec {
     enum lg__logrec_type type;
     struct json *root;       /* the whole record: json_free(root) */
     int64_t pid, tid;
+    uint64_t ts_ns;          /* 0 when the record has none */
     const char *thread;      /* in root */
 };
 
@@ -70,10 +73,30 @@ int lg__logrec_parse(const char *line, size_t len, struct lg__logrec *rec,
 
 /* Appends a stack (an array of frames) as the text report prints it: a
  * line "    #N PC in SYMBOL[ FILE:LINE] (MODULE+OFFSET)[ (inlined)]" per
- * frame, control bytes shown as '?'. Frames that do not fit in b are left
- * out and counted on a last line, which always fits when b has 64 bytes
- * free; an empty or missing stack is one line "    (no stack)". */
-void lg__logrec_stack(struct lg__buf *b, const struct json *stack);
+ * frame, control bytes shown as '?'. A frame the log gives without a
+ * "file" is looked up (lg__report_sym_lookup; ts_ns is when its record
+ * was written, 0 if unknown): a line per function inlined there, then its
+ * own. Frames that do not fit in b are left out and counted on a last
+ * line, which always fits when b has 64 bytes free; an empty or missing
+ * stack is one line "    (no stack)". */
+void lg__logrec_stack(struct lg__buf *b, const struct json *stack,
+                      uint64_t ts_ns);
+
+/* Source lines for frames of logs written without them (report-sym.c). */
+struct lg__symp_frame;
+/* on: look lines up (else lookups find nothing); err: where to warn. */
+void lg__report_sym_setup(int on, FILE *err);
+/* The functions at addr (in the module file path), innermost first, as
+ * loopguard-symbolizer finds them: their count, 0 when nothing is known,
+ * the module changed after ts_ns, or the helper cannot run (said once).
+ * *frames stays valid until lg__report_sym_release(*release) and
+ * lg__report_sym_end. */
+int lg__report_sym_lookup(const char *path, uint64_t addr, uint64_t ts_ns,
+                          const struct lg__symp_frame **frames,
+                          void **release);
+void lg__report_sym_release(void *release);
+/* Stops the helper, frees what was kept. */
+void lg__report_sym_end(void);
 
 /* `loopguard report [--exitcode=N] FILE...`, argv[0] being "report": the
  * sites and events of the logs on out, warnings on err. Returns the exit

@@ -29,6 +29,9 @@
 #   silent    a helper that never answers: the report waits symbolize_ms,
 #             one line on stderr, reports written without file:line.
 #   off       symbolize_ms=0: no helper started, frames as before.
+#   report    `loopguard report` on that log, written without file:line:
+#             its stack gets them, wait_byte's inlined frame too; not with
+#             --no-symbolize, nor from a program file changed since.
 . tests/integration/lib.sh
 
 prog="$BUILD/tests/prog-srcline"
@@ -307,4 +310,36 @@ expect_count 2 "$out" '.type == "blocking_call" and
     all(.stack[]; has("file") | not)' "off: frames as before"
 [ "$ms" -lt 400 ] || fail "off: ran $ms ms: a helper was waited for"
 echo "ok: symbolize_ms=0: no helper, no file:line"
+
+# 8. `loopguard report` looks up what the log lacks, in the module files.
+lg="$BUILD/loopguard"
+"$lg" report "$out" >"$LG_TMP/rep.txt" 2>"$LG_TMP/rep.err" ||
+    fail "report: exit $?: $(cat "$LG_TMP/rep.err")"
+[ ! -s "$LG_TMP/rep.err" ] || { cat "$LG_TMP/rep.err"; fail "report: stderr"; }
+grep -A1 " in wait_byte $src:$l_read (${prog}+0x[0-9a-f]*) (inlined)\$" \
+    "$LG_TMP/rep.txt" | grep -q " in on_tick $src:$l_tick (${prog}+0x" || {
+    cat "$LG_TMP/rep.txt"
+    fail "report: wait_byte inlined at its read, then on_tick at its call"
+}
+"$lg" report --no-symbolize "$out" >"$LG_TMP/rep0.txt" 2>&1 ||
+    fail "report --no-symbolize: exit $?"
+grep -q " in on_tick (${prog}+0x" "$LG_TMP/rep0.txt" &&
+    ! grep -q "$src:" "$LG_TMP/rep0.txt" ||
+    { cat "$LG_TMP/rep0.txt"; fail "report --no-symbolize: lines found"; }
+# A program rebuilt since its log: its lines would be another build's.
+cp "$prog" "$LG_TMP/rebuilt"
+out="$LG_TMP/rebuilt.jsonl"
+run_lg "format=json:symbolize_ms=0:log=$out" 30 "$LG_TMP/rebuilt" \
+    >/dev/null 2>&1
+[ "$rc" -eq 0 ] || fail "rebuilt: exit status $rc"
+touch -d '+1 hour' "$LG_TMP/rebuilt"
+"$lg" report "$out" >"$LG_TMP/rep1.txt" 2>"$LG_TMP/rep1.err" ||
+    fail "report of rebuilt: exit $?"
+[ "$(cat "$LG_TMP/rep1.err")" = "loopguard report: $LG_TMP/rebuilt changed \
+after the log was written: its frames are shown without file:line" ] ||
+    { cat "$LG_TMP/rep1.err"; fail "report of rebuilt: want one warning"; }
+grep -q " in on_tick ($LG_TMP/rebuilt+0x" "$LG_TMP/rep1.txt" &&
+    ! grep -q "$src:" "$LG_TMP/rep1.txt" ||
+    { cat "$LG_TMP/rep1.txt"; fail "report of rebuilt: lines found"; }
+echo "ok: report: lines looked up for a log without them, not for a changed file"
 echo "ok: srcline"

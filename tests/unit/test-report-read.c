@@ -114,7 +114,7 @@ static void test_report_read_frames(void **state)
     struct json *j = json_parse(stack, strlen(stack), NULL, 0);
     assert_non_null(j);
     lg__buf_init(&b, mem, sizeof mem);
-    lg__logrec_stack(&b, j);
+    lg__logrec_stack(&b, j, 0);
     assert_false(b.full);
     mem[b.len] = '\0';
     assert_string_equal(mem,
@@ -123,14 +123,14 @@ static void test_report_read_frames(void **state)
         "    #2 0x7f in ?? (<unknown module>+0x10)\n");
     /* Too little room: whole frames, then how many were left out. */
     lg__buf_init(&b, mem, 140);
-    lg__logrec_stack(&b, j);
+    lg__logrec_stack(&b, j, 0);
     mem[b.len] = '\0';
     assert_string_equal(mem,
         "    #0 0x55d1 in helper /s/a.c:42 (/b/prog+0x1046) (inlined)\n"
         "    ... 2 more frames not shown\n");
     json_free(j);
     lg__buf_init(&b, mem, sizeof mem);
-    lg__logrec_stack(&b, NULL);
+    lg__logrec_stack(&b, NULL, 0);
     mem[b.len] = '\0';
     assert_string_equal(mem, "    (no stack)\n");
 }
