@@ -75,8 +75,9 @@ static struct site unattributed;  /* calls at sites past the table */
 static uint64_t n_records;     /* atomic: records to write so far, the
                                   summary aside, written or not */
 
-static char *emit_write(const struct lg__record *r, size_t *len);
-static void emit(const struct lg__record *r);
+static char *emit_write(const struct lg__record *r, size_t *len,
+                        int *written);
+static int emit(const struct lg__record *r);
 
 void lg__report_init(void)
 {
@@ -268,13 +269,15 @@ char *lg__report_write(const struct lg__record *r, int violation,
      * (and, with mode=abort, the program), after any flood. */
     if (r->type != LG__REC_DEADLOCK && !record_claim())
         return NULL;
-    return emit_write(r, len);
+    return emit_write(r, len, NULL);
 }
 
-/* Writes the record. Returns its JSON for the embedder's callback (len
+/* Writes the record; *written (if not NULL) says whether the log or
+ * stderr took it. Returns its JSON for the embedder's callback (len
  * bytes; NULL when none is set), to be handed over with lg__cb_give once
  * the caller holds none of our locks (callback.c says why). */
-static char *emit_write(const struct lg__record *r, size_t *len)
+static char *emit_write(const struct lg__record *r, size_t *len,
+                        int *written)
 {
     /* Reports only. Not the summary: written at exit, when the embedder's
      * state the callback uses may already be gone; nor the cap's notice,
@@ -296,7 +299,10 @@ static char *emit_write(const struct lg__record *r, size_t *len)
             cap = sizeof emit_buf;
         n = json ? lg__format_json(emit_buf, cap, r, lg__opt.max_frames)
                  : lg__format_text(emit_buf, cap, r, lg__opt.max_frames);
-        if (lg__log_write(emit_buf, n) <= 0)
+        int w = lg__log_write(emit_buf, n);
+        if (written)
+            *written = w == 0;
+        if (w <= 0)
             break;
     }
     if (cb && json) {
@@ -312,12 +318,15 @@ static char *emit_write(const struct lg__record *r, size_t *len)
     return cb;
 }
 
-static void emit(const struct lg__record *r)
+/* 1 when the record was written. */
+static int emit(const struct lg__record *r)
 {
     size_t len;
-    char *cb = emit_write(r, &len);
+    int written = 0;
+    char *cb = emit_write(r, &len, &written);
     if (cb)
         lg__cb_give(cb, len);
+    return written;
 }
 
 /* The call's stack as reports show it: the wrapped function, then its
@@ -335,8 +344,8 @@ static int symbolize_call(const struct lg__wait *w, void *const *pcs, int n,
 
 /* The loop of the report: the thread's innermost mark, or the runner
  * found in its stack (sl, when sl->runner >= 0). The stack is the call's,
- * symbolized (ns < 0: not yet). */
-static void report(const struct lg__wait *w, void *const *pcs, int n,
+ * symbolized (ns < 0: not yet). Returns 1 when it was written. */
+static int report(const struct lg__wait *w, void *const *pcs, int n,
                    uint64_t key, const struct lg__stack_loop *sl,
                    struct lg__sym *stack, int ns)
 {
@@ -384,7 +393,7 @@ static void report(const struct lg__wait *w, void *const *pcs, int n,
         r.loop_stack = lstack;
         r.nloop_stack = nl;
     }
-    emit(&r);
+    return emit(&r);
 }
 
 /* The site's suppression verdict: decided on its first call (by every
@@ -524,8 +533,8 @@ void lg__wait_begin(struct lg__wait *w)
     } else {
         __atomic_add_fetch(&n_violations, 1, __ATOMIC_RELAXED);
         if ((fresh || !lg__opt.dedupe) && record_claim()) {
-            report(w, pcs, n, key, &sl, stack, ns);
-            w->recorded = 1;
+            /* Its end follows a record that was written, not one lost. */
+            w->recorded = report(w, pcs, n, key, &sl, stack, ns);
             w->key = key;
         }
     }
@@ -547,7 +556,8 @@ out:
 /* The record that a reported call returned, for the timeline of
  * `loopguard report --html`: JSON logs only (a text reader has the
  * summary's times), outside max_reports (it follows a record the cap let
- * through), never to the embedder's callback. */
+ * through and the log took: a JSON log holds at most twice max_reports
+ * records, and the two special ones), never to the embedder's callback. */
 static void report_end(const struct lg__wait *w, uint64_t blocked_ns)
 {
     if (lg__opt.format != LG__FORMAT_JSON)
@@ -562,7 +572,7 @@ static void report_end(const struct lg__wait *w, uint64_t blocked_ns)
     r.site = w->key;
     r.blocked_ns = blocked_ns;
     size_t len;
-    emit_write(&r, &len);
+    emit_write(&r, &len, NULL);
     lg__tls.in_shim = in_shim;
     pthread_setcancelstate(cancel_state, NULL);
     errno = saved;

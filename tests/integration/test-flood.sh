@@ -30,7 +30,11 @@ expect_result "$LG_TMP/out" $sites 2
 expect_count 1000 "$f" '.type == "blocking_call"' "cap: records written"
 expect_count 1 "$f" '.type == "cap_reached" and .max_reports == 1000' \
     "cap: the cap line"
-expect_count 1002 "$f" 'true' "cap: records in all (1000, the cap, summary)"
+expect_count 1002 "$f" '.type != "blocking_end"' \
+    "cap: records in all (1000, the cap, summary)"
+# Each written record's end follows it (JSON logs, outside the cap): the
+# log holds at most twice the cap, and the special ones.
+expect_count 1000 "$f" '.type == "blocking_end"' "cap: an end per record"
 # Each record a distinct site: dedupe past the table, under the cap.
 n=$(jq -s '[.[] | select(.type == "blocking_call") | .site] | unique |
     length' "$f")
