@@ -377,6 +377,8 @@ struct lg__loop_view {
     uint64_t gen;                     /* the record's identity */
     pid_t tid;
     uint32_t progress;                /* changes whenever the loop polls */
+    uint64_t busy_ns;                 /* when it last went busy (0: never
+                                         seen): a stall's start */
     uint8_t idle;                     /* inside the loop's own wait */
     uint8_t in_call;                  /* in a wrapped call: below valid */
     uint8_t has_mark;
