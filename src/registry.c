@@ -114,10 +114,11 @@ static inline void progress(struct lg__thread *rec)
 
 /* Progress that starts a busy spell: a stall that follows is measured
  * from here, not from when the watchdog, a quarter of stall_ms later at
- * most, saw the progress. */
+ * most, saw the progress. The coarse clock: this runs on every turn of
+ * the loop, and a stall taken to start a tick early is never short. */
 static inline void progress_busy(struct lg__thread *rec)
 {
-    __atomic_store_n(&rec->busy_ns, lg__now_ns(), __ATOMIC_RELAXED);
+    __atomic_store_n(&rec->busy_ns, lg__coarse_ns(), __ATOMIC_RELAXED);
     progress(rec);
 }
 
