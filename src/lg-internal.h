@@ -377,6 +377,8 @@ struct lg__loop_view {
     uint64_t gen;                     /* the record's identity */
     pid_t tid;
     uint32_t progress;                /* changes whenever the loop polls */
+    uint64_t busy_ns;                 /* when it last went busy (0: never
+                                         seen): a stall's start */
     uint8_t idle;                     /* inside the loop's own wait */
     uint8_t in_call;                  /* in a wrapped call: below valid */
     uint8_t has_mark;
@@ -485,6 +487,10 @@ extern volatile int lg__exiting LG__INTERNAL;
 
 /* Monotonic and wall clocks in nanoseconds. */
 LG__INTERNAL uint64_t lg__now_ns(void);
+/* lg__now_ns's clock as of the kernel's last tick (a few ms behind at
+ * most, never ahead), at a third of its cost: for times taken on every
+ * turn of a loop. */
+LG__INTERNAL uint64_t lg__coarse_ns(void);
 LG__INTERNAL uint64_t lg__wall_ns(void);
 
 /* ---------------------------------------------------------------------------

@@ -29,6 +29,10 @@ struct lg__thread {
     uint8_t in_call;                  /* in a wrapped blocking call */
     uint8_t stack_found;              /* on a loop found by its stack */
     uint32_t progress;                /* bumped at every own poll */
+    uint64_t busy_ns;                 /* when it last went busy: left its
+                                         own wait, polled without waiting,
+                                         entered or left a loop; written
+                                         before progress */
     uint8_t stalled;                  /* a stall was reported and has not
                                          ended: whoever clears it (the
                                          thread back in its loop, or the
@@ -106,6 +110,16 @@ static inline void progress(struct lg__thread *rec)
     __atomic_store_n(&rec->progress, rec->progress + 1, __ATOMIC_SEQ_CST);
     if (LG__UNLIKELY(__atomic_load_n(&rec->stalled, __ATOMIC_SEQ_CST)))
         stall_over(rec);
+}
+
+/* Progress that starts a busy spell: a stall that follows is measured
+ * from here, not from when the watchdog, a quarter of stall_ms later at
+ * most, saw the progress. The coarse clock: this runs on every turn of
+ * the loop, and a stall taken to start a tick early is never short. */
+static inline void progress_busy(struct lg__thread *rec)
+{
+    __atomic_store_n(&rec->busy_ns, lg__coarse_ns(), __ATOMIC_RELAXED);
+    progress(rec);
 }
 
 static void thread_exit(void *p)
@@ -206,7 +220,7 @@ int lg__loop_enter(int kind, int via, const void *id, const void *runner,
     t->depth++;
     if (rec) {
         __atomic_store_n(&rec->on_loop, 1, __ATOMIC_RELAXED);
-        progress(rec);
+        progress_busy(rec);
     }
     lg__watch_loop();
     t->in_shim = was;
@@ -226,7 +240,7 @@ int lg__loop_leave(void)
         if (t->depth < LG__MAX_NEST)
             rec->depth_recorded = t->depth;
         __atomic_store_n(&rec->on_loop, t->depth != 0, __ATOMIC_RELAXED);
-        progress(rec);
+        progress_busy(rec);
     }
     return 0;
 }
@@ -236,7 +250,10 @@ void lg__loop_idle(int idle)
     struct lg__thread *rec = lg__tls.rec;
     if (!rec)
         return;
-    progress(rec);
+    if (idle)
+        progress(rec);
+    else
+        progress_busy(rec);
     __atomic_store_n(&rec->idle, (uint8_t)idle, __ATOMIC_RELEASE);
 }
 
@@ -244,7 +261,7 @@ void lg__loop_tick(void)
 {
     struct lg__thread *rec = lg__tls.rec;
     if (rec)
-        progress(rec);
+        progress_busy(rec);
 }
 
 void lg__stack_loop_own(const struct lg__stack_loop *sl, void *const *pcs,
@@ -364,7 +381,10 @@ int lg__registry_loops(struct lg__loop_view *out, int max)
         struct lg__loop_view *v = &out[n++];
         v->gen = rec->gen;
         v->tid = rec->tid;
-        v->progress = __atomic_load_n(&rec->progress, __ATOMIC_RELAXED);
+        /* progress first: the busy_ns then read is that progress's, or
+         * a later one's (written before its progress). */
+        v->progress = __atomic_load_n(&rec->progress, __ATOMIC_SEQ_CST);
+        v->busy_ns = __atomic_load_n(&rec->busy_ns, __ATOMIC_RELAXED);
         v->idle = __atomic_load_n(&rec->idle, __ATOMIC_ACQUIRE);
         v->in_call = __atomic_load_n(&rec->in_call, __ATOMIC_ACQUIRE);
         v->stack_found = rec->stack_found;

@@ -229,7 +229,10 @@ static void stall_check(uint64_t now, uint64_t limit)
         w->seen = 1;
         if (fresh || v->idle || v->progress != w->progress) {
             w->progress = v->progress;
-            w->since_ns = now;
+            /* Busy since it left its wait, which may be most of a tick
+             * ago: a stall's length is the loop's, not our view of it. */
+            w->since_ns = !v->idle && v->busy_ns && v->busy_ns <= now
+                              ? v->busy_ns : now;
             w->reported = 0;
             w->graced = 0;
             continue;
