@@ -5,7 +5,11 @@
  * will ever fill; only the preload (through uv_run) knows this thread runs
  * a loop. `callback`: lg_chan_recv_blocking, then lg_chan_send_blocking, in
  * the channel's own recv callback, a thread lg_chan knows by itself. Prints
- * each result; exits 0 when every call returned -EDEADLK within 100 ms. */
+ * each result; exits 0 when every call returned -EDEADLK. Nothing will
+ * ever fill or drain the channel: a call that waited would never return
+ * (the test kills it), so returning at all is returning at once; the time
+ * printed is only for the reader (the first report of a process waits for
+ * the symbolizer, longer on a loaded machine). */
 #include <errno.h>
 #include <loopguard.h>
 #include <stdio.h>
@@ -33,7 +37,7 @@ static void note(const char *call, int r, uint64_t start)
 
     printf("%s: %s after %.3f ms\n", call, lg_err_name(r), ms);
     calls++;
-    refused += r == -EDEADLK && ms < 100;
+    refused += r == -EDEADLK;
 }
 
 static void on_tick(uv_timer_t *t)
