@@ -1,5 +1,5 @@
 /* prog-uv-sync-fs DIR: libuv fs requests made on the loop thread, with and
- * without a callback (test-uv-sync-fs). A request made without
+ * without a callback, and joins (test-uv-sync-fs). A request made without
  * a callback runs on the loop thread itself, from uv_fs_read: its blocking
  * is the program's. Each case is its own timer callback, so a report's
  * stack names it:
@@ -12,7 +12,10 @@
  *                   reported (open, read);
  *   on_read_file    uv_fs_read of a regular file, no callback: not reported;
  *   on_read_async   uv_fs_read of a pipe with a callback: runs on the
- *                   thread pool, not reported (nor the pool's start).
+ *                   thread pool, not reported (nor the pool's start);
+ *   on_join         uv_thread_join in a callback: reported (pthread_join);
+ *                   another thread it starts is joined by main after
+ *                   uv_run returned: not reported.
  * Built twice: on the shared libuv (prog-uv-sync-fs, found through the
  * uv_fs_* and uv_run wrappers) and on libuv's static archive
  * (loops/uv-static-sync-fs, found through the stack). Each pipe holds its
@@ -42,10 +45,15 @@ static void check(int ok, int line, const char *what)
 static int read_pipe[2], write_pipe[2], async_pipe[2];
 static int file_fd;
 static char fifo[4096];
-static uv_thread_t fifo_writer;
+static uv_thread_t fifo_writer, late;
 static int ran, async_done;
 static char byte, abyte;
 static uv_buf_t buf;
+
+static void noop(void *arg)
+{
+    (void)arg;
+}
 
 static void write_fifo(void *arg)
 {
@@ -123,12 +131,21 @@ static void on_read_async(uv_timer_t *t)
     done(t);
 }
 
+static void on_join(uv_timer_t *t)
+{
+    uv_thread_t th;
+    ASSERT(uv_thread_create(&th, noop, NULL) == 0);
+    ASSERT(uv_thread_join(&th) == 0);
+    ASSERT(uv_thread_create(&late, noop, NULL) == 0);
+    done(t);
+}
+
 int main(int argc, char **argv)
 {
-    static uv_timer_t timers[5];
-    static const uv_timer_cb cases[5] = {
+    static uv_timer_t timers[6];
+    static const uv_timer_cb cases[6] = {
         on_read_pipe, on_write_pipe, on_open_fifo,
-        on_read_file, on_read_async,
+        on_read_file, on_read_async, on_join,
     };
     char file[4096];
     ASSERT(argc == 2);
@@ -145,13 +162,15 @@ int main(int argc, char **argv)
     ASSERT(uv_thread_create(&fifo_writer, write_fifo, NULL) == 0);
 
     uv_loop_t *loop = uv_default_loop();
-    for (int i = 0; i < 5; i++) {
+    for (int i = 0; i < 6; i++) {
         ASSERT(uv_timer_init(loop, &timers[i]) == 0);
         ASSERT(uv_timer_start(&timers[i], cases[i], 0, 0) == 0);
     }
     ASSERT(uv_run(loop, UV_RUN_DEFAULT) == 0);
+    /* After the loop returned: no loop thread any more. */
+    ASSERT(uv_thread_join(&late) == 0);
     ASSERT(uv_thread_join(&fifo_writer) == 0);
-    ASSERT(ran == 5 && async_done == 1);
+    ASSERT(ran == 6 && async_done == 1);
     ASSERT(uv_loop_close(loop) == 0);
     return 0;
 }

@@ -5,13 +5,15 @@
 #   entry  the shared libuv: uv_run and the uv_fs_* requests are wrapped;
 #   stack  libuv's static archive linked in (loops/uv-static-sync-fs):
 #          uv_run and uv__fs_work are found through the stack.
-# On each, exactly four records, each in its timer callback, on a libuv
+# On each, exactly five records, each in its timer callback, on a libuv
 # loop: a read of a pipe under uv_fs_read (on_read_pipe), a write to a pipe
 # under uv_fs_write (on_write_pipe), the open of a FIFO under uv_fs_open
-# and its read (on_open_fifo). None for uv_fs_read of a regular file, none
-# for uv_fs_read of a pipe with a callback (the thread pool reads it),
-# none for the thread pool's start, none for a write() the callback makes
-# itself (a write is judged only inside a synchronous request).
+# and its read (on_open_fifo), and uv_thread_join's pthread_join
+# (on_join). None for uv_fs_read of a regular file, none for uv_fs_read
+# of a pipe with a callback (the thread pool reads it), none for the
+# thread pool's start, none for a write() the callback makes itself (a
+# write is judged only inside a synchronous request), none for the
+# uv_thread_join main makes after uv_run returned.
 . tests/integration/lib.sh
 
 # under A B: frame A is innermost to frame B in the record's stack.
@@ -30,7 +32,7 @@ check() {
     export VIA="$via"
     on_loop='.type == "blocking_call" and .loop.kind == "libuv"
         and .loop.via == $ENV.VIA'
-    expect_count 4 "$out" '.type == "blocking_call"' "$via: records"
+    expect_count 5 "$out" '.type == "blocking_call"' "$via: records"
     expect_count 1 "$out" "$under $on_loop and .call == \"read\"
         and (.object | test(\"^fd [0-9]+ \\\\(pipe\\\\)$\"))
         and under(\"uv_fs_read\"; \"on_read_pipe\")" \
@@ -46,11 +48,19 @@ check() {
     expect_count 1 "$out" "$under $on_loop and .call == \"read\"
         and under(\"uv_fs_read\"; \"on_open_fifo\")" \
         "$via: uv_fs_read of the FIFO without a callback"
+    expect_count 1 "$out" "$on_loop and .call == \"pthread_join\"
+        and .stack[1].symbol == \"uv_thread_join\"
+        and .stack[2].symbol == \"on_join\"" \
+        "$via: uv_thread_join in a callback"
     expect_count 0 "$out" '.type == "blocking_call" and any(.stack[];
         .symbol // "" | test("on_read_file|on_read_async"))' \
         "$via: a regular file, a request with a callback"
-    echo "ok: $via: four records, each in its callback; none for a regular"
-    echo "    file, a request with a callback, nor a write() of its own"
+    expect_count 1 "$out" '.type == "blocking_call"
+        and .call == "pthread_join"' \
+        "$via: joins (not the one after uv_run)"
+    echo "ok: $via: five records, each in its callback; none for a regular"
+    echo "    file, a request with a callback, a write() of its own, nor a"
+    echo "    join after uv_run"
 }
 
 check entry "$BUILD/tests/prog-uv-sync-fs"
