@@ -244,15 +244,14 @@ $(GLIB_BIN): $(BUILD)/tests/loops/%: $(LOOPS)/%.c $(LOOPS)/glib-clean.c \
 
 # libuv linked in from libuv1-dev's static archive (test-static-uv).
 UV_STATIC_LIBS := $(shell pkg-config --libs --static libuv-static 2>/dev/null)
-UV_STATIC_BIN := $(BUILD)/tests/loops/uv-static-clean $(BUILD)/tests/loops/uv-static-block
+UV_STATIC_BIN := $(BUILD)/tests/loops/uv-static-clean \
+                 $(BUILD)/tests/loops/uv-static-block \
+                 $(BUILD)/tests/loops/uv-static-sync-fs
 
 $(BUILD)/tests/loops/uv-static-clean: tests/integration/prog-uv-clean.c
-	@mkdir -p $(@D)
-	@echo "  CC      $@"
-	$(Q)$(CC) $(CPPFLAGS_ALL) $(UV_CFLAGS) $(CFLAGS_ALL) -o $@ $< \
-	    $(UV_STATIC_LIBS)
-
 $(BUILD)/tests/loops/uv-static-block: $(LOOPS)/uv-static-block.c
+$(BUILD)/tests/loops/uv-static-sync-fs: tests/integration/prog-uv-sync-fs.c
+$(UV_STATIC_BIN):
 	@mkdir -p $(@D)
 	@echo "  CC      $@"
 	$(Q)$(CC) $(CPPFLAGS_ALL) $(UV_CFLAGS) $(CFLAGS_ALL) -o $@ $< \

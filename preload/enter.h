@@ -58,6 +58,7 @@ static inline void lg_wait_init(struct lg__wait *w, const char *call,
     w->recorded = 0;
     w->touch = NULL;
     w->touch_fd = -1;
+    w->fs_only = 0;
 }
 
 /* The exported wrapper of a call whose slow path is name##_slow(caller,

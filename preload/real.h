@@ -73,4 +73,23 @@ void lg__preload_loops_init(void);
          ? lg__real_##c                                                       \
          : (__typeof__(lg__real_##c))lg__preload_resolve(LG__SYMIDX_##c))
 
+/* A loop library's function called by a plugin dlopened with RTLD_LOCAL
+ * that links its own copy (wrap-loop.c): RTLD_NEXT cannot see it, the
+ * caller's own scope can. The pointer in caller's scope, or NULL. */
+void *lg__preload_in_scope_of(void *caller, const char *name, void *self);
+
+/* The real function of an OPTIONAL row c of a loop library: the resolved
+ * one, else the caller's scope's, else REAL(c), which says it is missing
+ * and aborts. Each such row needs REAL_IN_SCOPE_FALLBACK(c) once. */
+#define REAL_IN_SCOPE(c, caller)                                              \
+    (LG__LIKELY(lg__real_##c != NULL) ? lg__real_##c                          \
+                                      : real_in_scope_##c(caller))
+
+#define REAL_IN_SCOPE_FALLBACK(c)                                             \
+    static LG__COLD __typeof__(lg__real_##c) real_in_scope_##c(void *caller)  \
+    {                                                                         \
+        void *f = lg__preload_in_scope_of(caller, #c, (void *)c);             \
+        return f ? (__typeof__(lg__real_##c))f : REAL(c);                     \
+    }
+
 #endif

@@ -1,7 +1,7 @@
 /* Calls that create descriptors forget what the fd class cache held for the
  * new number. Closes made inside libc (fclose, pclose, closedir) bypass the
  * close wrapper; without this, a number they freed could be reused with the
- * old answer still cached. */
+ * old answer still cached. An open of a FIFO may also wait (below). */
 #include <fcntl.h>
 #include <stdarg.h>
 #include <sys/epoll.h>
@@ -9,6 +9,7 @@
 #include <sys/inotify.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/timerfd.h>
 #include <unistd.h>
 
@@ -42,29 +43,52 @@ static int fresh_pair(int r, const int fds[2])
         va_end(ap);                                                           \
     }
 
-LG_EXPORT int open(const char *path, int flags, ...)
+/* An open that may wait for another process: a FIFO opened for reading
+ * only or for writing only, without O_NONBLOCK, waits for its other end
+ * (O_RDWR never does on Linux, nor O_CREAT|O_EXCL, which fails on an
+ * existing file). Judged only inside a synchronous libuv fs request
+ * (uv_fs_open, Node's fs.openSync: fs_only, report.c), where telling a
+ * FIFO costs one fstatat. */
+static int opens_fifo(int dir, const char *path, int flags)
 {
-    OPEN_MODE(flags, flags);
-    return fresh(REAL(open)(path, flags, mode));
+    if (!path || (flags & (O_NONBLOCK | O_PATH)) ||
+        (flags & O_ACCMODE) == O_RDWR ||
+        (flags & (O_CREAT | O_EXCL)) == (O_CREAT | O_EXCL))
+        return 0;
+    struct stat st;
+    int saved = errno;
+    int fifo = fstatat(dir, path, &st, 0) == 0 && S_ISFIFO(st.st_mode);
+    errno = saved;
+    return fifo;
 }
 
-LG_EXPORT int open64(const char *path, int flags, ...)
-{
-    OPEN_MODE(flags, flags);
-    return fresh(REAL(open64)(path, flags, mode));
-}
+/* open and its kin; `dparam` and `darg` are the directory parameter and
+ * argument of the *at forms, with their comma, or empty. */
+#define OPEN_WRAP(name, dparam, darg, dir)                                    \
+    static LG__COLD int name##_fifo(void *caller, LG_UNPAREN dparam           \
+                                    const char *path, int flags, mode_t mode) \
+    {                                                                         \
+        struct lg__wait w;                                                    \
+        int r;                                                                \
+        lg_wait_init(&w, #name, (void *)REAL(name), caller, -1);              \
+        lg__object_path(&w, "fifo", path);                                    \
+        w.fs_only = 1;                                                        \
+        LG_BLOCKING(&w, r = REAL(name)(LG_UNPAREN darg path, flags, mode));   \
+        return r;                                                             \
+    }                                                                         \
+    LG_EXPORT int name(LG_UNPAREN dparam const char *path, int flags, ...)    \
+    {                                                                         \
+        OPEN_MODE(flags, flags);                                              \
+        if (lg__tls_sync_fs() && opens_fifo(dir, path, flags))                \
+            return fresh(name##_fifo(__builtin_return_address(0),             \
+                                     LG_UNPAREN darg path, flags, mode));     \
+        return fresh(REAL(name)(LG_UNPAREN darg path, flags, mode));          \
+    }
 
-LG_EXPORT int openat(int dir, const char *path, int flags, ...)
-{
-    OPEN_MODE(flags, flags);
-    return fresh(REAL(openat)(dir, path, flags, mode));
-}
-
-LG_EXPORT int openat64(int dir, const char *path, int flags, ...)
-{
-    OPEN_MODE(flags, flags);
-    return fresh(REAL(openat64)(dir, path, flags, mode));
-}
+OPEN_WRAP(open, (), (), AT_FDCWD)
+OPEN_WRAP(open64, (), (), AT_FDCWD)
+OPEN_WRAP(openat, (int dir,), (dir,), dir)
+OPEN_WRAP(openat64, (int dir,), (dir,), dir)
 
 LG_EXPORT int dup(int fd)
 {

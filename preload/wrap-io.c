@@ -1,12 +1,13 @@
-/* Receives on descriptors, and writes to pipes made here. A receive on a
- * pipe, socket pair or eventfd made here may count toward a deadlock
- * (pipes.c); only a pipe's writers are noted (write, writev), so only a
- * pipe read can be a self-wait: a pair's other end may be written by
- * send() and its kin, which are not wrapped, and an eventfd's writers
- * are not noted. Receives count only on a descriptor that may wait for
- * another thread or process: not O_NONBLOCK, not a regular file,
- * directory, block device or /dev/null-like device (the fd class cache,
- * fdclass.c), and not a call with MSG_DONTWAIT. */
+/* Receives on descriptors, and writes. A receive on a pipe, socket pair
+ * or eventfd made here may count toward a deadlock (pipes.c); only a
+ * pipe's writers are noted (write, writev), so only a pipe read can be a
+ * self-wait: a pair's other end may be written by send() and its kin,
+ * which are not wrapped, and an eventfd's writers are not noted. Receives
+ * count only on a descriptor that may wait for another thread or process:
+ * not O_NONBLOCK, not a regular file, directory, block device or
+ * /dev/null-like device (the fd class cache, fdclass.c), and not a call
+ * with MSG_DONTWAIT. Writes count on such a descriptor only inside a
+ * synchronous libuv fs request (below). */
 #include <sys/socket.h>
 #include <sys/uio.h>
 
@@ -85,8 +86,12 @@ FD_RECV(recvmmsg, int,
          struct timespec *tmo),
         (fd, vec, vlen, flags, tmo), flags, 0)
 
-/* Writes: forwarded, after noting who wrote to a pipe made here (touch.c),
- * for the self-wait check of a loop thread that reads it. */
+/* Writes: noted when to a pipe made here (touch.c), for the self-wait
+ * check of a loop thread that reads it. A write is no receive, but one
+ * made by a libuv fs request the program made without a callback
+ * (uv_fs_write, Node's fs.writeSync) waits, on a full pipe, for a reader
+ * the program asked libuv to wait for: on a descriptor that may block, it
+ * is judged there (fs_only; report.c) and nowhere else. */
 static inline void wrote(int fd)
 {
     const void *key = lg__pipe_key(fd);
@@ -94,14 +99,29 @@ static inline void wrote(int fd)
         lg__touch(key, 1);
 }
 
-LG_EXPORT ssize_t write(int fd, const void *buf, size_t n)
-{
-    wrote(fd);
-    return REAL(write)(fd, buf, n);
-}
+#define FD_SEND(name, params, args, empty)                                    \
+    static LG__COLD ssize_t name##_slow(void *caller, LG_UNPAREN params)      \
+    {                                                                         \
+        unsigned cls = (empty) ? 0 : lg__fd_class(fd);                        \
+        if ((cls & LG__FD_STATE_MASK) != LG__FD_BLOCKING)                     \
+            return REAL(name) args;                                           \
+        struct lg__wait w;                                                    \
+        ssize_t r;                                                            \
+        lg_wait_init(&w, #name, (void *)REAL(name), caller, -1);              \
+        lg__object_fd(&w, fd, cls);                                           \
+        w.fs_only = 1;                                                        \
+        LG_BLOCKING(&w, r = REAL(name) args);                                 \
+        fd_learn(fd, r);                                                      \
+        return r;                                                             \
+    }                                                                         \
+    LG_EXPORT ssize_t name params                                             \
+    {                                                                         \
+        wrote(fd);                                                            \
+        if (!lg__tls_sync_fs())                                               \
+            return REAL(name) args;                                           \
+        return name##_slow(__builtin_return_address(0), LG_UNPAREN args);     \
+    }
 
-LG_EXPORT ssize_t writev(int fd, const struct iovec *iov, int cnt)
-{
-    wrote(fd);
-    return REAL(writev)(fd, iov, cnt);
-}
+FD_SEND(write, (int fd, const void *buf, size_t n), (fd, buf, n), n == 0)
+FD_SEND(writev, (int fd, const struct iovec *iov, int cnt), (fd, iov, cnt),
+        cnt <= 0)

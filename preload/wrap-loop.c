@@ -74,7 +74,8 @@ void lg__preload_loops_init(void)
  * RTLD_LOCAL links its own libuv (or GLib...), which only that plugin's
  * scope reaches; its call still binds to our wrapper, which comes first.
  * Looked up in the caller's scope, through its own handle. */
-static LG__COLD void *in_scope_of(void *caller, const char *name, void *self)
+LG__COLD void *lg__preload_in_scope_of(void *caller, const char *name,
+                                       void *self)
 {
     Dl_info info;
     void *f = NULL;
@@ -91,20 +92,6 @@ static LG__COLD void *in_scope_of(void *caller, const char *name, void *self)
     return f == self ? NULL : f;
 }
 
-/* The real function of row c: the resolved one, else the caller's scope's,
- * else REAL(c), which says it is missing and aborts. */
-#define RUNNER(c, caller)                                                     \
-    (LG__LIKELY(lg__real_##c != NULL)                                         \
-         ? lg__real_##c                                                       \
-         : runner_fallback_##c(caller))
-
-#define RUNNER_FALLBACK(c)                                                    \
-    static LG__COLD __typeof__(lg__real_##c) runner_fallback_##c(void *caller) \
-    {                                                                         \
-        void *f = in_scope_of(caller, #c, (void *)c);                         \
-        return f ? (__typeof__(lg__real_##c))f : REAL(c);                     \
-    }
-
 /* Marks the thread for the runner's duration. Returns 1 when it did. */
 static int runner_enter(int kind, const void *id, const void *real,
                         const char *const *thin, void *caller)
@@ -114,17 +101,17 @@ static int runner_enter(int kind, const void *id, const void *real,
     return lg__loop_enter(kind, LG__VIA_ENTRY, id, real, caller) == 0;
 }
 
-RUNNER_FALLBACK(uv_run)
-RUNNER_FALLBACK(event_base_loop)
-RUNNER_FALLBACK(event_base_dispatch)
-RUNNER_FALLBACK(ev_run)
-RUNNER_FALLBACK(g_main_loop_run)
-RUNNER_FALLBACK(g_main_context_iteration)
+REAL_IN_SCOPE_FALLBACK(uv_run)
+REAL_IN_SCOPE_FALLBACK(event_base_loop)
+REAL_IN_SCOPE_FALLBACK(event_base_dispatch)
+REAL_IN_SCOPE_FALLBACK(ev_run)
+REAL_IN_SCOPE_FALLBACK(g_main_loop_run)
+REAL_IN_SCOPE_FALLBACK(g_main_context_iteration)
 
 LG_EXPORT int uv_run(uv_loop_t *loop, uv_run_mode mode)
 {
     int (*real)(uv_loop_t *, uv_run_mode) =
-        RUNNER(uv_run, __builtin_return_address(0));
+        REAL_IN_SCOPE(uv_run, __builtin_return_address(0));
     int in = runner_enter(LG__LOOP_LIBUV, loop, (const void *)real,
                           lg__uv_thin, __builtin_return_address(0));
     int r = real(loop, mode);
@@ -136,7 +123,7 @@ LG_EXPORT int uv_run(uv_loop_t *loop, uv_run_mode mode)
 LG_EXPORT int event_base_loop(struct event_base *base, int flags)
 {
     int (*real)(struct event_base *, int) =
-        RUNNER(event_base_loop, __builtin_return_address(0));
+        REAL_IN_SCOPE(event_base_loop, __builtin_return_address(0));
     int in = runner_enter(LG__LOOP_LIBEVENT, base, (const void *)real,
                           no_thin, __builtin_return_address(0));
     int r = real(base, flags);
@@ -148,7 +135,7 @@ LG_EXPORT int event_base_loop(struct event_base *base, int flags)
 LG_EXPORT int event_base_dispatch(struct event_base *base)
 {
     int (*real)(struct event_base *) =
-        RUNNER(event_base_dispatch, __builtin_return_address(0));
+        REAL_IN_SCOPE(event_base_dispatch, __builtin_return_address(0));
     int in = runner_enter(LG__LOOP_LIBEVENT, base, (const void *)real,
                           no_thin, __builtin_return_address(0));
     int r = real(base);
@@ -160,7 +147,7 @@ LG_EXPORT int event_base_dispatch(struct event_base *base)
 LG_EXPORT int ev_run(struct ev_loop *loop, int flags)
 {
     int (*real)(struct ev_loop *, int) =
-        RUNNER(ev_run, __builtin_return_address(0));
+        REAL_IN_SCOPE(ev_run, __builtin_return_address(0));
     int in = runner_enter(LG__LOOP_LIBEV, loop, (const void *)real, no_thin,
                           __builtin_return_address(0));
     int r = real(loop, flags);
@@ -172,7 +159,7 @@ LG_EXPORT int ev_run(struct ev_loop *loop, int flags)
 LG_EXPORT void g_main_loop_run(struct _GMainLoop *loop)
 {
     void (*real)(struct _GMainLoop *) =
-        RUNNER(g_main_loop_run, __builtin_return_address(0));
+        REAL_IN_SCOPE(g_main_loop_run, __builtin_return_address(0));
     int in = runner_enter(LG__LOOP_GLIB, loop, (const void *)real, glib_thin,
                           __builtin_return_address(0));
     real(loop);
@@ -184,7 +171,7 @@ LG_EXPORT int g_main_context_iteration(struct _GMainContext *ctx,
                                        int may_block)
 {
     int (*real)(struct _GMainContext *, int) =
-        RUNNER(g_main_context_iteration, __builtin_return_address(0));
+        REAL_IN_SCOPE(g_main_context_iteration, __builtin_return_address(0));
     int in = runner_enter(LG__LOOP_GLIB, ctx, (const void *)real, glib_thin,
                           __builtin_return_address(0));
     int r = real(ctx, may_block);

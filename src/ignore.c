@@ -8,7 +8,16 @@
  * thin public wrappers of a blocking primitive (uv_cond_wait,
  * g_async_queue_pop), the program asked to block, and is reported; any
  * other entry point (uv_spawn, uv_queue_work, g_idle_add) blocks only for
- * its own bookkeeping. */
+ * its own bookkeeping.
+ *
+ * Except a libuv fs request made without a callback: libuv runs it on the
+ * calling thread, from uv_fs_read itself, and its read of a pipe is the
+ * program's blocking. A shared libuv's static uv__fs_work has no name a
+ * stack could show (no .symtab), so the preload wraps the exported
+ * requests instead and marks the thread for the call (lg__tls.sync_fs);
+ * with a callback the request runs on the thread pool, never on a loop
+ * thread. A libuv linked into the program is judged by its stack
+ * (loopcat.c). */
 #include <dlfcn.h>
 #include <elf.h>
 #include <link.h>
@@ -118,6 +127,8 @@ void lg__ignore_library(const void *entry,
 
 int lg__ignored_caller(void *const *pcs, int n)
 {
+    if (lg__tls.sync_fs)
+        return 0;
     int nl = __atomic_load_n(&n_lib_segs, __ATOMIC_ACQUIRE);
     int nt = __atomic_load_n(&n_thin, __ATOMIC_ACQUIRE);
     if (nl == 0)
@@ -127,6 +138,11 @@ int lg__ignored_caller(void *const *pcs, int n)
     while (i < n && in_ranges(lib_segs, nl, (uintptr_t)pcs[i] - 1))
         i++;
     return i > 0 && !in_ranges(thin, nt, (uintptr_t)pcs[i - 1] - 1);
+}
+
+int lg__in_sync_fs(void *const *pcs, int n)
+{
+    return lg__tls.sync_fs || lg__loopcat_sync_fs(pcs, n);
 }
 
 int lg__in_loop_library(uintptr_t pc)

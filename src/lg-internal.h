@@ -41,6 +41,10 @@ struct lg__tls {
                                  polls are signs of life */
     uint8_t noslot;           /* the wait-slot table was full: do not
                                  look again (park.c) */
+    uint8_t sync_fs;          /* inside a libuv fs request made without a
+                                 callback on a loop thread (the preload's
+                                 uv_fs_* wrappers): libuv's calls are the
+                                 program's (ignore.c) */
     uint16_t allow;           /* lg_allow_blocking_begin() scopes open:
                                  blocking calls are not reported */
     uint32_t id;              /* unique per thread, from 1, given on first
@@ -67,6 +71,21 @@ extern uint8_t lg__stack_loops __attribute__((visibility("default")));
 static inline int lg__tls_on_loop(void)
 {
     return LG__UNLIKELY(lg__tls.depth != 0 || lg__stack_loops) &&
+           !lg__tls.in_shim;
+}
+
+/* Set once at start-up when a libuv compiled into the program has its fs
+ * code (uv__fs_work, loopcat.c): only the stack tells whether a write or
+ * an open is made by a synchronous fs request. */
+extern uint8_t lg__stack_uv_fs __attribute__((visibility("default")));
+
+/* True when the calling thread may be inside a libuv fs request made
+ * without a callback on a loop thread, where a write or an open of a FIFO
+ * counts too: the test the fast path of write, writev and open makes, at
+ * the cost of lg__tls_on_loop. */
+static inline int lg__tls_sync_fs(void)
+{
+    return LG__UNLIKELY(lg__tls.sync_fs || lg__stack_uv_fs) &&
            !lg__tls.in_shim;
 }
 
@@ -314,12 +333,16 @@ struct lg__stack_loop {
 /* Scans the program's symbols for runners; from lg__init() only. */
 LG__INTERNAL void lg__loopcat_init(void);
 /* The class of one symbol (0 foreign, 1 runtime, 2 park, 3 runner,
- * 4 allow) and, for a runner, its kind: for tests. */
+ * 4 allow, 5 libuv's thin wrapper, 6 libuv's fs work) and, for a runner,
+ * its kind: for tests. */
 LG__INTERNAL int lg__loopcat_class(const char *sym, int *kind);
 /* Whether a wait with this stack (return addresses, innermost first) is
  * made inside a runner; fills v. */
 LG__INTERNAL int lg__loopcat_classify(void *const *pcs, int n,
                                       struct lg__stack_loop *v);
+/* Whether the call with this stack is made by a linked-in libuv's
+ * uv__fs_work run on the calling thread: a synchronous fs request's. */
+LG__INTERNAL int lg__loopcat_sync_fs(void *const *pcs, int n);
 
 /* The outermost recorded mark of the calling thread, or NULL. */
 LG__INTERNAL const struct lg__loop_mark *lg__loop_outer(void);
@@ -647,6 +670,9 @@ struct lg__wait {
     const void *touch;        /* a cond, futex word or pipe key: checked
                                  for a self-wait (touch.c); NULL otherwise */
     int touch_fd;             /* the pipe's fd when touch is a pipe key */
+    int fs_only;              /* counts only inside a synchronous libuv fs
+                                 request (a write, an open of a FIFO):
+                                 begin decides from the stack */
 };
 
 /* Decides whether the call is a violation (not loopguard's own work, not a
@@ -766,6 +792,9 @@ LG__INTERNAL size_t lg__format_json(char *buf, size_t cap,
 LG__INTERNAL void lg__object_ptr(struct lg__wait *w, const char *what,
                                  const void *p);
 LG__INTERNAL void lg__object_fd(struct lg__wait *w, int fd, unsigned cls);
+/* "fifo '/run/x'": an object named by a path (quoted, cut at 40 bytes). */
+LG__INTERNAL void lg__object_path(struct lg__wait *w, const char *what,
+                                  const char *path);
 /* "mq 3", "msq 65537": an object named by a number. */
 LG__INTERNAL void lg__object_num(struct lg__wait *w, const char *what,
                                  long n);
@@ -1014,6 +1043,9 @@ extern const char *const lg__uv_thin[] __attribute__((visibility("default")));
  * returns 1 when the call comes from inside a registered loop library for
  * the library's own purposes (see ignore.c). */
 LG__INTERNAL int lg__ignored_caller(void *const *pcs, int n);
+/* Whether the call with this stack is made inside a libuv fs request made
+ * without a callback, on the calling thread (ignore.c). */
+LG__INTERNAL int lg__in_sync_fs(void *const *pcs, int n);
 /* Whether pc lies in a registered loop library's code. */
 LG__INTERNAL int lg__in_loop_library(uintptr_t pc);
 

@@ -23,9 +23,12 @@
  * as ignore.c does for a shared libuv, such a wait is the library's own
  * unless the outermost libuv frame above it is one of libuv's thin
  * wrappers of a blocking primitive (uv_cond_wait...), which the program
- * called to block. libuv's functions are those named uv_ and every
- * function of an object file that defines a uv_ symbol, so its static
- * helpers (init_once, worker) count too. */
+ * called to block, or a synchronous fs request's: uv__fs_work run by
+ * uv_fs_read (or another uv_fs_*) made without a callback, on the calling
+ * thread (with a callback it runs on the thread pool, never under a
+ * runner). libuv's functions are those named uv_ and every function of an
+ * object file that defines a uv_ symbol, so its static helpers (init_once,
+ * worker, uv__fs_work) count too. */
 #include <elf.h>
 #include <link.h>
 #include <string.h>
@@ -41,6 +44,8 @@ enum cls {
     RUNNER,                   /* inside it, the thread is a loop thread */
     ALLOW,                    /* blocking allowed here (block_in_place) */
     THIN,                     /* a libuv wrapper of a blocking primitive */
+    FS_WORK,                  /* libuv's fs work: under a runner, a
+                                 synchronous request's */
 };
 
 struct entry {
@@ -121,6 +126,7 @@ static const char *const busy_polling[] = {
 static const struct entry c_cat[] = {
     {"uv_run", RUNNER, LG__LOOP_LIBUV},
     {"uv__io_poll", PARK, 0},
+    {"uv__fs_work", FS_WORK, 0},
     {"event_base_loop", RUNNER, LG__LOOP_LIBEVENT},
     {"epoll_dispatch", PARK, 0},
     {"poll_dispatch", PARK, 0},
@@ -158,6 +164,7 @@ static size_t nranges;
 static struct range obj_ranges[MAX_OBJ_RANGES];
 static int nobj_ranges;
 uint8_t lg__stack_loops;              /* a runner was found */
+uint8_t lg__stack_uv_fs;              /* and libuv's fs work */
 
 /* Copies a demangled Rust name without generic arguments and without the
  * brackets of a qualified path: "<a::B<T> as c::D>::f::<u8>" gives
@@ -307,6 +314,7 @@ struct collect {
     size_t n;
     uintptr_t bias;
     int runner;
+    int fs_work;
 };
 
 static void collect_func(void *arg, const char *name, uint64_t value,
@@ -317,6 +325,7 @@ static void collect_func(void *arg, const char *name, uint64_t value,
     if (cls == FOREIGN && !lib)
         return;
     c->runner |= cls == RUNNER;
+    c->fs_work |= cls == FS_WORK;
     uintptr_t lo = c->bias + value;
     c->v[c->n++] = (struct range){lo, lo + (size ? size : 1), (uint8_t)cls,
                                   (uint8_t)kind, (uint8_t)lib,
@@ -413,7 +422,7 @@ void lg__loopcat_init(void)
     /* One pass over the names into scratch memory; what is kept (the
      * catalog's functions and libuv's) is small, and stays. */
     size_t scratch = nsyms * sizeof(struct range);
-    struct collect c = {.n = 0, .runner = 0};
+    struct collect c = {.n = 0, .runner = 0, .fs_work = 0};
     c.v = mmap(NULL, scratch, PROT_READ | PROT_WRITE,
                MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (c.v == MAP_FAILED)
@@ -431,6 +440,7 @@ void lg__loopcat_init(void)
     dl_iterate_phdr(add_runtime_obj, NULL);
     ranges = r;
     nranges = n;
+    __atomic_store_n(&lg__stack_uv_fs, (uint8_t)c.fs_work, __ATOMIC_RELEASE);
     __atomic_store_n(&lg__stack_loops, 1, __ATOMIC_RELEASE);
 }
 
@@ -458,11 +468,13 @@ static const struct range *frame(void *const *pcs, int i)
     return find((uintptr_t)pcs[i] - 1);
 }
 
-/* The wait's first non-runtime frame i is libuv's: the wait is libuv's
- * own (PARK) unless the outermost libuv frame is a thin wrapper. */
-static int lib_verdict(void *const *pcs, int i, int n)
+/* Frame i is libuv's: the index of the outermost libuv frame of the run
+ * that starts there (the function the program called); *fs tells whether
+ * uv__fs_work is in the run. */
+static int lib_outer(void *const *pcs, int i, int n, int *fs)
 {
     int outer = i;
+    *fs = frame(pcs, i)->cls == FS_WORK;
     for (int j = i + 1; j < n; j++) {
         const struct range *r = frame(pcs, j);
         if (r && r->cls == RUNTIME)
@@ -470,8 +482,34 @@ static int lib_verdict(void *const *pcs, int i, int n)
         if (!r || !r->lib)
             break;
         outer = j;
+        *fs |= r->cls == FS_WORK;
     }
-    return frame(pcs, outer)->cls == THIN ? FOREIGN : PARK;
+    return outer;
+}
+
+/* The wait's first non-runtime frame i is libuv's: the wait is libuv's
+ * own (PARK) unless the program asked for it: the outermost libuv frame
+ * is a thin wrapper, or the wait is a synchronous fs request's. */
+static int lib_verdict(void *const *pcs, int i, int n)
+{
+    int fs, outer = lib_outer(pcs, i, n, &fs);
+    return fs || frame(pcs, outer)->cls == THIN ? FOREIGN : PARK;
+}
+
+int lg__loopcat_sync_fs(void *const *pcs, int n)
+{
+    if (!__atomic_load_n(&lg__stack_uv_fs, __ATOMIC_ACQUIRE))
+        return 0;
+    for (int i = 0; i < n; i++) {
+        const struct range *r = frame(pcs, i);
+        if (r && r->cls == RUNTIME)
+            continue;
+        int fs = 0;
+        if (r && r->lib)
+            lib_outer(pcs, i, n, &fs);
+        return fs;
+    }
+    return 0;
 }
 
 int lg__loopcat_classify(void *const *pcs, int n, struct lg__stack_loop *v)

@@ -455,8 +455,8 @@ void lg__wait_begin(struct lg__wait *w)
      * without one (not an epoll loop's, whose function may have returned:
      * the stack says). The watchdog is told of the call, stackless. */
     const struct lg__loop_mark *m0 = lg__loop_current();
-    int call_early = (lg__tls.depth != 0 && !(m0 && m0->via == LG__VIA_EPOLL))
-                     || w->decided;
+    int call_early = ((lg__tls.depth != 0 && !(m0 && m0->via == LG__VIA_EPOLL))
+                      || w->decided) && !(w->fs_only && !lg__tls.sync_fs);
     if (call_early && call_suppressed(w)) {
         if (lg__tls.depth != 0) {
             void *none[1];
@@ -469,6 +469,10 @@ void lg__wait_begin(struct lg__wait *w)
     int n = lg__stack_capture(pcs, LG__MAX_FRAMES);
     if (n == 0 && w->caller)
         pcs[n++] = w->caller;
+    /* A write, or an open of a FIFO, is judged only when a synchronous
+     * libuv fs request makes it: the program asked libuv to wait. */
+    if (w->fs_only && !lg__in_sync_fs(pcs, n))
+        goto out;
     if (lg__tls.depth != 0) {
         lg__loop_in_call(w, pcs, n);
         w->noted = 1;
@@ -674,6 +678,13 @@ void lg__object_num(struct lg__wait *w, const char *what, long n)
     struct lg__buf b;
     object_prefix(&b, w, what);
     lg__buf_i64(&b, n);
+}
+
+void lg__object_path(struct lg__wait *w, const char *what, const char *path)
+{
+    struct lg__buf b;
+    object_prefix(&b, w, what);
+    lg__buf_shown(&b, path, strlen(path), 40);
 }
 
 void lg__object_fd(struct lg__wait *w, int fd, unsigned cls)

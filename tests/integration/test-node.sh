@@ -26,6 +26,21 @@
 #            no blocking call, not even V8's garbage collector waiting for
 #            its helper threads (a safepoint, a parallel job's join: the
 #            runtime's own waits; which ones happen depends on timing).
+#   Synchronous fs calls in a timer callback (issue 16): libuv runs them
+#   on the loop thread, from uv_fs_read itself, so their blocking is the
+#   program's. Each FIFO is made afresh for its case:
+#   readfile  readFileSync of a FIFO a shell writes to (it waits in its
+#             open for node's): two records, the open under uv_fs_open
+#             and the read under uv_fs_read;
+#   readsync  readSync of a FIFO node opened read-write at start-up, and
+#             wrote a byte to (not on the loop yet): one record, the read;
+#   writesync writeSync to such a FIFO, which nobody reads: one record,
+#             the write under uv_fs_write;
+#   opensync  openSync of such a FIFO for reading (it has a writer, node
+#             itself, so this one does not wait; another could): one
+#             record, the open;
+#   regular   writeFileSync, then readFileSync, of a regular file: no
+#             record.
 # On the entry build those V8 waits are reported: V8's own waits are known
 # only by the executable's .symtab, and Debian's has none (V8 is in
 # libnode). That is a false positive left to another issue: on that build
@@ -172,6 +187,93 @@ setTimeout(() => {
         echo "ok: $label: turning through setImmediate: no stall; no record"
         echo "    but V8's own GC waits (known; listed in note: lines)"
     fi
+
+    run_fs_cases
+}
+
+# expect_fs N CASE CALL OBJECT FUNCTION: N records of a CALL (a regular
+# expression) on OBJECT (one too) under the libuv FUNCTION, on the loop.
+expect_fs() {
+    FS_CALL=$3 FS_OBJ=$4 FS_FN=$5
+    export FS_CALL FS_OBJ FS_FN
+    expect_count "$1" "$all" '.type == "blocking_call"
+        and (.call | test($ENV.FS_CALL)) and (.object | test($ENV.FS_OBJ))
+        and .loop.kind == "libuv" and .loop.via == $ENV.NODE_VIA
+        and any(.stack[]; .symbol == $ENV.FS_FN and .module == $ENV.NODE_UV)' \
+        "$label ($2): $3 under $5"
+}
+
+# new_fifo CASE: a fresh FIFO for CASE, named by LG_FIFO.
+new_fifo() {
+    LG_FIFO="$LG_TMP/$via-$1.fifo"
+    export LG_FIFO
+    rm -f "$LG_FIFO"
+    mkfifo "$LG_FIFO" || fail "mkfifo $LG_FIFO"
+}
+
+# The synchronous fs cases (above), on $node.
+run_fs_cases() {
+    records=".type == \"blocking_call\" and ($known | not)"
+
+    new_fifo readfile
+    timeout 60 sh -c 'echo data >"$LG_FIFO"' &
+    writer=$!
+    run_node readfile '
+setTimeout(() => {
+  const s = require("fs").readFileSync(process.env.LG_FIFO, "utf8");
+  if (s !== "data\n") process.exit(3);
+}, 10);'
+    wait "$writer" || fail "$label (readfile): the FIFO's writer failed"
+    expect_count 2 "$all" "$records" "$label (readfile): records"
+    expect_fs 1 readfile '^open' "^fifo '" uv_fs_open
+    expect_fs 1 readfile '^read$' '^fd [0-9]+ \(pipe\)$' uv_fs_read
+    echo "ok: $label: readFileSync of a FIFO: its open and its read"
+
+    new_fifo readsync
+    run_node readsync '
+const fs = require("fs");
+const fd = fs.openSync(process.env.LG_FIFO, "r+");
+fs.writeSync(fd, "x");
+setTimeout(() => {
+  const b = Buffer.alloc(1);
+  if (fs.readSync(fd, b) !== 1 || b[0] !== 0x78) process.exit(3);
+}, 10);'
+    expect_count 1 "$all" "$records" "$label (readsync): records"
+    expect_fs 1 readsync '^read$' '^fd [0-9]+ \(pipe\)$' uv_fs_read
+    echo "ok: $label: readSync of a FIFO: its read"
+
+    new_fifo writesync
+    run_node writesync '
+const fs = require("fs");
+const fd = fs.openSync(process.env.LG_FIFO, "r+");
+setTimeout(() => { fs.writeSync(fd, "x"); }, 10);'
+    expect_count 1 "$all" "$records" "$label (writesync): records"
+    expect_fs 1 writesync '^write$' '^fd [0-9]+ \(pipe\)$' uv_fs_write
+    echo "ok: $label: writeSync to a FIFO: its write"
+
+    new_fifo opensync
+    run_node opensync '
+const fs = require("fs");
+const keep = fs.openSync(process.env.LG_FIFO, "r+");
+setTimeout(() => {
+  fs.closeSync(fs.openSync(process.env.LG_FIFO, "r"));
+  fs.closeSync(keep);
+}, 10);'
+    expect_count 1 "$all" "$records" "$label (opensync): records"
+    expect_fs 1 opensync '^open' "^fifo '" uv_fs_open
+    echo "ok: $label: openSync of a FIFO: its open"
+
+    LG_FILE="$LG_TMP/$via-regular.txt"
+    export LG_FILE
+    run_node regular '
+const fs = require("fs");
+setTimeout(() => {
+  fs.writeFileSync(process.env.LG_FILE, "data");
+  if (fs.readFileSync(process.env.LG_FILE, "utf8") !== "data")
+    process.exit(3);
+}, 10);'
+    expect_count 0 "$all" "$records" "$label (regular): records"
+    echo "ok: $label: writeFileSync, readFileSync of a regular file: no record"
 }
 
 # V8's own waits: its GC's safepoint, a parallel job's join.

@@ -45,14 +45,16 @@ for sym in pthread_cond_wait pthread_cond_timedwait; do
 done
 
 # fcntl64 is what programs built with _FILE_OFFSET_BITS=64 call (libuv
-# among them); uv_run is the loop entry.
+# among them); uv_run is the loop entry, the uv_fs_* requests made without
+# a callback are the program's blocking.
 for sym in pthread_cond_clockwait cnd_wait cnd_timedwait \
     sem_wait sem_timedwait sem_clockwait \
     read readv recv recvfrom recvmsg __read_chk __recv_chk __recvfrom_chk \
     mq_receive mq_timedreceive msgrcv syscall \
     pthread_join pthread_timedjoin_np pthread_clockjoin_np thrd_join \
     sleep usleep nanosleep clock_nanosleep thrd_sleep \
-    close dup2 dup3 fcntl fcntl64 ioctl uv_run; do
+    close dup2 dup3 fcntl fcntl64 ioctl uv_run \
+    uv_fs_open uv_fs_read uv_fs_write uv_fs_sendfile uv_fs_copyfile; do
     if grep -qFx "$sym" "$LG_TMP/preload.syms"; then
         echo "ok   $sym"
     else

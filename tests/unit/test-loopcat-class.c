@@ -9,7 +9,7 @@
 
 #include "lg-internal.h"
 
-enum { FOREIGN, RUNTIME, PARK, RUNNER, ALLOW };
+enum { FOREIGN, RUNTIME, PARK, RUNNER, ALLOW, THIN, FS_WORK };
 
 static void expect(const char *sym, int cls, int kind)
 {
@@ -91,6 +91,11 @@ static void test_loopcat_c(void **state)
     (void)state;
     expect("uv_run", RUNNER, LG__LOOP_LIBUV);
     expect("uv__io_poll", PARK, 0);
+    /* libuv's thin wrappers, and the fs work a synchronous request runs
+     * on the calling thread: under them, a wait is the program's. */
+    expect("uv_thread_join", THIN, 0);
+    expect("uv__fs_work", FS_WORK, 0);
+    expect("uv__fs_work_done", FOREIGN, 0);
     /* V8's GC safepoint (Node): the runtime's own wait; other V8 and
      * C++ names are foreign. */
     expect("_ZN2v88internal16IsolateSafepoint25EnterLocalSafepointScopeEv",
