@@ -41,6 +41,7 @@ struct lg__tls {
                                  polls are signs of life */
     uint8_t noslot;           /* the wait-slot table was full: do not
                                  look again (park.c) */
+    uint8_t found;            /* counted in lg__loops_found (registry.c) */
     uint16_t allow;           /* lg_allow_blocking_begin() scopes open:
                                  blocking calls are not reported */
     uint32_t id;              /* unique per thread, from 1, given on first
@@ -356,6 +357,12 @@ LG__INTERNAL int lg__object_span(const void *addr, uintptr_t *lo,
  * that does not wait. Cheap: stores to the caller's record. */
 LG__INTERNAL void lg__loop_idle(int idle);
 LG__INTERNAL void lg__loop_tick(void);
+/* Threads of this process found on a loop so far (a fork child counts
+ * only the thread that forked, when it was on one). */
+LG__INTERNAL uint32_t lg__loops_found(void);
+/* Counts this thread among them, once (called for every record, and for
+ * a loop found that is not watched for stalls). */
+LG__INTERNAL void lg__loop_found(void);
 struct lg__wait;
 /* The calling thread, on no marked loop, waits in the own park or poll of
  * a loop found through its stack (sl, pcs[0..n)); `poll` when that wait
@@ -743,6 +750,7 @@ struct lg__record {
     uint64_t unattr_ns;       /* their time blocked */
     uint64_t not_written;     /* records max_reports kept from the log */
     uint64_t lost;            /* records neither the log nor stderr took */
+    uint32_t loops_found;     /* threads ever found on a loop */
     /* cap_reached */
     uint64_t max_reports;
 };
