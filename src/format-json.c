@@ -327,6 +327,8 @@ static void json_summary(struct lg__buf *b, const struct lg__record *r)
     lg__buf_u64(b, r->blocked_ns_total);
     lg__buf_str(b, ",\"sites_total\":");
     lg__buf_u64(b, (uint64_t)r->sites_total);
+    lg__buf_str(b, ",\"loops_found\":");
+    lg__buf_u64(b, r->loops_found);
     /* Before the list, which is cut to fit: these are never cut. */
     lg__buf_str(b, ",\"grace\":");
     lg__buf_u64(b, r->in_grace);

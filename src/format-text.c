@@ -359,6 +359,9 @@ static void text_rules(struct lg__buf *b, const struct lg__record *r)
     }
 }
 
+static void text_summary_rest(struct lg__buf *b, const struct lg__record *r,
+                              const struct lg__buf *rules);
+
 static void text_summary(struct lg__buf *b, const struct lg__record *r)
 {
     /* The rules' lines go last, but are written first, into at most half
@@ -369,6 +372,15 @@ static void text_summary(struct lg__buf *b, const struct lg__record *r)
                                                       : sizeof mem);
     text_rules(&rules, r);
     text_prefix(b, r);
+    if (!r->loops_found && !r->count_total) {
+        /* One line: the counts would all be 0, since nothing was looked
+         * at. */
+        lg__buf_str(b, "summary: no event loop was found in this process: "
+                       "no call was checked (docs/guide.md, \"Loops that "
+                       "are not found\")\n");
+        text_summary_rest(b, r, &rules);
+        return;
+    }
     lg__buf_str(b, "summary: ");
     lg__buf_u64(b, r->count_total);
     lg__buf_str(b, r->count_total == 1 ? " blocking call at "
@@ -380,6 +392,13 @@ static void text_summary(struct lg__buf *b, const struct lg__record *r)
     lg__buf_str(b, " on event-loop threads, ");
     text_ms(b, r->blocked_ns_total);
     lg__buf_str(b, " blocked\n");
+    text_summary_rest(b, r, &rules);
+}
+
+/* The summary after its first line. */
+static void text_summary_rest(struct lg__buf *b, const struct lg__record *r,
+                              const struct lg__buf *rules)
+{
     /* Before the list, which is cut to fit: these are never cut. */
     if (r->in_grace || r->allowed) {
         lg__buf_str(b, "  not reported: ");
@@ -432,7 +451,7 @@ static void text_summary(struct lg__buf *b, const struct lg__record *r)
         lg__buf_str(b, " blocked, site ");
         lg__buf_hex(b, s->site);
         lg__buf_chr(b, '\n');
-        if (!lg__buf_fits_or_undo(b, mark, 64 + rules.len))
+        if (!lg__buf_fits_or_undo(b, mark, 64 + rules->len))
             break;
         shown++;
     }
@@ -441,7 +460,7 @@ static void text_summary(struct lg__buf *b, const struct lg__record *r)
         lg__buf_u64(b, (uint64_t)(r->sites_total - shown));
         lg__buf_str(b, " more sites\n");
     }
-    lg__buf_mem(b, rules.p, rules.len);
+    lg__buf_mem(b, rules->p, rules->len);
 }
 
 static void text_cap_reached(struct lg__buf *b, const struct lg__record *r)

@@ -39,8 +39,11 @@ struct lg__tls {
     uint8_t sloop;            /* parked in the own wait of a loop found
                                  through the stack (report.c): its zero
                                  polls are signs of life */
-    uint8_t noslot;           /* the wait-slot table was full: do not
+    uint8_t noslot : 1;       /* the wait-slot table was full: do not
                                  look again (park.c) */
+    uint8_t found : 1;        /* counted in lg__loops_found (registry.c);
+                                 a bit beside noslot: the block stays 40
+                                 bytes */
     uint8_t sync_fs;          /* inside a libuv fs request made without a
                                  callback on a loop thread (the preload's
                                  uv_fs_* wrappers): libuv's calls are the
@@ -379,6 +382,12 @@ LG__INTERNAL int lg__object_span(const void *addr, uintptr_t *lo,
  * that does not wait. Cheap: stores to the caller's record. */
 LG__INTERNAL void lg__loop_idle(int idle);
 LG__INTERNAL void lg__loop_tick(void);
+/* Threads of this process found on a loop so far (a fork child counts
+ * only the thread that forked, when it was on one). */
+LG__INTERNAL uint32_t lg__loops_found(void);
+/* Counts this thread among them, once (called for every record, and for
+ * a loop found that is not watched for stalls). */
+LG__INTERNAL void lg__loop_found(void);
 struct lg__wait;
 /* The calling thread, on no marked loop, waits in the own park or poll of
  * a loop found through its stack (sl, pcs[0..n)); `poll` when that wait
@@ -769,6 +778,7 @@ struct lg__record {
     uint64_t unattr_ns;       /* their time blocked */
     uint64_t not_written;     /* records max_reports kept from the log */
     uint64_t lost;            /* records neither the log nor stderr took */
+    uint32_t loops_found;     /* threads ever found on a loop */
     /* cap_reached */
     uint64_t max_reports;
 };

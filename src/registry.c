@@ -53,6 +53,7 @@ static pthread_mutex_t reg_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct lg__thread *reg_table;  /* by gen */
 static uint64_t reg_next_gen = 1;
 static pthread_key_t reg_key;
+static uint32_t loops_found;          /* atomic: threads ever on a loop */
 static pthread_once_t reg_once = PTHREAD_ONCE_INIT;
 
 static const char *const kind_names[] = {
@@ -150,6 +151,21 @@ static void reg_fork_child(void)
     }
     if (self)
         self->tid = gettid();
+    /* The child's own: the thread that forked, if it was on a loop. */
+    loops_found = lg__tls.found;
+}
+
+void lg__loop_found(void)
+{
+    if (lg__tls.found)
+        return;
+    lg__tls.found = 1;
+    __atomic_add_fetch(&loops_found, 1, __ATOMIC_RELAXED);
+}
+
+uint32_t lg__loops_found(void)
+{
+    return __atomic_load_n(&loops_found, __ATOMIC_RELAXED);
 }
 
 static void reg_init(void)
@@ -175,6 +191,7 @@ static struct lg__thread *record_get(void)
     pthread_mutex_unlock(&reg_lock);
     pthread_setspecific(reg_key, rec);
     lg__tls.rec = rec;
+    lg__loop_found();
     return rec;
 }
 
@@ -272,8 +289,10 @@ void lg__stack_loop_own(const struct lg__stack_loop *sl, void *const *pcs,
      * except current_thread's zero-timeout poll of its I/O driver: one
      * without that cannot be told busy from one task computing, and is
      * not watched (docs/guide.md). libuv polls on every turn. */
-    if (sl->kind == LG__LOOP_TOKIO && !(sl->busy_polls && poll))
+    if (sl->kind == LG__LOOP_TOKIO && !(sl->busy_polls && poll)) {
+        lg__loop_found();     /* checked, if not watched */
         return;
+    }
     struct lg__thread *rec = record_get();
     if (!rec)
         return;

@@ -42,6 +42,16 @@ expect_no_record() {
     done
 }
 
+# expect_no_loop_only WHAT FILE: FILE (a JSON log of a program with no
+# loop) holds one record: the exit summary saying no loop was found and
+# nothing counted.
+expect_no_loop_only() {
+    expect_count 1 "$2" 'true' "$1: one record"
+    expect_count 1 "$2" '.type == "summary" and .loops_found == 0 and
+        .count == 0 and .sites_total == 0 and .not_written == 0 and
+        .lost == 0 and .suppressed == []' "$1: the no-loop summary"
+}
+
 # skip_case CASE REASON: a part of this test that cannot be set up on this
 # machine. The test goes on; the runner lists CASE as skipped, with REASON
 # (a part that could not run is never a pass).

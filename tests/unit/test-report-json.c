@@ -528,13 +528,16 @@ static void test_report_json_summary(void **state)
     r.unattr_ns = 456;
     r.not_written = UINT64_MAX;
     r.lost = 7;
+    r.loops_found = 3;
     struct json *j = format_parse(&r, BIG_CAP, LG__MAX_FRAMES, NULL);
     static const char *const keys[] = {
         "type",        "ts_ns",        "pid",         "tid",
         "thread",      "count",        "blocked_ns",  "sites_total",
-        "grace",       "allowed",      "sites_exact", "unattributed",
-        "not_written", "lost",         "sites",       "suppressed"};
-    expect_keys(j, keys, 16);
+        "loops_found", "grace",        "allowed",     "sites_exact",
+        "unattributed", "not_written", "lost",        "sites",
+        "suppressed"};
+    expect_keys(j, keys, 17);
+    assert_int_equal(get_u64(j, "loops_found"), 3);
     assert_int_equal(json_count(json_get(j, "suppressed")), 0);
     expect_head(j, &r, "summary");
     assert_int_equal(get_u64(j, "count"), 12);

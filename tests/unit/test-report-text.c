@@ -404,6 +404,7 @@ static void test_report_text_long_summary(void **state)
         0x42, "read", 1, 1000000, {0x1000, module, 0x10, "read", 0}};
     struct lg__record r = {.type = LG__REC_SUMMARY};
     r.pid = 1;
+    r.loops_found = 1;
     r.sites = &site;
     r.nsites = 1;
     r.sites_total = 1;
@@ -433,6 +434,7 @@ static void test_report_text_summary(void **state)
     struct lg__record r = {.type = LG__REC_SUMMARY};
     r.pid = 12841;
     r.tid = 12841;
+    r.loops_found = 1;
     strcpy(r.thread, "stall");
     r.sites = sites;
     r.nsites = 2;
@@ -558,6 +560,16 @@ static void test_report_text_summary(void **state)
     assert_string_equal(line[0], "==12841==loopguard: summary: 0 blocking "
                                  "calls at 0 sites on event-loop threads, "
                                  "0.0 ms blocked");
+    assert_string_equal(line[1], "    5 x suppressed by "
+                                 "call:nanosleep (/etc/lg.supp:3)");
+    /* No loop found: one line says so, then what else was counted. */
+    r.loops_found = 0;
+    format_lines(&r, BIG_CAP, LG__MAX_FRAMES);
+    assert_int_equal(nlines, 2);
+    assert_string_equal(line[0], "==12841==loopguard: summary: no event loop "
+                                 "was found in this process: no call was "
+                                 "checked (docs/guide.md, \"Loops that are "
+                                 "not found\")");
     assert_string_equal(line[1], "    5 x suppressed by "
                                  "call:nanosleep (/etc/lg.supp:3)");
 }
