@@ -19,7 +19,8 @@
  *                   waitpid(-1, __WALL|WNOHANG) ("wall") find then; a
  *                   second report (on_tock); puts its own file where any
  *                   socket of ours was (dup2 over it); a third report
- *                   (on_tack); prints "kept 1" if those
+ *                   (on_tack); prints "taken N" (the numbers it put its
+ *                   file at) and "kept 1" if those
  *                   numbers are still its file, "sigchld N",
  *                   "file-bytes N", "children N". With nocld, SIGCHLD is
  *                   SA_NOCLDWAIT (children reap themselves) and only
@@ -230,6 +231,7 @@ static void host(char *self, int nocld, int subreaper)
     run(on_tack);
     struct stat s, t;
     fstat(f, &s);
+    printf("taken %d\n", ntaken);
     int kept = ntaken > 0;
     for (int i = 0; i < ntaken; i++)
         kept &= fstat(taken[i], &t) == 0 && t.st_ino == s.st_ino;
