@@ -7,8 +7,9 @@
  * block holds no lock: the fast path is one load and a compare against the
  * highest lock in the graph (lg__lock_below), then, for blocks below it,
  * the block's size and a test of the graph's granule bits
- * (lg__lock_maybe_in). The graph's lock is taken only for a block that may
- * hold one of its locks. Nothing here allocates or blocks.
+ * (lg__lock_bits_short). The graph's lock is taken only for a block that
+ * may hold one of its locks. Nothing here allocates, and nothing waits but
+ * for the graph's lock.
  *
  * The size comes from the allocator that owns the block, found once by the
  * constructor (lg__preload_heap_init): glibc's own chunk header, read
@@ -16,7 +17,9 @@
  * we forward to (jemalloc, tcmalloc, mimalloc); else none, and free()
  * only forwards. An allocator that comes before the preload in the lookup
  * order (a sanitizer's runtime, an allocator linked into the executable)
- * never calls us: a sanitizer's free hook tells us instead. */
+ * never calls us: a sanitizer's free hook tells us instead. jemalloc's and
+ * tcmalloc's own operator delete never reach free: objects they delete
+ * are not seen (docs/guide.md). */
 #include <dlfcn.h>
 #include <gnu/libc-version.h>
 #include <sys/mman.h>
