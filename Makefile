@@ -266,8 +266,15 @@ $(BUILD)/tests/prog-cxx-uv: tests/integration/prog-cxx-uv.cc
 	$(Q)$(CXX) -std=c++17 $(OPT) $(WARN) $(UV_CFLAGS) $(CXXFLAGS) -o $@ $< \
 	    $(UV_LIBS) -lpthread
 
+# C++ objects whose std::mutex dies with them (test-lock-lifetimes).
+$(BUILD)/tests/prog-locks-reuse: tests/integration/prog-locks-reuse.cc
+	@mkdir -p $(@D)
+	@echo "  CXX     $@"
+	$(Q)$(CXX) -std=c++17 $(OPT) $(WARN) $(CXXFLAGS) -o $@ $< -lpthread
+
 test-bins: all $(UNIT_BIN) $(PROG_BIN) $(EXAMPLE_BIN) $(LOOP_BIN) \
            $(UV_STATIC_BIN) $(BUILD)/tests/prog-cxx-uv $(REPLAY_BIN) \
+           $(BUILD)/tests/prog-locks-reuse \
            $(BUILD)/tests/libloop-probe.so
 
 # Every suite runs, even after one failed; tests/totals.sh then prints one

@@ -20,6 +20,7 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <linux/futex.h>
 #include <pthread.h>
 #include <semaphore.h>
@@ -49,6 +50,8 @@ static struct {
     uint32_t futex_word;
     pid_t ppid;
     char buf[16];
+    void *blk;       /* the block of the malloc + free ops */
+    void *rblk;      /* a block realloc keeps in place */
 } fx;
 
 static void die(const char *what)
@@ -95,14 +98,18 @@ static uint64_t now_ns(void)
     X(nanosleep0, F(nanosleep)(&zero_ts, NULL) == 0)                           \
     X(mutex_pair, F(pthread_mutex_lock)(&fx.mutex) == 0 &&                     \
                       F(pthread_mutex_unlock)(&fx.mutex) == 0)                 \
-    X(libc_getppid, F(getppid)() == fx.ppid)
+    X(libc_getppid, F(getppid)() == fx.ppid)                                   \
+    X(free_near, (fx.blk = F(malloc)(64)) != NULL && (F(free)(fx.blk), 1))    \
+    X(free_above, (fx.blk = F(malloc)(48)) != NULL && (F(free)(fx.blk), 1))   \
+    X(realloc_near, F(realloc)(fx.rblk, 64) == fx.rblk)
 
 /* libc's own functions, for the direct_ variants. */
 /* clang-format off */
 #define LIBC_FNS(X)                                                            \
     X(read) X(recv) X(sem_post) X(sem_wait) X(syscall) X(close) X(fcntl)       \
     X(ioctl) X(dup2) X(pthread_cond_signal) X(nanosleep)                       \
-    X(pthread_mutex_lock) X(pthread_mutex_unlock) X(getppid)
+    X(pthread_mutex_lock) X(pthread_mutex_unlock) X(getppid) X(malloc)        \
+    X(free) X(realloc)
 /* clang-format on */
 
 #define DECLARE_PTR(f) static __typeof__(f) *libc_##f;
@@ -188,6 +195,12 @@ static const struct op {
     OP("mutex-pair", "pthread_mutex_lock", "call", "mutex lock + unlock",
        mutex_pair),
     OP("getppid", "getppid", "call", "getppid() (libc, syscall)", libc_getppid),
+    OP("free-near", "free", "call", "malloc+free, 64 B amid locks",
+       free_near),
+    OP("free-above", "free", "call", "malloc+free, 48 B above locks",
+       free_above),
+    OP("realloc-near", "realloc", "call", "realloc in place, amid locks",
+       realloc_near),
 #undef OP
 };
 #define NOPS (sizeof(ops) / sizeof(ops[0]))
@@ -263,6 +276,45 @@ static void print_mark(const char *ctx)
         printf("mark %s %d\n", ctx, m);
 }
 
+/* The free and realloc ops' blocks, made by each context's thread (malloc
+ * caches blocks per thread; main() keeps every thread on glibc's one main
+ * arena), placed where the preload's test of "may this block hold a
+ * lock?" has the most to do: between two heap mutexes of the lock-order
+ * graph (taken one under the other once), on the same page, below the
+ * highest lock; and one block above every lock. Natively the same calls
+ * are made. */
+static uintptr_t highest_lock;
+
+static void heap_setup(void)
+{
+    pthread_mutex_t *low = malloc(64);
+    void *gap = malloc(64);
+    fx.rblk = malloc(64);
+    pthread_mutex_t *high = malloc(64);
+    if (!low || !gap || !fx.rblk || !high)
+        die("malloc");
+    pthread_mutex_init(low, NULL);
+    pthread_mutex_init(high, NULL);
+    pthread_mutex_lock(low);
+    pthread_mutex_lock(high);
+    pthread_mutex_unlock(high);
+    pthread_mutex_unlock(low);
+    /* The next malloc(64) of free-near gets it back, and so on. */
+    free(gap);
+    if ((uintptr_t)high > highest_lock)
+        highest_lock = (uintptr_t)high;
+    /* A 48-byte block above every lock (those below stay allocated). */
+    for (int i = 0; i < 1000; i++) {
+        void *top = malloc(48);
+        if (!top)
+            die("malloc");
+        if ((uintptr_t)top > highest_lock) {
+            free(top);
+            break;
+        }
+    }
+}
+
 static int probing;
 static const struct op *probe_op; /* NULL when probing "none" */
 static const struct op *only_op;
@@ -278,6 +330,7 @@ static size_t skip_to(size_t i)
 static void *off_loop_thread(void *arg)
 {
     (void)arg;
+    heap_setup();
     print_mark("off");
     for (size_t i = skip_to(0); i < NOPS; i = skip_to(i + 1))
         print_result("off", &ops[i]);
@@ -291,12 +344,14 @@ static size_t next_op;
 static void on_timer(uv_timer_t *t)
 {
     if (probing) {
+        heap_setup();
         if (probe_op)
             probe_op->fn(3);
         uv_close((uv_handle_t *)t, NULL);
         return;
     }
     if (next_op == 0) {
+        heap_setup();
         print_mark("on");
         next_op = skip_to(0);
     }
@@ -397,6 +452,7 @@ int main(int argc, char **argv)
             usage();
         }
     }
+    mallopt(M_ARENA_MAX, 1);
     setup();
     resolve_libc();
     if (!probing) {

@@ -86,6 +86,9 @@ __attribute__((constructor)) static void preload_constructor(void)
 {
     uint8_t was = lg__tls.in_shim;
     lg__tls.in_shim = 1;
+    /* First: everything below allocates, and frees through our free. */
+    lg__preload_resolve(LG__SYMIDX_free);
+    lg__preload_resolve(LG__SYMIDX_realloc);
     lg__stack_own_module((const void *)preload_constructor);
     lg__init();
     lg__detector_mark_active();
@@ -98,5 +101,6 @@ __attribute__((constructor)) static void preload_constructor(void)
             __atomic_store_n(r->real, p, __ATOMIC_RELEASE);
     }
     lg__preload_loops_init();
+    lg__preload_heap_init();
     lg__tls.in_shim = was;
 }

@@ -13,6 +13,7 @@
 #include <sys/inotify.h>
 #include <sys/ioctl.h>
 #include <poll.h>
+#include <sys/mman.h>
 #include <sys/msg.h>
 #include <sys/select.h>
 #include <sys/signalfd.h>
@@ -67,6 +68,10 @@ void *lg__preload_resolve(int idx);
 
 /* Registers the loop libraries the program has (wrap-loop.c). */
 void lg__preload_loops_init(void);
+
+/* Finds how to size the blocks of the allocator free() forwards to, and
+ * hooks a sanitizer's free (wrap-heap.c). */
+void lg__preload_heap_init(void);
 
 #define REAL(c)                                                               \
     (LG__LIKELY(lg__real_##c != NULL)                                         \

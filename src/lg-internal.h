@@ -163,8 +163,76 @@ extern uint8_t lg__lock_order_on __attribute__((visibility("default")));
  * from < 0 only drops the thread's cache. */
 LG__INTERNAL void lg__lock_edge(struct lg__park *p, int from, const void *to,
                                 const char *call, const char *what);
-/* A lock is destroyed (or re-initialised): it leaves the graph. */
+/* A lock is destroyed (or re-initialised): it leaves the graph, and the
+ * calling thread's held records. */
 LG__INTERNAL void lg__lock_forget(const void *l);
+/* Memory [start, start + len) dies (freed, unmapped): every lock in it
+ * leaves the graph and the calling thread's held records. Does nothing
+ * inside loopguard (in_shim). Never allocates; takes the graph lock only
+ * when lg__lock_maybe_in() says yes. */
+LG__INTERNAL void lg__lock_forget_range(const void *start, size_t len);
+
+/* What every free() reads before anything else (lockorder.c says how they
+ * are kept): the lowest and highest address of a lock in the graph (hi 0:
+ * none), and one bit per 16-byte granule, direct-mapped over 1 MiB of
+ * address space, set while a lock of the graph starts in a granule that
+ * maps to it. */
+#define LG__LOCK_GRAIN 4
+#define LG__LOCK_BITS (1u << 16)
+extern uintptr_t lg__lock_lo __attribute__((visibility("default")));
+extern uintptr_t lg__lock_hi __attribute__((visibility("default")));
+extern uint64_t lg__lock_bits[LG__LOCK_BITS / 64]
+    __attribute__((visibility("default")));
+
+/* Whether a block that starts at ptr may hold a lock of the graph: one
+ * load and a compare, and the answer for most blocks of most programs
+ * (those with no lock taken under another have an empty graph). */
+static inline int lg__lock_below(const void *ptr)
+{
+    return (uintptr_t)ptr - 1 <
+           __atomic_load_n(&lg__lock_hi, __ATOMIC_RELAXED);
+}
+
+/* Whether a lock of the graph starts in [a, a + n), n > 0, by the
+ * granules' bits alone, for a range within two words of them (at least 64
+ * granules, 1 KiB): 0 or 1; -1 for a longer range (lg__lock_bits_long). */
+static inline int lg__lock_bits_short(uintptr_t a, size_t n)
+{
+    uintptr_t g = a >> LG__LOCK_GRAIN;
+    unsigned i = (unsigned)(g % LG__LOCK_BITS), sh = i % 64;
+    if (LG__UNLIKELY(n - 1 > UINTPTR_MAX - a))
+        return -1;
+    uintptr_t left = ((a + (n - 1)) >> LG__LOCK_GRAIN) - g; /* after g */
+    uint64_t w = __atomic_load_n(&lg__lock_bits[i / 64], __ATOMIC_RELAXED);
+    if (LG__LIKELY(left < 64 - sh))          /* left 63: every bit */
+        return ((w >> sh) & ((2ull << left) - 1)) != 0;
+    if (LG__UNLIKELY(left >= 128 - sh))
+        return -1;
+    if (w >> sh)
+        return 1;
+    left -= 64 - sh;                          /* granules in the next word */
+    w = __atomic_load_n(&lg__lock_bits[(i / 64 + 1) % (LG__LOCK_BITS / 64)],
+                        __ATOMIC_RELAXED);
+    return (w & ((2ull << left) - 1)) != 0;
+}
+LG__INTERNAL int lg__lock_bits_long(uintptr_t a, size_t n);
+static inline int lg__lock_bits_any(uintptr_t a, size_t n)
+{
+    int r = lg__lock_bits_short(a, n);
+    return r >= 0 ? r : lg__lock_bits_long(a, n);
+}
+
+/* Whether [a, a + n) may hold a lock of the graph: the bounds, then the
+ * bits. */
+static inline int lg__lock_maybe_in(uintptr_t a, size_t n)
+{
+    uintptr_t lo = __atomic_load_n(&lg__lock_lo, __ATOMIC_RELAXED);
+    if (n == 0 || a > __atomic_load_n(&lg__lock_hi, __ATOMIC_RELAXED) ||
+        (a < lo && n <= lo - a))
+        return 0;
+    return lg__lock_bits_any(a, n);
+}
+
 /* Reads the lock_order option; from lg__init() only. */
 LG__INTERNAL void lg__lock_order_init(void);
 

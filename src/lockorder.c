@@ -5,11 +5,22 @@
  * (like lockdep and TSan's deadlock detector).
  *
  * Everything lives in fixed pools from the arena, allocated on the first
- * edge: MAX_NODES locks and MAX_EDGES edges at most, reused when a lock is
- * destroyed. Past either bound new edges are not recorded (and so can
- * close no cycle). The graph lock is taken only for an edge a thread has
- * not seen before (its cache in the slot misses), or a destroy of a lock
- * that is in the graph. */
+ * edge: MAX_NODES locks and MAX_EDGES edges at most, reused when a lock
+ * dies. Past either bound new edges are not recorded (and so can close no
+ * cycle). The graph lock is taken only for an edge a thread has not seen
+ * before (its cache in the slot misses), or when memory that may hold a
+ * lock of the graph dies.
+ *
+ * A lock dies when it is destroyed or initialised again, or when its
+ * memory is freed or unmapped (wrap-lock.c, wrap-heap.c): a later lock at
+ * its address is another lock, and must not inherit its edges (a C++
+ * std::mutex calls neither init nor destroy). Whether a dying range may
+ * hold a lock of the graph is answered without the lock, for every free()
+ * of the program: [lg__lock_lo, lg__lock_hi] bounds the graph's locks, and
+ * lg__lock_bits has one bit per 16-byte granule, direct-mapped, set while
+ * some node's lock starts in a granule mapped to it (bit_users counts
+ * them). Nodes are hashed by granule, so the nodes of a granule are found
+ * by one probe sequence. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +36,7 @@
 #define MAX_REPORTED 1024      /* cycles remembered, for once-only */
 #define KNOWN_SLOTS 65536      /* lock-free set of edges in the graph */
 #define KNOWN_MAX (KNOWN_SLOTS / 4 * 3)
+#define SCAN_GRANULES 4096     /* a longer range scans every node instead */
 
 struct edge {
     int from, to;              /* node indices; from < 0: free */
@@ -56,11 +68,14 @@ static struct node *nodes;
 static struct edge *edges;
 static int *buckets;           /* node index + 1; 0 empty, -1 deleted */
 static int n_tomb;             /* deleted buckets: rebuilt past a quarter */
-/* One bit per bucket_of() value, set while a node may have it: lets a
- * destroy of a lock never in the graph (most) skip the graph lock. */
-static uint64_t maybe[NODE_BUCKETS / 64];
 static int free_node = -1, free_edge = -1;
-static int n_nodes;            /* atomic: nodes in use (destroy's test) */
+static int n_nodes;            /* nodes in use */
+/* Read by every free() without the lock (lg-internal.h); written under
+ * graph_lock. lo and hi only widen while the graph has nodes, and are
+ * reset when it has none. */
+uintptr_t lg__lock_lo = UINTPTR_MAX, lg__lock_hi;
+uint64_t lg__lock_bits[LG__LOCK_BITS / 64];
+static uint16_t *bit_users;    /* per bit: nodes whose lock maps to it */
 static uint32_t dfs_gen;
 static int *dfs_stack;
 static uint64_t reported[MAX_REPORTED];
@@ -78,7 +93,8 @@ static void graph_init(void)
     buckets = lg__arena_alloc(NODE_BUCKETS * sizeof *buckets);
     dfs_stack = lg__arena_alloc(MAX_NODES * sizeof *dfs_stack);
     known = lg__arena_alloc(KNOWN_SLOTS * sizeof *known);
-    if (!nodes || !edges || !buckets || !dfs_stack || !known) {
+    bit_users = lg__arena_alloc(LG__LOCK_BITS * sizeof *bit_users);
+    if (!nodes || !edges || !buckets || !dfs_stack || !known || !bit_users) {
         nodes = NULL;
         return;
     }
@@ -93,10 +109,44 @@ static void graph_init(void)
     }
 }
 
+/* The home bucket of every lock in granule g. */
+static unsigned bucket_of_granule(uintptr_t g)
+{
+    uint64_t h = g * 0x9e3779b97f4a7c15ull;
+    return (unsigned)(h >> 40) % NODE_BUCKETS;
+}
+
 static unsigned bucket_of(const void *l)
 {
-    uint64_t h = (uintptr_t)l * 0x9e3779b97f4a7c15ull;
-    return (unsigned)(h >> 40) % NODE_BUCKETS;
+    return bucket_of_granule((uintptr_t)l >> LG__LOCK_GRAIN);
+}
+
+static unsigned bit_of(const void *l)
+{
+    return (unsigned)((uintptr_t)l >> LG__LOCK_GRAIN) % LG__LOCK_BITS;
+}
+
+/* A node's lock is now l (add 1) or no longer (add -1). */
+static void bits_note(const void *l, int add)
+{
+    unsigned i = bit_of(l);
+    uint64_t m = 1ull << (i % 64);
+    if (add > 0) {
+        if (bit_users[i]++ == 0)
+            __atomic_or_fetch(&lg__lock_bits[i / 64], m, __ATOMIC_RELAXED);
+        uintptr_t a = (uintptr_t)l;
+        if (a < lg__lock_lo)
+            __atomic_store_n(&lg__lock_lo, a, __ATOMIC_RELAXED);
+        if (a > lg__lock_hi)
+            __atomic_store_n(&lg__lock_hi, a, __ATOMIC_RELAXED);
+    } else {
+        if (--bit_users[i] == 0)
+            __atomic_and_fetch(&lg__lock_bits[i / 64], ~m, __ATOMIC_RELAXED);
+        if (n_nodes == 0) {
+            __atomic_store_n(&lg__lock_hi, 0, __ATOMIC_RELAXED);
+            __atomic_store_n(&lg__lock_lo, UINTPTR_MAX, __ATOMIC_RELAXED);
+        }
+    }
 }
 
 /* The node of lock l; created when `create`. -1 when absent or full. */
@@ -124,9 +174,8 @@ static int node_find(const void *l, int create, const char *what)
     if (tomb >= 0)
         n_tomb--;
     buckets[tomb >= 0 ? (unsigned)tomb : b] = i + 1;
-    unsigned h = bucket_of(l);
-    __atomic_or_fetch(&maybe[h / 64], 1ull << (h % 64), __ATOMIC_RELAXED);
-    __atomic_add_fetch(&n_nodes, 1, __ATOMIC_RELAXED);
+    n_nodes++;
+    bits_note(l, 1);
     return i;
 }
 
@@ -135,8 +184,6 @@ static int node_find(const void *l, int create, const char *what)
 static void buckets_rebuild(void)
 {
     memset(buckets, 0, NODE_BUCKETS * sizeof *buckets);
-    for (size_t w = 0; w < NODE_BUCKETS / 64; w++)
-        __atomic_store_n(&maybe[w], 0, __ATOMIC_RELAXED);
     n_tomb = 0;
     for (int i = 0; i < MAX_NODES; i++) {
         if (!nodes[i].lock)
@@ -145,8 +192,6 @@ static void buckets_rebuild(void)
         while (buckets[b] != 0)
             b = (b + 1) % NODE_BUCKETS;
         buckets[b] = i + 1;
-        unsigned h = bucket_of(nodes[i].lock);
-        __atomic_or_fetch(&maybe[h / 64], 1ull << (h % 64), __ATOMIC_RELAXED);
     }
 }
 
@@ -502,42 +547,134 @@ static void edge_unlink(int e)
     free_edge = e;
 }
 
-void lg__lock_forget(const void *l)
+int lg__lock_bits_long(uintptr_t a, size_t n)
 {
-    unsigned h = bucket_of(l);
-    if (__atomic_load_n(&n_nodes, __ATOMIC_RELAXED) == 0 ||
-        !(__atomic_load_n(&maybe[h / 64], __ATOMIC_RELAXED) &
-          (1ull << (h % 64))))
+    uintptr_t g = a >> LG__LOCK_GRAIN;
+    uintptr_t last = (n - 1 > UINTPTR_MAX - a ? UINTPTR_MAX : a + (n - 1)) >>
+                     LG__LOCK_GRAIN;
+    if (last - g >= LG__LOCK_BITS - 64)
+        return 1;             /* every bit: any node will do */
+    for (;;) {
+        unsigned i = (unsigned)(g % LG__LOCK_BITS), sh = i % 64;
+        uint64_t w = __atomic_load_n(&lg__lock_bits[i / 64],
+                                     __ATOMIC_RELAXED) >> sh;
+        uintptr_t left = last - g;    /* granules after g */
+        if (left < 64 - sh)
+            return (w & ((2ull << left) - 1)) != 0;
+        if (w)
+            return 1;
+        g += 64 - sh;
+    }
+}
+
+/* Node n leaves the graph with its edges. Buckets are not rebuilt here:
+ * the caller may be walking them. */
+static void node_drop(int n)
+{
+    const void *l = nodes[n].lock;
+    while (nodes[n].out >= 0)
+        edge_unlink(nodes[n].out);
+    while (nodes[n].in >= 0)
+        edge_unlink(nodes[n].in);
+    for (unsigned b = bucket_of(l), k = 0; k < NODE_BUCKETS;
+         k++, b = (b + 1) % NODE_BUCKETS)
+        if (buckets[b] == n + 1) {
+            buckets[b] = -1;
+            n_tomb++;
+            break;
+        }
+    nodes[n].lock = NULL;
+    nodes[n].next_free = free_node;
+    free_node = n;
+    n_nodes--;
+    bits_note(l, -1);
+}
+
+/* Drops every node whose lock is in [a, end); returns how many. */
+static int nodes_forget(uintptr_t a, uintptr_t end)
+{
+    int dropped = 0;
+    uintptr_t g0 = a >> LG__LOCK_GRAIN, g1 = (end - 1) >> LG__LOCK_GRAIN;
+    if (g1 - g0 >= SCAN_GRANULES) {
+        for (int i = 0; i < MAX_NODES; i++) {
+            uintptr_t l = (uintptr_t)nodes[i].lock;
+            if (l && l - a < end - a) {
+                node_drop(i);
+                dropped++;
+            }
+        }
+        return dropped;
+    }
+    for (uintptr_t g = g0; g <= g1; g++) {
+        unsigned i = (unsigned)(g % LG__LOCK_BITS);
+        if (!((lg__lock_bits[i / 64] >> (i % 64)) & 1))
+            continue;
+        /* Every lock of granule g sits on the probe sequence from its
+         * home bucket, before the first empty bucket. */
+        for (unsigned b = bucket_of_granule(g), k = 0; k < NODE_BUCKETS;
+             k++, b = (b + 1) % NODE_BUCKETS) {
+            int v = buckets[b];
+            if (v == 0)
+                break;
+            if (v < 0)
+                continue;
+            uintptr_t l = (uintptr_t)nodes[v - 1].lock;
+            if (l >> LG__LOCK_GRAIN == g && l - a < end - a) {
+                node_drop(v - 1);
+                dropped++;
+            }
+        }
+    }
+    return dropped;
+}
+
+/* The calling thread's records of held locks in [a, end) go: a lock
+ * freed while held (no unlock will come) must not stay the `from` of the
+ * thread's next edges. Other threads' slots are theirs alone. */
+static void held_forget(struct lg__park *p, uintptr_t a, uintptr_t end)
+{
+    uint32_t k = p->nrec, j = 0;
+    for (uint32_t i = 0; i < k; i++) {
+        if ((uintptr_t)p->held[i] - a < end - a) {
+            p->nheld--;
+            continue;
+        }
+        p->held[j] = p->held[i];
+        p->held_what[j] = p->held_what[i];
+        j++;
+    }
+    p->nrec = j;
+}
+
+void lg__lock_forget_range(const void *start, size_t len)
+{
+    uintptr_t a = (uintptr_t)start;
+    if (len == 0 || lg__tls.in_shim)
+        return;
+    uintptr_t end = len > UINTPTR_MAX - a ? UINTPTR_MAX : a + len;
+    struct lg__park *p = lg__tls.park;
+    if (p && p->nrec)
+        held_forget(p, a, end);
+    if (!lg__lock_maybe_in(a, end - a))
         return;
     int saved = errno;
-    uint8_t was = lg__tls.in_shim;
     lg__tls.in_shim = 1;
     pthread_mutex_lock(&graph_lock);
-    int n = nodes ? node_find(l, 0, NULL) : -1;
-    if (n >= 0) {
-        while (nodes[n].out >= 0)
-            edge_unlink(nodes[n].out);
-        while (nodes[n].in >= 0)
-            edge_unlink(nodes[n].in);
-        for (unsigned b = bucket_of(l), k = 0; k < NODE_BUCKETS;
-             k++, b = (b + 1) % NODE_BUCKETS)
-            if (buckets[b] == n + 1) {
-                buckets[b] = -1;
-                n_tomb++;
-                break;
-            }
-        nodes[n].lock = NULL;
-        nodes[n].next_free = free_node;
-        free_node = n;
+    if (nodes && nodes_forget(a, end)) {
         if (n_tomb > NODE_BUCKETS / 4)
             buckets_rebuild();
-        __atomic_sub_fetch(&n_nodes, 1, __ATOMIC_RELAXED);
-        /* Every thread's cache may name the lock: they all start over. */
+        /* Every thread's cache may name a lock that died: they all start
+         * over. */
         __atomic_add_fetch(&lg__lock_epoch, 1, __ATOMIC_RELAXED);
     }
     pthread_mutex_unlock(&graph_lock);
-    lg__tls.in_shim = was;
+    lg__tls.in_shim = 0;
     errno = saved;
+}
+
+void lg__lock_forget(const void *l)
+{
+    lg__lock_forget_range(l, 1);
 }
 
 /* From lg__init(), before the report's locks are registered: fork takes
