@@ -20,6 +20,7 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <linux/futex.h>
 #include <pthread.h>
 #include <semaphore.h>
@@ -48,6 +49,7 @@ static struct {
     pthread_cond_t cond;
     uint32_t futex_word;
     pid_t ppid;
+    struct pollfd writable;  /* pipe_nb[1], POLLOUT: always ready */
     char buf[16];
 } fx;
 
@@ -95,14 +97,15 @@ static uint64_t now_ns(void)
     X(nanosleep0, F(nanosleep)(&zero_ts, NULL) == 0)                           \
     X(mutex_pair, F(pthread_mutex_lock)(&fx.mutex) == 0 &&                     \
                       F(pthread_mutex_unlock)(&fx.mutex) == 0)                 \
-    X(libc_getppid, F(getppid)() == fx.ppid)
+    X(libc_getppid, F(getppid)() == fx.ppid)                                   \
+    X(poll_ready, F(poll)(&fx.writable, 1, 1000) == 1)
 
 /* libc's own functions, for the direct_ variants. */
 /* clang-format off */
 #define LIBC_FNS(X)                                                            \
     X(read) X(recv) X(sem_post) X(sem_wait) X(syscall) X(close) X(fcntl)       \
     X(ioctl) X(dup2) X(pthread_cond_signal) X(nanosleep)                       \
-    X(pthread_mutex_lock) X(pthread_mutex_unlock) X(getppid)
+    X(pthread_mutex_lock) X(pthread_mutex_unlock) X(getppid) X(poll)
 /* clang-format on */
 
 #define DECLARE_PTR(f) static __typeof__(f) *libc_##f;
@@ -188,6 +191,11 @@ static const struct op {
     OP("mutex-pair", "pthread_mutex_lock", "call", "mutex lock + unlock",
        mutex_pair),
     OP("getppid", "getppid", "call", "getppid() (libc, syscall)", libc_getppid),
+    /* One descriptor: off a loop a waiting poll now takes the slow path
+     * (is this thread a poll loop's?), but one descriptor never makes
+     * one, so this stays the cost of that question on every thread. */
+    OP("poll-ready", "poll", "call", "poll, 1 ready fd, 1 s timeout",
+       poll_ready),
 #undef OP
 };
 #define NOPS (sizeof(ops) / sizeof(ops[0]))
@@ -348,6 +356,8 @@ static void setup(void)
     if (fx.closed_fd < 0 || close(fx.closed_fd) != 0)
         die("F_DUPFD");
     fx.ppid = getppid();
+    fx.writable.fd = fx.pipe_nb[1];
+    fx.writable.events = POLLOUT;
     /* The ops assume these fail fast with EAGAIN rather than block. */
     if (read(fx.pipe_nb[0], fx.buf, 1) != -1 || errno != EAGAIN)
         die("read of the empty O_NONBLOCK pipe did not fail with EAGAIN");
