@@ -21,6 +21,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <malloc.h>
+#include <poll.h>
 #include <linux/futex.h>
 #include <pthread.h>
 #include <semaphore.h>
@@ -49,6 +50,7 @@ static struct {
     pthread_cond_t cond;
     uint32_t futex_word;
     pid_t ppid;
+    struct pollfd writable;  /* pipe_nb[1], POLLOUT: always ready */
     char buf[16];
     void *blk;       /* the block of the malloc + free ops */
     void *rblk;      /* a block realloc keeps in place */
@@ -101,7 +103,8 @@ static uint64_t now_ns(void)
     X(libc_getppid, F(getppid)() == fx.ppid)                                   \
     X(free_near, (fx.blk = F(malloc)(64)) != NULL && (F(free)(fx.blk), 1))    \
     X(free_above, (fx.blk = F(malloc)(48)) != NULL && (F(free)(fx.blk), 1))   \
-    X(realloc_near, F(realloc)(fx.rblk, 64) == fx.rblk)
+    X(realloc_near, F(realloc)(fx.rblk, 64) == fx.rblk)                        \
+    X(poll_ready, F(poll)(&fx.writable, 1, 1000) == 1)
 
 /* libc's own functions, for the direct_ variants. */
 /* clang-format off */
@@ -109,7 +112,7 @@ static uint64_t now_ns(void)
     X(read) X(recv) X(sem_post) X(sem_wait) X(syscall) X(close) X(fcntl)       \
     X(ioctl) X(dup2) X(pthread_cond_signal) X(nanosleep)                       \
     X(pthread_mutex_lock) X(pthread_mutex_unlock) X(getppid) X(malloc)        \
-    X(free) X(realloc)
+    X(free) X(realloc) X(poll)
 /* clang-format on */
 
 #define DECLARE_PTR(f) static __typeof__(f) *libc_##f;
@@ -201,6 +204,11 @@ static const struct op {
        free_above),
     OP("realloc-near", "realloc", "call", "realloc in place, amid locks",
        realloc_near),
+    /* One descriptor: off a loop a waiting poll now takes the slow path
+     * (is this thread a poll loop's?), but one descriptor never makes
+     * one, so this stays the cost of that question on every thread. */
+    OP("poll-ready", "poll", "call", "poll, 1 ready fd, 1 s timeout",
+       poll_ready),
 #undef OP
 };
 #define NOPS (sizeof(ops) / sizeof(ops[0]))
@@ -403,6 +411,8 @@ static void setup(void)
     if (fx.closed_fd < 0 || close(fx.closed_fd) != 0)
         die("F_DUPFD");
     fx.ppid = getppid();
+    fx.writable.fd = fx.pipe_nb[1];
+    fx.writable.events = POLLOUT;
     /* The ops assume these fail fast with EAGAIN rather than block. */
     if (read(fx.pipe_nb[0], fx.buf, 1) != -1 || errno != EAGAIN)
         die("read of the empty O_NONBLOCK pipe did not fail with EAGAIN");

@@ -51,8 +51,8 @@ extern "C" {
 
 /* Marks the calling thread as running the loop `id` of kind `kind` until the
  * matching lg_loop_leave(). `kind` is one of "libuv", "epoll", "libevent",
- * "libev", "glib", "tokio" or "manual"; NULL or any other string is recorded
- * as "manual". `id` identifies the loop in reports (e.g. its uv_loop_t *) and
+ * "libev", "glib", "tokio", "poll" or "manual"; NULL or any other string is
+ * recorded as "manual". `id` identifies the loop in reports (e.g. its uv_loop_t *) and
  * may be NULL. Records the current stack as the place the loop began.
  * Returns 0, or -EOVERFLOW when marks are nested more than 255 deep (the
  * mark is then not taken; do not call lg_loop_leave() for it). */

@@ -333,6 +333,7 @@ LG__INTERNAL void lg__park_fork_child(void);
     XX(LIBEV, "libev")                                                        \
     XX(GLIB, "glib")                                                          \
     XX(TOKIO, "tokio")                                                        \
+    XX(POLL, "poll")                                                          \
     XX(MANUAL, "manual")
 
 enum lg__loop_kind {
@@ -346,6 +347,7 @@ enum lg__loop_kind {
     XX(ENTRY, "entry")   /* a wrapped runner such as uv_run */                \
     XX(STACK, "stack")   /* a runner frame found in the stack */              \
     XX(EPOLL, "epoll")   /* the thread waits in epoll_wait */                 \
+    XX(POLL, "poll")     /* it keeps polling one set from one place */        \
     XX(API, "api")       /* lg_loop_enter() */
 
 enum lg__loop_via {
@@ -368,6 +370,9 @@ struct lg__loop_mark {
     const void *id;                   /* loop identity (uv_loop_t *) */
     uint8_t kind;                     /* enum lg__loop_kind */
     uint8_t via;                      /* enum lg__loop_via */
+    uint8_t skip;                     /* via epoll or poll: frames[skip..]
+                                         are the loop's callers; 0 not
+                                         known yet (lg__loop_mark_live) */
     uint16_t nframes;                 /* valid entries of frames[] */
     void *entry_caller;               /* return address of the runner
                                          call: repeated entries from the
@@ -437,9 +442,24 @@ LG__INTERNAL void lg__epoll_hint(int epfd, void *caller);
 /* The calling thread closed fd: when it is its epoll loop's, the loop is
  * over. */
 LG__INTERNAL void lg__epoll_closed(int fd);
-/* Whether the function that entered mark m (via epoll) is still running,
- * seen from the current stack pcs[0..n). */
-LG__INTERNAL int lg__loop_mark_live(const struct lg__loop_mark *m,
+/* A thread on no loop waits in poll, ppoll, select or pselect, from
+ * `caller`, on descriptors whose set hashes to sig (nfds of them). Three
+ * such waits in a row from one place on one set of two or more: it hosts
+ * a loop (kind poll, via poll) whose own wait is that call. Returns 1
+ * when it does (this call is its own wait), else 0. Off the fast path of
+ * threads on no loop, so cheap: a compare and a count per call. */
+LG__INTERNAL int lg__poll_hint(uint64_t sig, int nfds, void *caller);
+/* Whether the mark ends with the function that made it (via epoll or
+ * poll): checked against the stack of each call (lg__loop_mark_live). */
+static inline int lg__mark_by_behaviour(const struct lg__loop_mark *m)
+{
+    return m && (m->via == LG__VIA_EPOLL || m->via == LG__VIA_POLL);
+}
+/* Whether the function that entered mark m (via epoll or poll) is still
+ * running, seen from the current stack pcs[0..n): for a poll mark, the
+ * first check decides whether that is the function that polled or its
+ * caller (m->skip). */
+LG__INTERNAL int lg__loop_mark_live(struct lg__loop_mark *m,
                                     void *const *pcs, int n);
 /* The executable mapping of the object that contains addr. */
 LG__INTERNAL int lg__object_span(const void *addr, uintptr_t *lo,

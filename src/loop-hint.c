@@ -13,7 +13,16 @@
  * called epoll_wait is on the stack: the mark's entry stack, less its
  * first frame, must be the bottom of the current one. Closing the epoll fd
  * ends it at once: a synchronous client called again and again from one
- * place makes a new epoll fd each time, and is no loop. */
+ * place makes a new epoll fd each time, and is no loop.
+ *
+ * poll and select have no descriptor of their own to go by. A thread on no
+ * loop that waits in them with a timeout, three times in a row, from one
+ * call site, on one set of two or more descriptors (with the same events)
+ * hosts a loop (kind poll, via poll): dnsmasq's, or any hand-written
+ * poll() loop. One descriptor is a wait for it, not a loop (a synchronous
+ * client's poll of its socket); a set that changes from turn to turn is
+ * found once it holds still for three. Its own wait is that call site;
+ * the mark lasts, as an epoll one, while the function that polled runs. */
 #include <string.h>
 
 #include "lg-internal.h"
@@ -80,6 +89,40 @@ void lg__epoll_hint(int epfd, void *caller)
         m->own_fd = epfd;
 }
 
+#define POLL_HINT_TURNS 3
+
+/* This thread's candidate: the last waiting poll's site and set. Not in
+ * struct lg__tls, whose fast-path block it would grow: only this slow
+ * path reads it. */
+static __thread struct {
+    void *caller;
+    uint64_t sig;
+    uint32_t turns;
+} cand __attribute__((tls_model("initial-exec")));
+
+int lg__poll_hint(uint64_t sig, int nfds, void *caller)
+{
+    if (nfds < 2 || cand.caller != caller || cand.sig != sig) {
+        cand.caller = nfds < 2 ? NULL : caller;
+        cand.sig = sig;
+        cand.turns = nfds < 2 ? 0 : 1;
+        return 0;
+    }
+    if (++cand.turns < POLL_HINT_TURNS)
+        return 0;
+    cand.caller = NULL;
+    cand.turns = 0;
+    if (lg__loop_enter(LG__LOOP_POLL, LG__VIA_POLL, caller, NULL, caller)
+        != 0)
+        return 0;
+    struct lg__loop_mark *m = current_mut();
+    if (m) {
+        m->own_lo = (uintptr_t)caller;
+        m->own_hi = (uintptr_t)caller + 1;
+    }
+    return 1;
+}
+
 void lg__epoll_closed(int fd)
 {
     const struct lg__loop_mark *m = lg__loop_current();
@@ -87,16 +130,35 @@ void lg__epoll_closed(int fd)
         lg__loop_leave();
 }
 
-int lg__loop_mark_live(const struct lg__loop_mark *m, void *const *pcs,
-                       int n)
+/* Whether frames[skip..] of m are the bottom of pcs[0..n). */
+static int bottom_is(const struct lg__loop_mark *m, void *const *pcs, int n,
+                     int skip)
 {
-    /* frames[0] returns into the loop function; frames[1..] are its
-     * callers, which stay the bottom of every stack while it runs. A
-     * truncated capture cannot be compared: assume it still runs. */
-    int k = m->nframes - 1;
-    if (k <= 0 || m->nframes >= LG__MAX_FRAMES || n >= LG__MAX_FRAMES)
+    int k = m->nframes - skip;
+    if (k <= 0)
         return 1;
     if (n < k + 1)
         return 0;
-    return memcmp(pcs + (n - k), m->frames + 1, (size_t)k * sizeof *pcs) == 0;
+    return memcmp(pcs + (n - k), m->frames + skip,
+                  (size_t)k * sizeof *pcs) == 0;
+}
+
+int lg__loop_mark_live(struct lg__loop_mark *m, void *const *pcs, int n)
+{
+    /* frames[0] returns into the function that polled; frames[1..] are
+     * its callers, which stay the bottom of every stack while it runs. A
+     * truncated capture cannot be compared: assume it still runs. */
+    if (m->nframes >= LG__MAX_FRAMES || n >= LG__MAX_FRAMES)
+        return 1;
+    if (m->skip)
+        return bottom_is(m, pcs, n, m->skip);
+    /* A poll loop may keep its wait in a helper of its own (dnsmasq's
+     * do_poll): then the loop is the helper's caller. Which one is learnt
+     * from the first check, made in a turn of the loop: the helper has
+     * returned there, its caller has not. */
+    if (bottom_is(m, pcs, n, 1))
+        m->skip = 1;
+    else if (m->via == LG__VIA_POLL && bottom_is(m, pcs, n, 2))
+        m->skip = 2;
+    return m->skip != 0;
 }

@@ -211,6 +211,7 @@ static void mark_fill(struct lg__loop_mark *m, int kind, int via,
     m->entry_caller = caller;
     m->runner = runner;
     m->own_fd = -1;
+    m->skip = 0;
     m->own_lo = m->own_hi = 0;
     if (runner)
         lg__object_span(runner, &m->own_lo, &m->own_hi);

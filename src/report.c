@@ -453,10 +453,11 @@ void lg__wait_begin(struct lg__wait *w)
     if (lg__exiting)
         goto out;
     /* A call: rule needs no stack, on a thread known to be on a loop
-     * without one (not an epoll loop's, whose function may have returned:
-     * the stack says). The watchdog is told of the call, stackless. */
+     * without one (not an epoll or poll loop's, whose function may have
+     * returned: the stack says). The watchdog is told of the call,
+     * stackless. */
     const struct lg__loop_mark *m0 = lg__loop_current();
-    int call_early = ((lg__tls.depth != 0 && !(m0 && m0->via == LG__VIA_EPOLL))
+    int call_early = ((lg__tls.depth != 0 && !lg__mark_by_behaviour(m0))
                       || w->decided) && !(w->fs_only && !lg__tls.sync_fs);
     if (call_early && call_suppressed(w)) {
         if (lg__tls.depth != 0) {
@@ -503,9 +504,9 @@ void lg__wait_begin(struct lg__wait *w)
             w->noted = 1;
         }
     }
-    /* An epoll loop lasts while the function that polled runs. */
-    const struct lg__loop_mark *m = lg__loop_current();
-    if (m && m->via == LG__VIA_EPOLL && !lg__loop_mark_live(m, pcs, n)) {
+    /* An epoll or poll loop lasts while the function that polled runs. */
+    struct lg__loop_mark *m = (struct lg__loop_mark *)lg__loop_current();
+    if (lg__mark_by_behaviour(m) && !lg__loop_mark_live(m, pcs, n)) {
         lg__loop_leave();
         goto out;
     }
