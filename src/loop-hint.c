@@ -44,21 +44,27 @@ const struct lg__loop_mark *lg__loop_stalled(void)
     return m;
 }
 
+/* The poll's caller. A sanitizer's interceptor called us: then it is the
+ * first frame that is not (ASan builds of the tests). */
+static void *real_caller(void *caller)
+{
+    if (LG__LIKELY(!lg__pc_is_ours((uintptr_t)caller)))
+        return caller;
+    void *pcs[1];
+    uint8_t was = lg__tls.in_shim;
+    lg__tls.in_shim = 1;
+    if (lg__stack_capture(pcs, 1) == 1)
+        caller = pcs[0];
+    lg__tls.in_shim = was;
+    return caller;
+}
+
 static int own_wait(int fd, void *caller, int adopt)
 {
     struct lg__loop_mark *m = current_mut();
     if (!m || lg__loop_stalled() != m)
         return 0;             /* none, or a private loop's: not its own */
-    uintptr_t pc = (uintptr_t)caller;
-    if (LG__UNLIKELY(lg__pc_is_ours(pc))) {
-        /* A sanitizer's interceptor called us: the poll's caller is the
-         * first frame that is not (ASan builds of the tests). */
-        void *pcs[1];
-        uint8_t was = lg__tls.in_shim;
-        lg__tls.in_shim = 1;
-        pc = lg__stack_capture(pcs, 1) == 1 ? (uintptr_t)pcs[0] : pc;
-        lg__tls.in_shim = was;
-    }
+    uintptr_t pc = (uintptr_t)real_caller(caller);
     if (pc >= m->own_lo && pc < m->own_hi)
         return 1;
     if (fd < 0)
@@ -102,6 +108,7 @@ static __thread struct {
 
 int lg__poll_hint(uint64_t sig, int nfds, void *caller)
 {
+    caller = real_caller(caller);
     if (nfds < 2 || cand.caller != caller || cand.sig != sig) {
         cand.caller = nfds < 2 ? NULL : caller;
         cand.sig = sig;

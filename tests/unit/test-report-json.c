@@ -268,8 +268,9 @@ static void test_report_json_loop_forms(void **state)
     /* Every kind and via by its documented name; out-of-range values
      * fall back instead of indexing past the tables. */
     static const char *const kinds[] = {"libuv", "epoll", "libevent", "libev",
-                                        "glib",  "tokio", "manual"};
-    static const char *const vias[] = {"entry", "stack", "epoll", "api"};
+                                        "glib",  "tokio", "poll",     "manual"};
+    static const char *const vias[] = {"entry", "stack", "epoll", "poll",
+                                       "api"};
     for (int k = -1; k <= LG__LOOP_KIND_COUNT; k++) {
         r.loop_kind = k;
         r.loop_via = k % (LG__VIA_COUNT + 1);
