@@ -151,7 +151,7 @@ static const char *const runtime_objs[] = {
 };
 
 struct range {
-    uintptr_t lo, hi;
+    uintptr_t lo, hi;         /* first: lg__span_find's table */
     uint8_t cls, kind;
     uint8_t lib;              /* inside a linked-in libuv */
     uint8_t busy_polls;       /* entry.busy_polls */
@@ -374,18 +374,23 @@ static int exe_bias_cb(struct dl_phdr_info *info, size_t size, void *arg)
     return 1;                 /* the program is the first object listed */
 }
 
+int lg__runtime_object(const char *path)
+{
+    const char *base = strrchr(path, '/');
+    base = base ? base + 1 : path;
+    for (size_t i = 0; i < sizeof runtime_objs / sizeof runtime_objs[0];
+         i++)
+        if (strncmp(base, runtime_objs[i], strlen(runtime_objs[i])) == 0)
+            return 1;
+    return 0;
+}
+
 static int add_runtime_obj(struct dl_phdr_info *info, size_t size,
                            void *arg)
 {
     (void)size;
     (void)arg;
-    const char *name = info->dlpi_name ? info->dlpi_name : "";
-    const char *base = strrchr(name, '/');
-    base = base ? base + 1 : name;
-    int rt = 0;
-    for (size_t i = 0; i < sizeof runtime_objs / sizeof runtime_objs[0];
-         i++)
-        rt |= strncmp(base, runtime_objs[i], strlen(runtime_objs[i])) == 0;
+    int rt = lg__runtime_object(info->dlpi_name ? info->dlpi_name : "");
     for (int i = 0; rt && i < info->dlpi_phnum; i++) {
         const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
         if (ph->p_type != PT_LOAD || !(ph->p_flags & PF_X) ||
@@ -446,16 +451,10 @@ void lg__loopcat_init(void)
 
 static const struct range *find(uintptr_t pc)
 {
-    size_t lo = 0, hi = nranges;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (pc < ranges[mid].lo)
-            hi = mid;
-        else if (pc >= ranges[mid].hi)
-            lo = mid + 1;
-        else
-            return &ranges[mid];
-    }
+    const struct range *r = lg__span_find(ranges, nranges, sizeof *ranges,
+                                          pc);
+    if (r)
+        return r;
     for (int i = 0; i < nobj_ranges; i++)
         if (pc >= obj_ranges[i].lo && pc < obj_ranges[i].hi)
             return &obj_ranges[i];
