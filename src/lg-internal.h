@@ -350,6 +350,17 @@ LG__INTERNAL int lg__loopcat_sync_fs(void *const *pcs, int n);
  * of the C and C++ runtimes': libc, libstdc++, libgcc_s, the loader... */
 LG__INTERNAL int lg__runtime_object(const char *path);
 
+/* The JavaScript runtime's own waits (runtime-own.c). Whether a wait on a
+ * loop thread with this stack (return addresses, innermost first) is made
+ * by one of V8's or Node's own waiting points (a GC job's join, a
+ * safepoint, Node's platform, Worker::JoinThread), seen through the
+ * synchronization primitives above it. Reads the loaded objects' symbols
+ * (.symtab, else .dynsym) on its first call. */
+LG__INTERNAL int lg__runtime_own_wait(void *const *pcs, int n);
+/* The class of one symbol (0 foreign, 1 a primitive looked through, 2 the
+ * runtime's own waiting point): for tests. */
+LG__INTERNAL int lg__runtime_own_class(const char *sym);
+
 /* The outermost recorded mark of the calling thread, or NULL. */
 LG__INTERNAL const struct lg__loop_mark *lg__loop_outer(void);
 /* The loop a wait of the calling thread stalls: its innermost mark, or the

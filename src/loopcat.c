@@ -137,13 +137,6 @@ static const struct entry c_cat[] = {
     {"select_poll", PARK, 0},
 };
 
-/* V8's own waits, as mangled prefixes: IsolateSafepoint::*,
- * platform::DefaultJobState::* (Join). */
-static const char *const v8_own[] = {
-    "_ZN2v88internal16IsolateSafepoint",
-    "_ZN2v88platform15DefaultJobState",
-};
-
 /* Shared objects of the C and C++ runtimes, by file name prefix. */
 static const char *const runtime_objs[] = {
     "libc.so", "libstdc++.so", "libgcc_s.so", "libm.so", "libpthread.so",
@@ -235,12 +228,6 @@ static int sym_class(const char *sym, int *kind, int *busy)
     *kind = 0;
     *busy = 0;
     if (!maybe_rust(sym)) {
-        /* V8's garbage collector makes the main thread wait for its
-         * helper threads (a safepoint, a parallel job's join): the
-         * runtime's own short waits (Node), like tokio's locks. */
-        for (size_t i = 0; i < sizeof v8_own / sizeof v8_own[0]; i++)
-            if (strncmp(sym, v8_own[i], strlen(v8_own[i])) == 0)
-                return PARK;
         /* Every C entry starts with one of these. */
         if (sym[0] && strchr("ueps", sym[0]))
             e = lookup(c_cat, sizeof c_cat / sizeof c_cat[0], sym, 0);

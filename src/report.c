@@ -503,6 +503,9 @@ void lg__wait_begin(struct lg__wait *w)
             w->noted = 1;
         }
     }
+    /* On a loop thread: V8's and Node's own waits are not the program's. */
+    if (!w->decided && lg__runtime_own_wait(pcs, n))
+        goto out;
     /* An epoll loop lasts while the function that polled runs. */
     const struct lg__loop_mark *m = lg__loop_current();
     if (m && m->via == LG__VIA_EPOLL && !lg__loop_mark_live(m, pcs, n)) {
