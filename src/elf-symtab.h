@@ -1,8 +1,9 @@
 /* The sorted function symbols of one ELF file (elf-symtab.c), for the
  * addresses dladdr cannot name: static functions, programs linked without
  * -rdynamic, stripped libraries with a separate debug file, and the
- * one-pass scan of elf-scan.c. Private to symbolize.c, elf-scan.c and
- * loopcat.c; nothing here is exported from libloopguard.so. */
+ * one-pass scan of elf-scan.c. Private to symbolize.c, elf-scan.c,
+ * loopcat.c and runtime-own.c; nothing here is exported from
+ * libloopguard.so. */
 #ifndef LG_ELF_SYMTAB_H
 #define LG_ELF_SYMTAB_H
 

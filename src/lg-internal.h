@@ -419,6 +419,20 @@ LG__INTERNAL int lg__loopcat_classify(void *const *pcs, int n,
 /* Whether the call with this stack is made by a linked-in libuv's
  * uv__fs_work run on the calling thread: a synchronous fs request's. */
 LG__INTERNAL int lg__loopcat_sync_fs(void *const *pcs, int n);
+/* Whether the object at path (a file name as the loader lists it) is one
+ * of the C and C++ runtimes': libc, libstdc++, libgcc_s, the loader... */
+LG__INTERNAL int lg__runtime_object(const char *path);
+
+/* The JavaScript runtime's own waits (runtime-own.c). Whether a wait on a
+ * loop thread with this stack (return addresses, innermost first) is made
+ * by one of V8's or Node's own waiting points (a GC job's join, a
+ * safepoint, Node's platform, Worker::JoinThread), seen through the
+ * synchronization primitives above it. Reads the loaded objects' symbols
+ * (.symtab, else .dynsym) on its first call. */
+LG__INTERNAL int lg__runtime_own_wait(void *const *pcs, int n);
+/* The class of one symbol (0 foreign, 1 a primitive looked through, 2 the
+ * runtime's own waiting point): for tests. */
+LG__INTERNAL int lg__runtime_own_class(const char *sym);
 
 /* The outermost recorded mark of the calling thread, or NULL. */
 LG__INTERNAL const struct lg__loop_mark *lg__loop_outer(void);
@@ -1186,6 +1200,11 @@ LG__INTERNAL void lg__buf_shown(struct lg__buf *b, const char *s, size_t n,
 LG__INTERNAL void lg__buf_json_str(struct lg__buf *b, const char *s);
 LG__INTERNAL void lg__buf_json_strn(struct lg__buf *b, const char *s,
                                     size_t max);
+/* Binary search of a table of address ranges: n elements of `size` bytes,
+ * each starting with two uintptr_t, lo and hi (the range [lo, hi)), sorted
+ * by lo, none overlapping. The element that holds pc, or NULL. */
+LG__INTERNAL const void *lg__span_find(const void *v, size_t n, size_t size,
+                                       uintptr_t pc);
 
 /* Memory that is never freed, from mmap, for tables with a fixed bound.
  * Zero-filled; 16-byte aligned; NULL when the system is out of memory. */

@@ -137,13 +137,6 @@ static const struct entry c_cat[] = {
     {"select_poll", PARK, 0},
 };
 
-/* V8's own waits, as mangled prefixes: IsolateSafepoint::*,
- * platform::DefaultJobState::* (Join). */
-static const char *const v8_own[] = {
-    "_ZN2v88internal16IsolateSafepoint",
-    "_ZN2v88platform15DefaultJobState",
-};
-
 /* Shared objects of the C and C++ runtimes, by file name prefix. */
 static const char *const runtime_objs[] = {
     "libc.so", "libstdc++.so", "libgcc_s.so", "libm.so", "libpthread.so",
@@ -151,7 +144,7 @@ static const char *const runtime_objs[] = {
 };
 
 struct range {
-    uintptr_t lo, hi;
+    uintptr_t lo, hi;         /* first: lg__span_find's table */
     uint8_t cls, kind;
     uint8_t lib;              /* inside a linked-in libuv */
     uint8_t busy_polls;       /* entry.busy_polls */
@@ -235,12 +228,6 @@ static int sym_class(const char *sym, int *kind, int *busy)
     *kind = 0;
     *busy = 0;
     if (!maybe_rust(sym)) {
-        /* V8's garbage collector makes the main thread wait for its
-         * helper threads (a safepoint, a parallel job's join): the
-         * runtime's own short waits (Node), like tokio's locks. */
-        for (size_t i = 0; i < sizeof v8_own / sizeof v8_own[0]; i++)
-            if (strncmp(sym, v8_own[i], strlen(v8_own[i])) == 0)
-                return PARK;
         /* Every C entry starts with one of these. */
         if (sym[0] && strchr("ueps", sym[0]))
             e = lookup(c_cat, sizeof c_cat / sizeof c_cat[0], sym, 0);
@@ -374,18 +361,23 @@ static int exe_bias_cb(struct dl_phdr_info *info, size_t size, void *arg)
     return 1;                 /* the program is the first object listed */
 }
 
+int lg__runtime_object(const char *path)
+{
+    const char *base = strrchr(path, '/');
+    base = base ? base + 1 : path;
+    for (size_t i = 0; i < sizeof runtime_objs / sizeof runtime_objs[0];
+         i++)
+        if (strncmp(base, runtime_objs[i], strlen(runtime_objs[i])) == 0)
+            return 1;
+    return 0;
+}
+
 static int add_runtime_obj(struct dl_phdr_info *info, size_t size,
                            void *arg)
 {
     (void)size;
     (void)arg;
-    const char *name = info->dlpi_name ? info->dlpi_name : "";
-    const char *base = strrchr(name, '/');
-    base = base ? base + 1 : name;
-    int rt = 0;
-    for (size_t i = 0; i < sizeof runtime_objs / sizeof runtime_objs[0];
-         i++)
-        rt |= strncmp(base, runtime_objs[i], strlen(runtime_objs[i])) == 0;
+    int rt = lg__runtime_object(info->dlpi_name ? info->dlpi_name : "");
     for (int i = 0; rt && i < info->dlpi_phnum; i++) {
         const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
         if (ph->p_type != PT_LOAD || !(ph->p_flags & PF_X) ||
@@ -446,16 +438,10 @@ void lg__loopcat_init(void)
 
 static const struct range *find(uintptr_t pc)
 {
-    size_t lo = 0, hi = nranges;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (pc < ranges[mid].lo)
-            hi = mid;
-        else if (pc >= ranges[mid].hi)
-            lo = mid + 1;
-        else
-            return &ranges[mid];
-    }
+    const struct range *r = lg__span_find(ranges, nranges, sizeof *ranges,
+                                          pc);
+    if (r)
+        return r;
     for (int i = 0; i < nobj_ranges; i++)
         if (pc >= obj_ranges[i].lo && pc < obj_ranges[i].hi)
             return &obj_ranges[i];

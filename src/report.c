@@ -504,6 +504,9 @@ void lg__wait_begin(struct lg__wait *w)
             w->noted = 1;
         }
     }
+    /* On a loop thread: V8's and Node's own waits are not the program's. */
+    if (!w->decided && lg__runtime_own_wait(pcs, n))
+        goto out;
     /* An epoll or poll loop lasts while the function that polled runs. */
     struct lg__loop_mark *m = (struct lg__loop_mark *)lg__loop_current();
     if (lg__mark_by_behaviour(m) && !lg__loop_mark_live(m, pcs, n)) {

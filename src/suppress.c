@@ -40,13 +40,6 @@ static const struct {
 };
 #define NTYPES (sizeof type_names / sizeof type_names[0])
 
-/* Shared objects of the C and C++ runtimes, by file name prefix: the
- * list loopcat.c looks through. */
-static const char *const runtime_objs[] = {
-    "libc.so", "libstdc++.so", "libgcc_s.so", "libm.so", "libpthread.so",
-    "ld-linux", "libdl.so", "librt.so",
-};
-
 static struct lg__supp *active;       /* the process's, NULL: no rules */
 
 int lg__supp_glob(const char *g, const char *s)
@@ -357,15 +350,7 @@ void lg__supp_init(void)
 
 static int is_runtime(const char *module)
 {
-    if (!module)
-        return 0;
-    const char *base = strrchr(module, '/');
-    base = base ? base + 1 : module;
-    for (size_t i = 0; i < sizeof runtime_objs / sizeof runtime_objs[0];
-         i++)
-        if (strncmp(base, runtime_objs[i], strlen(runtime_objs[i])) == 0)
-            return 1;
-    return 0;
+    return module && lg__runtime_object(module);
 }
 
 static const char *pattern(const struct lg__supp_rule *r)

@@ -253,3 +253,20 @@ uint64_t lg__wall_ns(void)
     clock_gettime(CLOCK_REALTIME, &ts);
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
+
+const void *lg__span_find(const void *v, size_t n, size_t size, uintptr_t pc)
+{
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        const uintptr_t *e =
+            (const uintptr_t *)((const char *)v + mid * size);
+        if (pc < e[0])
+            hi = mid;
+        else if (pc >= e[1])
+            lo = mid + 1;
+        else
+            return e;
+    }
+    return NULL;
+}
