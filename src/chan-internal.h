@@ -47,12 +47,16 @@ struct lg__chan_tx;           /* chan-uv.c: a sending loop */
 struct lg_chan {
     /* Set by lg_chan_new, read by every push and pop: a line of its own,
      * never invalidated by the words below that change all the time. */
-    _Alignas(64) unsigned char *cells;
+    _Alignas(64) unsigned char *cells;   /* the messages, stride apart */
+    _Atomic size_t *seqs;                /* each cell's sequence number */
     size_t cap;                          /* logical capacity */
     size_t ncells;                       /* power of two, >= 2 */
     size_t elem;                         /* message size */
-    size_t stride;                       /* bytes per cell */
-    size_t data_off;                     /* the message's place in it */
+    size_t stride;                       /* bytes per message in cells:
+                                            elem rounded up to 8 (below
+                                            16) or 16; == elem for any
+                                            struct of such alignment, so
+                                            a batch is an array in place */
     _Alignas(64) _Atomic size_t tail;    /* next position to fill; holds
                                             CLOSED_BIT once closed */
     _Alignas(64) _Atomic size_t head;    /* next position to take */
