@@ -168,6 +168,18 @@ struct uv_loop_s;
  * the last call. */
 typedef void (*lg_chan_recv_cb)(lg_chan_t *ch, int status, void *msg,
                                 void *data);
+/* Called with up to `max` messages at once (lg_chan_recv_start_batch,
+ * lg_chan_drain). status 0: msgs points at n (1..max) messages, in order,
+ * side by side `elem_size` bytes apart (an array of your struct), valid
+ * during the call; their room is free again once the call returns. They
+ * lie in the channel's own memory when elem_size is a multiple of 8 (below
+ * 16 bytes) or of 16 (from 16 on), as any struct of that alignment is;
+ * other sizes are copied out first. A batch never wraps the ring: where it
+ * would, it comes as two calls. status -EPIPE (recv_start_batch only): the
+ * channel is closed and drained; msgs is NULL, n is 0 and this is the last
+ * call. */
+typedef void (*lg_chan_batch_cb)(lg_chan_t *ch, int status, void *msgs,
+                                 size_t n, void *data);
 /* Called on the sending loop's thread once per lg_chan_send_async that
  * returned 0, never from inside it. status 0: the message was delivered
  * into the channel; -EPIPE: the channel was closed first, the message was
@@ -219,6 +231,18 @@ LG_EXTERN int lg_chan_recv_start(lg_chan_t *ch, struct uv_loop_s *loop,
 /* Stops delivering (on the loop thread). Messages stay in the channel for
  * another receiver. Returns 0, or -EINVAL when not started. */
 LG_EXTERN int lg_chan_recv_stop(lg_chan_t *ch);
+
+/* lg_chan_recv_start with batches: cb gets 1..max messages per call (see
+ * lg_chan_batch_cb), taken off the channel with one atomic operation per
+ * batch, handed over in place, and producers waiting for room are woken
+ * once per batch. A batch holds its room until its call returns, so
+ * `capacity` still bounds what is between send and receipt. Everything
+ * else is as lg_chan_recv_start: one receiver at a time (-EBUSY),
+ * lg_chan_recv_stop (also from inside cb: no call follows), the final
+ * -EPIPE call, the same return values, plus -EINVAL for max 0. */
+LG_EXTERN int lg_chan_recv_start_batch(lg_chan_t *ch, struct uv_loop_s *loop,
+                                       size_t max, lg_chan_batch_cb cb,
+                                       void *data);
 
 /* Sends from `loop`'s thread without ever blocking it: the message is
  * copied into the channel at once when there is room and nothing of this

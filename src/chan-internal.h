@@ -87,6 +87,9 @@ struct lg_chan {
     unsigned char *stash;                /* stash_cap messages */
     size_t stash_off, stash_cap;
     struct lg__chan_rx *rx;
+    int fd_mode;                         /* lg_chan_fd was called: the
+                                            fd's reader is the receiver
+                                            (chan-fd.c) */
     struct lg__chan_tx *tx;
     _Atomic uintptr_t loop_threads[LG__CHAN_MAX_LOOPS];  /* pthread_t of
                                             the threads running the
@@ -132,6 +135,18 @@ int lg__chan_in_flight(struct lg_chan *ch);
 int lg__chan_ready(struct lg_chan *ch);
 /* True when a push would find room now (or fail: closed). */
 int lg__chan_push_would_fit(struct lg_chan *ch);
+/* chan-batch.c: hands the k claimed messages from `first` on to cb, as
+ * arrays: in place, one call per run that does not wrap the ring, when
+ * stride == elem; else copied into `scratch` (room for k) for one call.
+ * Each run's cells are freed after its call returned. When *stop becomes
+ * set in a call, the rest go to the stash. Returns how many were
+ * delivered. */
+size_t lg__chan_deliver(struct lg_chan *ch, size_t first, size_t k,
+                        lg_chan_batch_cb cb, void *data,
+                        unsigned char *scratch, const int *stop);
+/* The most messages one claim may take for lg__chan_deliver with a
+ * scratch buffer of `room` messages (every claim, when stride == elem). */
+size_t lg__chan_claim_max(struct lg_chan *ch, size_t want, size_t room);
 /* A full memory barrier (StoreLoad included). */
 void lg__chan_fence(void);
 /* Rebuilds loop_threads from the attached loop sides; under uv_lock. A
