@@ -204,6 +204,14 @@ LG_EXTERN void lg_chan_free(lg_chan_t *ch);
 LG_EXTERN int lg_chan_send_blocking(lg_chan_t *ch, const void *msg);
 LG_EXTERN int lg_chan_recv_blocking(lg_chan_t *ch, void *msg);
 
+/* Plain threads: waits while the channel is empty, then copies up to `max`
+ * waiting messages into buf (room for max * elem_size bytes), in order.
+ * Returns how many (1..max), -EPIPE once the channel is closed and
+ * drained, -EINVAL (max 0), or -EDEADLK on a loop thread, as
+ * lg_chan_recv_blocking. */
+LG_EXTERN int lg_chan_recv_many_blocking(lg_chan_t *ch, void *buf,
+                                         size_t max);
+
 /* The same, waiting at most timeout_ms milliseconds: -ETIMEDOUT after. */
 LG_EXTERN int lg_chan_send_timed(lg_chan_t *ch, const void *msg,
                                  uint64_t timeout_ms);
