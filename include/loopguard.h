@@ -252,6 +252,31 @@ LG_EXTERN int lg_chan_recv_start_batch(lg_chan_t *ch, struct uv_loop_s *loop,
                                        size_t max, lg_chan_batch_cb cb,
                                        void *data);
 
+/* Any event loop (epoll, poll, libevent, GLib...): a descriptor to watch
+ * for reading, and lg_chan_drain to call when it is readable. It polls
+ * readable (POLLIN, level-triggered) while a message waits or once the
+ * channel is closed, and not while the channel is open and empty (after
+ * the drain that emptied it). Never read or write it; it belongs to the
+ * channel (lg_chan_free closes it), and every call returns the same one.
+ * It is the channel's eventfd (the one lg_chan_recv_start uses): a
+ * producer writes it only when a drain found the channel empty and armed
+ * it, and a drain resets it only when it leaves the channel empty, so a
+ * drain that took `max` of more messages leaves it readable. Its reader
+ * is the channel's receiver: -EBUSY while lg_chan_recv_start(_batch) has
+ * one, which in turn gets -EBUSY once lg_chan_fd was called. Returns the
+ * descriptor, -EBUSY, -EINVAL or a negative errno from eventfd(). */
+LG_EXTERN int lg_chan_fd(lg_chan_t *ch);
+
+/* Any thread, never blocks: hands the messages waiting now, up to `max`,
+ * to cb in batches (status 0 only; see lg_chan_batch_cb), then, if
+ * lg_chan_fd was called, resets the descriptor when the channel is left
+ * empty. Returns how many were delivered (0: none), -EPIPE once the
+ * channel is closed and drained, -EINVAL or -ENOMEM. A drain may deliver
+ * 0 while the descriptor is readable (a message being written, or taken by
+ * another receiver): wait for the descriptor again. */
+LG_EXTERN int lg_chan_drain(lg_chan_t *ch, size_t max, lg_chan_batch_cb cb,
+                            void *data);
+
 /* Sends from `loop`'s thread without ever blocking it: the message is
  * copied into the channel at once when there is room and nothing of this
  * loop's is waiting, else parked on the loop side and delivered, in order,

@@ -87,7 +87,7 @@ struct lg_chan {
     unsigned char *stash;                /* stash_cap messages */
     size_t stash_off, stash_cap;
     struct lg__chan_rx *rx;
-    int fd_mode;                         /* lg_chan_fd was called: the
+    _Atomic int fd_mode;                 /* lg_chan_fd was called: the
                                             fd's reader is the receiver
                                             (chan-fd.c) */
     struct lg__chan_tx *tx;
@@ -164,5 +164,9 @@ void lg__chan_unref(struct lg_chan *ch);
 void lg__chan_uv_wake_rx(struct lg_chan *ch);
 void lg__chan_uv_wake_tx(struct lg_chan *ch);
 void lg__chan_uv_closed(struct lg_chan *ch);
+/* The channel's eventfd: made on first use, under uv_lock (returns it or
+ * a negative errno), and signalled, from anywhere (errno preserved). */
+int lg__chan_wake_fd_get(struct lg_chan *ch);
+void lg__chan_wake_fd_write(struct lg_chan *ch);
 
 #endif

@@ -160,7 +160,7 @@ static void rx_recheck_cb(uv_timer_t *h);
 
 /* Wakes whichever loop receives (now or next: the count waits in the
  * eventfd). errno is the caller's. */
-static void wake_fd_write(struct lg_chan *ch)
+void lg__chan_wake_fd_write(struct lg_chan *ch)
 {
     int fd = atomic_load_explicit(&ch->wake_fd, memory_order_acquire);
     if (fd < 0)
@@ -174,7 +174,7 @@ static void wake_fd_write(struct lg_chan *ch)
 
 static void rx_wake_self(struct lg__chan_rx *rx)
 {
-    wake_fd_write(rx->ch);
+    lg__chan_wake_fd_write(rx->ch);
 }
 
 /* Delivers up to `budget` messages: a batch claimed at once, each handed
@@ -323,11 +323,11 @@ static void rx_recheck_cb(uv_timer_t *h)
 void lg__chan_uv_wake_rx(struct lg_chan *ch)
 {
     if (atomic_exchange(&ch->rx_armed, 0))
-        wake_fd_write(ch);
+        lg__chan_wake_fd_write(ch);
 }
 
 /* Under uv_lock: the channel's eventfd, made by its first receiver. */
-static int wake_fd_get(struct lg_chan *ch)
+int lg__chan_wake_fd_get(struct lg_chan *ch)
 {
     int fd = atomic_load_explicit(&ch->wake_fd, memory_order_relaxed);
     if (fd >= 0)
@@ -362,13 +362,13 @@ static int rx_start(lg_chan_t *ch, uv_loop_t *loop, lg_chan_recv_cb cb,
     rx->ch = ch;
     rx->thread = pthread_self();
     pthread_mutex_lock(&ch->uv_lock);
-    if (ch->rx || ch->fd_mode) {
+    if (ch->rx || atomic_load(&ch->fd_mode)) {
         pthread_mutex_unlock(&ch->uv_lock);
         free(rx->scratch);
         free(rx);
         return -EBUSY;
     }
-    int fd = wake_fd_get(ch);
+    int fd = lg__chan_wake_fd_get(ch);
     int r = fd < 0 ? fd : uv_poll_init(loop, &rx->poll, fd);
     if (r == 0) {
         rx->poll.data = rx;
@@ -624,11 +624,11 @@ int lg_chan_send_async(lg_chan_t *ch, uv_loop_t *loop, const void *msg,
 /* Any thread: every loop side learns the channel closed, on its thread. */
 void lg__chan_uv_closed(struct lg_chan *ch)
 {
-    if (!uv_present())
-        return;
+    /* No uv_present() check: rx and tx exist only with libuv, and the
+     * descriptor of lg_chan_fd works without it. */
     pthread_mutex_lock(&ch->uv_lock);
-    if (ch->rx)
-        wake_fd_write(ch);
+    if (ch->rx || atomic_load(&ch->fd_mode))
+        lg__chan_wake_fd_write(ch);
     for (struct lg__chan_tx *tx = ch->tx; tx; tx = tx->next)
         uv_async_send(&tx->async);
     pthread_mutex_unlock(&ch->uv_lock);
