@@ -133,9 +133,14 @@ LG_EXTERN uint64_t lg_reports(void);
  *                    block until there is room / a message.
  *   anywhere         lg_chan_try_send / lg_chan_try_recv: never block.
  *   a libuv loop     lg_chan_recv_start: messages are delivered to a
- *                    callback on the loop thread; lg_chan_send_async:
+ *                    callback on the loop thread (lg_chan_recv_start_batch:
+ *                    arrays of them); lg_chan_send_async:
  *                    sends without blocking the loop, parking the message
  *                    on the loop side while the channel is full.
+ *   any other loop   lg_chan_fd: a descriptor to watch (readable while a
+ *                    message waits); lg_chan_drain when it is readable.
+ *   batches          lg_chan_recv_start_batch, lg_chan_recv_many_blocking
+ *                    and lg_chan_drain take many messages per call.
  * So: thread to loop (send_blocking + recv_start), loop to thread
  * (send_async + recv_blocking), loop to loop (send_async + recv_start) and
  * thread to thread all work.

@@ -48,7 +48,9 @@ struct lg_chan {
     /* Set by lg_chan_new, read by every push and pop: a line of its own,
      * never invalidated by the words below that change all the time. */
     _Alignas(64) unsigned char *cells;   /* the messages, stride apart */
-    _Atomic size_t *seqs;                /* each cell's sequence number */
+    _Atomic size_t *seqs;                /* each cell's sequence number,
+                                            seq_stride bytes apart */
+    size_t seq_stride;                   /* 16, 32 or 64 (lg_chan_new) */
     size_t cap;                          /* logical capacity */
     size_t ncells;                       /* power of two, >= 2 */
     size_t elem;                         /* message size */

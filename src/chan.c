@@ -25,14 +25,16 @@
 
 /* A cell is a sequence number in `seqs` and a message in `cells`, at the
  * same index: the messages lie side by side, so a batch of them is an
- * array a callback reads in place (lg_chan_recv_start_batch). */
+ * array a callback reads in place (lg_chan_recv_start_batch). The
+ * sequence numbers are spread seq_stride apart (lg_chan_new says why). */
 struct cell {
     _Atomic size_t seq;
 };
 
 static struct cell *cell_at(struct lg_chan *ch, size_t pos)
 {
-    return (struct cell *)&ch->seqs[pos & (ch->ncells - 1)];
+    return (struct cell *)((unsigned char *)ch->seqs +
+                           (pos & (ch->ncells - 1)) * ch->seq_stride);
 }
 
 void lg__chan_fence(void)
@@ -294,13 +296,18 @@ int lg_chan_new(lg_chan_t **out, size_t capacity, size_t elem_size)
     /* Messages lie side by side, each as aligned as malloc would have it
      * (16) once it is big enough to need that, 8 below: a loop's callback
      * reads them in place, and casts them to its struct. For a struct of
-     * that alignment stride == elem_size, so a batch is a C array. The
-     * sequence numbers live apart, 8 to a cache line, as in a cell of 8
-     * or 16 bytes before. */
+     * that alignment stride == elem_size, so a batch is a C array.
+     * The sequence numbers live apart, as many to a cache line as whole
+     * cells of sequence number and message did before they were split
+     * (4 for messages up to 8 bytes, 2 up to 16, else 1): packed 8 to a
+     * line, every push of 4 producers wrote the line the others were
+     * writing, and 64-byte messages went at 2/3 of the speed
+     * (docs/performance.md, "two arrays"). */
     size_t align = elem_size < 16 ? 8 : 16;
     size_t stride = (elem_size + align - 1) & ~(align - 1);
+    size_t seq_stride = elem_size <= 8 ? 16 : elem_size <= 16 ? 32 : 64;
     size_t bytes;
-    if (__builtin_mul_overflow(n, stride, &bytes))
+    if (__builtin_mul_overflow(n, stride, &bytes) || n > SIZE_MAX / 64)
         return -ENOMEM;
     struct lg_chan *ch;
     if (posix_memalign((void **)&ch, 64, sizeof *ch) != 0)
@@ -310,15 +317,16 @@ int lg_chan_new(lg_chan_t **out, size_t capacity, size_t elem_size)
         free(ch);
         return -ENOMEM;
     }
-    if (posix_memalign((void **)&ch->seqs, 64, n * sizeof *ch->seqs) != 0) {
+    if (posix_memalign((void **)&ch->seqs, 64, n * seq_stride) != 0) {
         free(ch->cells);
         free(ch);
         return -ENOMEM;
     }
-    for (size_t i = 0; i < n; i++)
-        atomic_init(&ch->seqs[i], i);
-    ch->cap = capacity;
     ch->ncells = n;
+    ch->seq_stride = seq_stride;
+    for (size_t i = 0; i < n; i++)
+        atomic_init(&cell_at(ch, i)->seq, i);
+    ch->cap = capacity;
     ch->elem = elem_size;
     ch->stride = stride;
     atomic_init(&ch->refs, 1);
