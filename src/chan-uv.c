@@ -55,7 +55,7 @@ struct lg__chan_rx {
     pthread_t thread;         /* the loop's thread */
     lg_chan_recv_cb cb;       /* one per message, or ... */
     lg_chan_batch_cb batch_cb;   /* ... batches of up to max */
-    size_t max;
+    size_t max;               /* messages per batch at most */
     unsigned char *scratch;   /* BATCH messages, for batches that cannot
                                  be handed over in place; else NULL */
     void *data;
