@@ -1122,6 +1122,13 @@ LG__INTERNAL void lg__log_init(void);
  * format it again for stderr (lg__log_record_max) and write it again; -1
  * when it was lost (stderr failed too, or stayed full), counted. */
 LG__INTERNAL int lg__log_write(const char *buf, size_t len);
+/* Opens the log file path for appending (log-open.c): in a sticky,
+ * world-writable directory, refuses a symbolic link and a file of another
+ * user's (-1, errno EPERM, *why saying which); elsewhere as open(2) with
+ * O_CREAT. New files 0600 in a privileged process, 0644 else. Returns the
+ * descriptor (O_CLOEXEC), or -1 with errno (and *why NULL) when the open
+ * itself failed. */
+LG__INTERNAL int lg__log_open_file(const char *path, const char **why);
 /* Records lost so far: written neither to the log nor to stderr. */
 LG__INTERNAL uint64_t lg__log_lost(void);
 /* Largest record that is written atomically to the current log. */

@@ -20,6 +20,7 @@
 #define WAIT_TRIES 50          /* polls of 100 ms for a full pipe */
 
 static void say_no_log(const char *verb, const char *path, int err);
+static void say_refused(const char *path, const char *why);
 
 static int log_fd = -1;               /* -1 until opened; 2 = stderr */
 static pid_t log_pid;                 /* process that opened log_fd */
@@ -71,9 +72,13 @@ static void log_open(void)
     }
     char *path = log_path;
     expand_path(path, sizeof log_path, lg__opt.log, pid);
-    int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    const char *why;
+    int fd = lg__log_open_file(path, &why);
     if (fd < 0) {
-        say_no_log("open", path, errno);
+        if (why)
+            say_refused(path, why);
+        else
+            say_no_log("open", path, errno);
         log_use(2);
         return;
     }
@@ -237,6 +242,21 @@ static void say_no_log(const char *verb, const char *path, int err)
         lg__buf_str(&b, "error ");
         lg__buf_i64(&b, err);
     }
+    lg__buf_str(&b, "; reporting to stderr\n");
+    size_t done;
+    write_all(2, b.p, b.len, &done);
+}
+
+/* The log's open was refused (log-open.c): one line on stderr. */
+static void say_refused(const char *path, const char *why)
+{
+    char msg[LG__LOG_PATH_MAX + 200];
+    struct lg__buf b;
+    lg__buf_init(&b, msg, sizeof msg);
+    lg__buf_str(&b, "loopguard: refusing to open log '");
+    lg__buf_str(&b, path);
+    lg__buf_str(&b, "': ");
+    lg__buf_str(&b, why);
     lg__buf_str(&b, "; reporting to stderr\n");
     size_t done;
     write_all(2, b.p, b.len, &done);
