@@ -109,9 +109,11 @@ $(LAUNCHER): tools/loopguard.c tools/json.c $(REPORT_SRC) $(CORE_LIB) \
 
 # The process that reads DWARF for report frames, installed beside
 # libloopguard.so: libdw is linked here, never into a host.
-$(SYMBOLIZER): tools/loopguard-symbolizer.c src/symbolizer-proto.c $(HDRS)
+$(SYMBOLIZER): tools/loopguard-symbolizer.c tools/symbolizer-dwarf.c \
+               src/symbolizer-proto.c $(HDRS) $(TOOL_HDRS)
 	@echo "  CC      $@"
-	$(Q)$(CC) $(CPPFLAGS_ALL) $(CFLAGS_ALL) -o $@ tools/loopguard-symbolizer.c \
+	$(Q)$(CC) $(CPPFLAGS_ALL) -Itools $(CFLAGS_ALL) -o $@ \
+	    tools/loopguard-symbolizer.c tools/symbolizer-dwarf.c \
 	    src/symbolizer-proto.c -ldw -lelf
 
 # ---- tests -----------------------------------------------------------------
@@ -321,13 +323,21 @@ $(BUILD)/tests/replay-%: fuzz/fuzz-%.c fuzz/replay.c fuzz/fuzz-input.h \
 	@mkdir -p $(@D)
 	@echo "  CC      $@"
 	$(Q)$(CC) $(CPPFLAGS_ALL) -Itests/support -Itools $(CFLAGS_ALL) -o $@ $< \
-	    fuzz/replay.c $(SUPPORT_SRC) $(EXTRA_SRC) $(CORE_OBJ) -ldl -lpthread
+	    fuzz/replay.c $(SUPPORT_SRC) $(EXTRA_SRC) $(CORE_OBJ) $(EXTRA_LIBS) \
+	    -ldl -lpthread
 
 # Only these link the report reader.
 REPORT_USERS := $(BUILD)/tests/test-report-read \
                 $(BUILD)/tests/replay-report-read build/fuzz/fuzz-report-read
 $(REPORT_USERS): EXTRA_SRC = $(REPORT_SRC)
 $(REPORT_USERS): $(REPORT_SRC)
+
+# Only these link libdw: the symbolizer's DWARF side, fuzzed (a host never
+# links it).
+DWARF_USERS := $(BUILD)/tests/replay-dwarf build/fuzz/fuzz-dwarf
+$(DWARF_USERS): EXTRA_SRC = tools/symbolizer-dwarf.c
+$(DWARF_USERS): EXTRA_LIBS = -ldw -lelf
+$(DWARF_USERS): tools/symbolizer-dwarf.c
 
 # ---- fuzzing: `make fuzz` ----------------------------------------------------
 # The parsers of what the host hands the detector (options, symbol names,
@@ -352,7 +362,7 @@ build/fuzz/fuzz-%: fuzz/fuzz-%.c fuzz/fuzz-input.h $(SUPPORT_SRC) $(FUZZ_OBJ) \
 	@echo "  CC      $@"
 	$(Q)$(FUZZ_CC) $(CPPFLAGS_ALL) -Itests/support -Itools $(FUZZ_CFLAGS) \
 	    -fsanitize=fuzzer -o $@ $< $(SUPPORT_SRC) $(EXTRA_SRC) $(FUZZ_OBJ) \
-	    -ldl -lpthread
+	    $(EXTRA_LIBS) -ldl -lpthread
 fuzz-bins: $(FUZZ_BIN)
 fuzz:
 	@sh tools/deps.sh fuzz
