@@ -5,6 +5,7 @@
  * out, so a stack starts at the caller of the wrapped function. */
 #include <dlfcn.h>
 #include <elf.h>
+#include <errno.h>
 #include <link.h>
 
 #include "lg-internal.h"
@@ -133,12 +134,14 @@ int lg__stack_capture(void **pcs, int max)
     /* libunwind calls read, pipe2, mutexes and sigprocmask through the PLT;
      * in_shim makes our own wrappers pass them straight through. */
     uint8_t was = lg__tls.in_shim, was_unw = lg__tls.unwinding;
+    int saved = errno;        /* libunwind's reads of its pipe set it */
     lg__tls.in_shim = 1;
     lg__tls.unwinding = 1;
     void *tmp[LG__MAX_FRAMES + 16];
     int n = bt(tmp, LG__MAX_FRAMES + 16);
     lg__tls.unwinding = was_unw;
     lg__tls.in_shim = was;
+    errno = saved;
     /* Our frames sit on top (the wrapper, the slow path) and in the middle
      * (a wrapped runner such as uv_run): drop them all. */
     int out = 0;
