@@ -28,7 +28,7 @@ static void fd_learn(int fd, ssize_t r)
  * which returns at once (recv of zero bytes can still wait for a
  * datagram, so it never sets it; readv's vector is not read, since a bad
  * pointer must fail with EFAULT in libc, not crash here). */
-#define FD_RECV(name, ret, params, args, flags, empty)                        \
+#define FD_RECV_SLOW(name, ret, params, args, flags, empty)                   \
     static LG__COLD ret name##_slow(void *caller, LG_UNPAREN params)          \
     {                                                                         \
         if (empty)                                                            \
@@ -57,11 +57,29 @@ static void fd_learn(int fd, ssize_t r)
                                   pipe_ || pair_, r = REAL(name) args));      \
         fd_learn(fd, r);                                                      \
         return r;                                                             \
-    }                                                                         \
+    }
+#define FD_RECV(name, ret, params, args, flags, empty)                        \
+    FD_RECV_SLOW(name, ret, params, args, flags, empty)                       \
     LG_WRAP_SLOW(name, ret, params, args)
 
-FD_RECV(read, ssize_t, (int fd, void *buf, size_t n), (fd, buf, n), 0,
-        n == 0)
+/* read is also how libunwind drains its pipe: inside it, only that pipe
+ * may be read (stack.c). */
+#define FD_RECV_READ(name, ret, params, args, flags, empty)                   \
+    FD_RECV_SLOW(name, ret, params, args, flags, empty)                       \
+    LG_EXPORT ret name params                                                 \
+    {                                                                         \
+        if (!lg__tls_on_loop()) {                                             \
+            if (LG__UNLIKELY(lg__tls.unwinding) && !lg__unwind_fd_ours(fd)) { \
+                errno = EBADF;                                                \
+                return -1;                                                    \
+            }                                                                 \
+            return REAL(name) args;                                           \
+        }                                                                     \
+        return name##_slow(__builtin_return_address(0), LG_UNPAREN args);     \
+    }
+
+FD_RECV_READ(read, ssize_t, (int fd, void *buf, size_t n), (fd, buf, n), 0,
+             n == 0)
 FD_RECV(__read_chk, ssize_t, (int fd, void *buf, size_t n, size_t buflen),
         (fd, buf, n, buflen), 0, n == 0)
 FD_RECV(readv, ssize_t, (int fd, const struct iovec *iov, int cnt),

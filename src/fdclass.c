@@ -163,6 +163,8 @@ static void mark_shared(int fd)
 
 void lg__fd_dup(int old, int new)
 {
+    if (new >= 0)
+        lg__unwind_fds_gone((unsigned)new, (unsigned)new);
     mark_shared(old);
     mark_shared(new);
     lg__pipe_dup(old, new);
@@ -214,13 +216,16 @@ void lg__fd_forget(int fd)
 void lg__fd_closed(int fd)
 {
     lg__fd_forget(fd);
-    if (fd >= 0)
+    if (fd >= 0) {
         lg__pipe_forget((unsigned)fd, (unsigned)fd);
+        lg__unwind_fds_gone((unsigned)fd, (unsigned)fd);
+    }
 }
 
 void lg__fd_forget_range(unsigned first, unsigned last)
 {
     lg__pipe_forget(first, last);
+    lg__unwind_fds_gone(first, last);
     for (unsigned pi = first >> PAGE_BITS;
          pi < N_PAGES && pi <= (last >> PAGE_BITS); pi++) {
         uint8_t *page = __atomic_load_n(&pages[pi], __ATOMIC_ACQUIRE);

@@ -44,6 +44,9 @@ struct lg__tls {
     uint8_t found : 1;        /* counted in lg__loops_found (registry.c);
                                  a bit beside noslot: the block stays 40
                                  bytes */
+    uint8_t unwinding : 1;    /* inside libunwind (stack.c): its read,
+                                 close and pipe2 are checked against the
+                                 pipe it made */
     uint8_t sync_fs;          /* inside a libuv fs request made without a
                                  callback on a loop thread (the preload's
                                  uv_fs_* wrappers): libuv's calls are the
@@ -636,6 +639,13 @@ LG__INTERNAL uint64_t lg__wall_ns(void);
  * count (0 when libunwind is unavailable). Allocates nothing once the thread
  * has captured once. */
 LG__INTERNAL int lg__stack_capture(void **pcs, int max);
+/* libunwind's own pipe (stack.c): noted when it makes it, forgotten when
+ * the program closes or replaces either number. While it unwinds, a read
+ * of any other descriptor is refused (EBADF: libunwind then makes a new
+ * pipe), and so is a close (it would close the program's descriptor). */
+LG__INTERNAL int lg__unwind_fd_ours(int fd);
+LG__INTERNAL void lg__unwind_pipe_made(const int fds[2]);
+LG__INTERNAL void lg__unwind_fds_gone(unsigned first, unsigned last);
 
 /* True when pc lies in libloopguard.so or libloopguard-preload.so. */
 LG__INTERNAL int lg__pc_is_ours(uintptr_t pc);
