@@ -639,6 +639,13 @@ LG__INTERNAL uint64_t lg__wall_ns(void);
  * count (0 when libunwind is unavailable). Allocates nothing once the thread
  * has captured once. */
 LG__INTERNAL int lg__stack_capture(void **pcs, int max);
+/* Runs libunwind once on this thread, while it holds no lock of ours to
+ * record: its first use on a thread allocates (its thread-local storage,
+ * dlopen'd, is made by malloc), and a lock-order edge is captured while
+ * the program's locks are held. A malloc that takes pthread mutexes
+ * (jemalloc) would wait there for a lock its own thread holds. Called
+ * when the thread claims its wait slot, at its first lock or wait. */
+LG__INTERNAL void lg__stack_warm(void);
 /* libunwind's own pipe (stack.c): noted when it makes it, forgotten when
  * the program closes or replaces either number. While it unwinds, a read
  * of any other descriptor is refused (EBADF: libunwind then makes a new
