@@ -215,19 +215,34 @@ static void drop_partial(int fd, size_t done)
     (void)!ftruncate(fd, end - (off_t)done);
 }
 
-/* "loopguard: cannot VERB log 'PATH': ERROR; reporting to stderr", on
- * stderr: the one line a log that cannot be used gets. err < 0: a write
- * that wrote nothing. */
-static void say_no_log(const char *verb, const char *path, int err)
+/* "loopguard: LEAD log 'PATH': WHY; reporting to stderr", on stderr: the
+ * one line a log that cannot be used gets. */
+static void say_log(const char *lead, const char *path, const char *why)
 {
-    char msg[LG__LOG_PATH_MAX + 160];
+    char msg[LG__LOG_PATH_MAX + 200];
     struct lg__buf b;
     lg__buf_init(&b, msg, sizeof msg);
-    lg__buf_str(&b, "loopguard: cannot ");
-    lg__buf_str(&b, verb);
+    lg__buf_str(&b, "loopguard: ");
+    lg__buf_str(&b, lead);
     lg__buf_str(&b, " log '");
     lg__buf_str(&b, path);
     lg__buf_str(&b, "': ");
+    lg__buf_str(&b, why);
+    lg__buf_str(&b, "; reporting to stderr\n");
+    size_t done;
+    write_all(2, b.p, b.len, &done);
+}
+
+/* "cannot VERB log 'PATH': ERROR". err < 0: a write that wrote nothing. */
+static void say_no_log(const char *verb, const char *path, int err)
+{
+    char lead[32], why[96];
+    struct lg__buf l, b;
+    lg__buf_init(&l, lead, sizeof lead);
+    lg__buf_str(&l, "cannot ");
+    lg__buf_str(&l, verb);
+    lead[l.len < sizeof lead ? l.len : sizeof lead - 1] = '\0';
+    lg__buf_init(&b, why, sizeof why);
     /* Not strerror: for an unknown number it allocates. */
     const char *desc = err > 0 ? strerrordesc_np(err) : NULL;
     const char *name = err > 0 ? strerrorname_np(err) : NULL;
@@ -242,24 +257,14 @@ static void say_no_log(const char *verb, const char *path, int err)
         lg__buf_str(&b, "error ");
         lg__buf_i64(&b, err);
     }
-    lg__buf_str(&b, "; reporting to stderr\n");
-    size_t done;
-    write_all(2, b.p, b.len, &done);
+    why[b.len < sizeof why ? b.len : sizeof why - 1] = '\0';
+    say_log(lead, path, why);
 }
 
-/* The log's open was refused (log-open.c): one line on stderr. */
+/* The log's open was refused (log-open.c). */
 static void say_refused(const char *path, const char *why)
 {
-    char msg[LG__LOG_PATH_MAX + 200];
-    struct lg__buf b;
-    lg__buf_init(&b, msg, sizeof msg);
-    lg__buf_str(&b, "loopguard: refusing to open log '");
-    lg__buf_str(&b, path);
-    lg__buf_str(&b, "': ");
-    lg__buf_str(&b, why);
-    lg__buf_str(&b, "; reporting to stderr\n");
-    size_t done;
-    write_all(2, b.p, b.len, &done);
+    say_log("refusing to open", path, why);
 }
 
 /* The log file failed with err: one line on stderr, and stderr is the log
