@@ -5,9 +5,10 @@
  * which are not wrapped, and an eventfd's writers are not noted. Receives
  * count only on a descriptor that may wait for another thread or process:
  * not O_NONBLOCK, not a regular file, directory, block device or
- * /dev/null-like device (the fd class cache, fdclass.c), and not a call
- * with MSG_DONTWAIT. Writes count on such a descriptor only inside a
+ * /dev/null-like device (the fd class cache, fdclass.c), not a call
+ * with MSG_DONTWAIT, and not a netlink receive with an answer queued. Writes count on such a descriptor only inside a
  * synchronous libuv fs request (below). */
+#include <poll.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 
@@ -21,6 +22,21 @@ static void fd_learn(int fd, ssize_t r)
 {
     if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
         lg__fd_forget(fd);
+}
+
+/* A netlink socket's other end is the kernel, which answers a request
+ * (an address dump, a route change) inside the request's own send, and
+ * queues the next part of a dump as the reader takes the last: a receive
+ * that finds an answer queued never waits. One with nothing queued waits
+ * for the kernel's next event (a notification): that one counts. dnsmasq
+ * reads its RTM_GETADDR dump so, with its loop's thread. */
+static int netlink_answer_queued(int fd)
+{
+    struct pollfd p = {.fd = fd, .events = POLLIN};
+    int saved = errno;
+    int queued = REAL(poll)(&p, 1, 0) == 1 && (p.revents & POLLIN);
+    errno = saved;
+    return queued;
 }
 
 /* One slow path per entry point; `args` forwards, `flags` is the call's
@@ -37,11 +53,13 @@ static void fd_learn(int fd, ssize_t r)
         if ((cls & LG__FD_STATE_MASK) != LG__FD_BLOCKING ||                   \
             ((flags) & MSG_DONTWAIT))                                         \
             return REAL(name) args;                                           \
+        unsigned kind_ = (cls & LG__FD_KIND_MASK) >> LG__FD_KIND_SHIFT;       \
+        if (kind_ == LG__FDK_NETLINK && netlink_answer_queued(fd))            \
+            return REAL(name) args;                                           \
         struct lg__wait w;                                                    \
         ret r;                                                                \
         lg_wait_init(&w, #name, (void *)REAL(name), caller, -1);              \
         lg__object_fd(&w, fd, cls);                                           \
-        unsigned kind_ = (cls & LG__FD_KIND_MASK) >> LG__FD_KIND_SHIFT;       \
         int pipe_ = kind_ == LG__FDK_PIPE;                                    \
         int pair_ = (kind_ == LG__FDK_SOCKET || kind_ == LG__FDK_EVENTFD) &&  \
                     lg__fd_made_here(fd);                                     \

@@ -1,6 +1,6 @@
 /* What a receive on a descriptor may do: one byte per fd, learnt with one
- * fcntl + fstat (two system calls) the first time a loop thread receives on
- * it, and forgotten when the fd is closed, replaced (dup2/dup3) or its flags
+ * fcntl + fstat (two system calls; a socket's domain is a third) the first
+ * time a loop thread receives on it, and forgotten when the fd is closed, replaced (dup2/dup3) or its flags
  * change (fcntl F_SETFL, ioctl FIONBIO). The loop's own non-blocking reads
  * then cost a byte load, not a system call (preload notes section 4).
  *
@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
@@ -117,9 +118,16 @@ static unsigned classify(int fd)
     case S_IFIFO:
         kind = LG__FDK_PIPE;
         break;
-    case S_IFSOCK:
-        kind = LG__FDK_SOCKET;
+    case S_IFSOCK: {
+        /* A netlink socket's other end is the kernel (wrap-io.c). */
+        int dom = 0;
+        socklen_t len = sizeof dom;
+        kind = getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &dom, &len) == 0 &&
+                       dom == AF_NETLINK
+                   ? LG__FDK_NETLINK
+                   : LG__FDK_SOCKET;
         break;
+    }
     case S_IFCHR:
         /* Major 1 is null, zero, full, [u]random: they never wait. */
         if (major(st.st_rdev) == 1)

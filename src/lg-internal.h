@@ -488,8 +488,14 @@ LG__INTERNAL int lg__object_span(const void *addr, uintptr_t *lo,
 LG__INTERNAL void lg__loop_idle(int idle);
 LG__INTERNAL void lg__loop_tick(void);
 /* Threads of this process found on a loop so far (a fork child counts
- * only the thread that forked, when it was on one). */
+ * only the thread that forked, once it runs its loop again). */
 LG__INTERNAL uint32_t lg__loops_found(void);
+/* The child of a fork made on a loop thread runs no loop: its parent does.
+ * Its marks are kept but asleep (no report, no stall) until the thread
+ * waits as the loop again (lg__loop_idle(1)) or enters a runner, as a
+ * child that goes back to its loop does. Whether the calling thread's are
+ * asleep. */
+LG__INTERNAL int lg__loop_dormant(void);
 /* Counts this thread among them, once (called for every record, and for
  * a loop found that is not watched for stalls). */
 LG__INTERNAL void lg__loop_found(void);
@@ -736,6 +742,7 @@ enum lg__fd_state {
     XX(OTHER, "fd")                                                           \
     XX(PIPE, "pipe")                                                          \
     XX(SOCKET, "socket")                                                      \
+    XX(NETLINK, "netlink")                                                    \
     XX(EVENTFD, "eventfd")                                                    \
     XX(TIMERFD, "timerfd")                                                    \
     XX(SIGNALFD, "signalfd")                                                  \
