@@ -66,6 +66,7 @@ else
     command -v dnsmasq >/dev/null 2>&1 || [ -x /usr/sbin/dnsmasq ] ||
         need="$need dnsmasq-base"
     command -v dig >/dev/null 2>&1 || need="$need bind9-dnsutils"
+    command -v tmux >/dev/null 2>&1 || need="$need tmux"
 fi
 if [ -n "$need" ]; then
     echo "deps: installing$need"
