@@ -259,6 +259,15 @@ $(UV_STATIC_BIN):
 	$(Q)$(CC) $(CPPFLAGS_ALL) $(UV_CFLAGS) $(CFLAGS_ALL) -o $@ $< \
 	    $(UV_STATIC_LIBS)
 
+# prog-chan-deadlock on a libuv linked in: lg_chan (libloopguard.so, on the
+# system libuv) must find the program's own uv_run on the stack.
+$(BUILD)/tests/loops/uv-static-chan-deadlock: \
+        tests/integration/prog-chan-deadlock.c $(CORE_LIB) $(HDRS)
+	@mkdir -p $(@D)
+	@echo "  CC      $@"
+	$(Q)$(CC) $(CPPFLAGS_ALL) $(UV_CFLAGS) $(CFLAGS_ALL) -o $@ $< \
+	    $(UV_STATIC_LIBS) -L$(BUILD) -lloopguard -Wl,-rpath,'$$ORIGIN/../..'
+
 # C++ blocking in libuv callbacks (test-cxx): the host program only, so
 # no sanitizer flags.
 CXX = c++
@@ -275,7 +284,8 @@ $(BUILD)/tests/prog-locks-reuse: tests/integration/prog-locks-reuse.cc
 	$(Q)$(CXX) -std=c++17 $(OPT) $(WARN) $(CXXFLAGS) -o $@ $< -lpthread
 
 test-bins: all $(UNIT_BIN) $(PROG_BIN) $(EXAMPLE_BIN) $(LOOP_BIN) \
-           $(UV_STATIC_BIN) $(BUILD)/tests/prog-cxx-uv $(REPLAY_BIN) \
+           $(UV_STATIC_BIN) $(BUILD)/tests/loops/uv-static-chan-deadlock \
+           $(BUILD)/tests/prog-cxx-uv $(REPLAY_BIN) \
            $(BUILD)/tests/prog-locks-reuse \
            $(BUILD)/tests/libloop-probe.so
 

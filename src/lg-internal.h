@@ -665,8 +665,15 @@ LG__INTERNAL int lg__pc_is_ours(uintptr_t pc);
 /* Declares the object containing addr as loopguard's own (the preload calls
  * this from its constructor with one of its functions). */
 LG__INTERNAL void lg__stack_own_module(const void *addr);
-/* Loads libunwind; from lg__init() only. */
+/* Loads libunwind, once; from lg__init(), or lg__stack_bare. */
 LG__INTERNAL void lg__stack_init(void);
+/* Up to max return addresses of the calling thread, innermost first, ours
+ * included, without lg__init(): for libloopguard.so used without the
+ * preload (lg_chan), where nothing else of the detector may start (its
+ * options, its exit summary). 0 when libunwind is unavailable. */
+LG__INTERNAL int lg__stack_bare(void **pcs, int max);
+/* Whether uv_run is on the calling thread's stack (chan-uvrun.c). */
+LG__INTERNAL int lg__in_uv_run(void);
 
 /* One frame, resolved. Strings point into storage that lives as long as the
  * process (module table, mapped symbol tables, the loader's own strings). */
@@ -1139,6 +1146,9 @@ LG__INTERNAL int lg__sample(pid_t tid, void **pcs, int max);
 /* Registers the log's lock (from lg__init()); the first record opens the
  * file named by lg__opt. */
 LG__INTERNAL void lg__log_init(void);
+/* In a fork child: a log named with %p is the parent's; closes it (the
+ * child opens its own at its first record). */
+LG__INTERNAL void lg__log_fork_child(void);
 /* Writes one whole record with one write(2). Preserves errno; SIGPIPE
  * and SIGXFSZ that the write raises never reach the host. Returns 0 when
  * written; 1 when the log file failed (ENOSPC, EIO, EFBIG, ...) and is

@@ -350,3 +350,15 @@ void lg__log_init(void)
 {
     lg__lock_register(&log_lock);
 }
+
+void lg__log_fork_child(void)
+{
+    /* The child of a fork writes to its own file (%p), if it ever writes:
+     * it must not hold its parent's open meanwhile (a child that runs for
+     * long, or a daemon, would keep a deleted log's space). */
+    if (log_fd > 2 && strstr(lg__opt.log, "%p")) {
+        int old = log_fd;
+        log_fd = -1;
+        close(old);
+    }
+}
