@@ -109,9 +109,11 @@ $(LAUNCHER): tools/loopguard.c tools/json.c $(REPORT_SRC) $(CORE_LIB) \
 
 # The process that reads DWARF for report frames, installed beside
 # libloopguard.so: libdw is linked here, never into a host.
-$(SYMBOLIZER): tools/loopguard-symbolizer.c src/symbolizer-proto.c $(HDRS)
+$(SYMBOLIZER): tools/loopguard-symbolizer.c tools/symbolizer-dwarf.c \
+               src/symbolizer-proto.c $(HDRS) $(TOOL_HDRS)
 	@echo "  CC      $@"
-	$(Q)$(CC) $(CPPFLAGS_ALL) $(CFLAGS_ALL) -o $@ tools/loopguard-symbolizer.c \
+	$(Q)$(CC) $(CPPFLAGS_ALL) -Itools $(CFLAGS_ALL) -o $@ \
+	    tools/loopguard-symbolizer.c tools/symbolizer-dwarf.c \
 	    src/symbolizer-proto.c -ldw -lelf
 
 # ---- tests -----------------------------------------------------------------
@@ -264,6 +266,15 @@ $(UV_STATIC_BIN):
 	$(Q)$(CC) $(CPPFLAGS_ALL) $(UV_CFLAGS) $(CFLAGS_ALL) -o $@ $< \
 	    $(UV_STATIC_LIBS)
 
+# prog-chan-deadlock on a libuv linked in: lg_chan (libloopguard.so, on the
+# system libuv) must find the program's own uv_run on the stack.
+$(BUILD)/tests/loops/uv-static-chan-deadlock: \
+        tests/integration/prog-chan-deadlock.c $(CORE_LIB) $(HDRS)
+	@mkdir -p $(@D)
+	@echo "  CC      $@"
+	$(Q)$(CC) $(CPPFLAGS_ALL) $(UV_CFLAGS) $(CFLAGS_ALL) -o $@ $< \
+	    $(UV_STATIC_LIBS) -L$(BUILD) -lloopguard -Wl,-rpath,'$$ORIGIN/../..'
+
 # C++ blocking in libuv callbacks (test-cxx): the host program only, so
 # no sanitizer flags.
 CXX = c++
@@ -280,7 +291,8 @@ $(BUILD)/tests/prog-locks-reuse: tests/integration/prog-locks-reuse.cc
 	$(Q)$(CXX) -std=c++17 $(OPT) $(WARN) $(CXXFLAGS) -o $@ $< -lpthread
 
 test-bins: all $(UNIT_BIN) $(PROG_BIN) $(EXAMPLE_BIN) $(LOOP_BIN) \
-           $(UV_STATIC_BIN) $(BUILD)/tests/prog-cxx-uv $(REPLAY_BIN) \
+           $(UV_STATIC_BIN) $(BUILD)/tests/loops/uv-static-chan-deadlock \
+           $(BUILD)/tests/prog-cxx-uv $(REPLAY_BIN) \
            $(BUILD)/tests/prog-locks-reuse \
            $(BUILD)/tests/libloop-probe.so
 
@@ -328,13 +340,21 @@ $(BUILD)/tests/replay-%: fuzz/fuzz-%.c fuzz/replay.c fuzz/fuzz-input.h \
 	@mkdir -p $(@D)
 	@echo "  CC      $@"
 	$(Q)$(CC) $(CPPFLAGS_ALL) -Itests/support -Itools $(CFLAGS_ALL) -o $@ $< \
-	    fuzz/replay.c $(SUPPORT_SRC) $(EXTRA_SRC) $(CORE_OBJ) -ldl -lpthread
+	    fuzz/replay.c $(SUPPORT_SRC) $(EXTRA_SRC) $(CORE_OBJ) $(EXTRA_LIBS) \
+	    -ldl -lpthread
 
 # Only these link the report reader.
 REPORT_USERS := $(BUILD)/tests/test-report-read \
                 $(BUILD)/tests/replay-report-read build/fuzz/fuzz-report-read
 $(REPORT_USERS): EXTRA_SRC = $(REPORT_SRC)
 $(REPORT_USERS): $(REPORT_SRC)
+
+# Only these link libdw: the symbolizer's DWARF side, fuzzed (a host never
+# links it).
+DWARF_USERS := $(BUILD)/tests/replay-dwarf build/fuzz/fuzz-dwarf
+$(DWARF_USERS): EXTRA_SRC = tools/symbolizer-dwarf.c
+$(DWARF_USERS): EXTRA_LIBS = -ldw -lelf
+$(DWARF_USERS): tools/symbolizer-dwarf.c
 
 # ---- fuzzing: `make fuzz` ----------------------------------------------------
 # The parsers of what the host hands the detector (options, symbol names,
@@ -359,7 +379,7 @@ build/fuzz/fuzz-%: fuzz/fuzz-%.c fuzz/fuzz-input.h $(SUPPORT_SRC) $(FUZZ_OBJ) \
 	@echo "  CC      $@"
 	$(Q)$(FUZZ_CC) $(CPPFLAGS_ALL) -Itests/support -Itools $(FUZZ_CFLAGS) \
 	    -fsanitize=fuzzer -o $@ $< $(SUPPORT_SRC) $(EXTRA_SRC) $(FUZZ_OBJ) \
-	    -ldl -lpthread
+	    $(EXTRA_LIBS) -ldl -lpthread
 fuzz-bins: $(FUZZ_BIN)
 fuzz:
 	@sh tools/deps.sh fuzz

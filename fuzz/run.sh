@@ -20,6 +20,20 @@ mkdir -p "$dir/crashes" "$dir/seeds/elf"
     echo 'int uv_run(void *l, int m) { return m; }'
     echo 'int main(void) { return uv_run(0, 0); }'
 } >"$dir/seeds/elf/seed.c"
+mkdir -p "$dir/seeds/dwarf"
+# DWARF seeds: the same program with debug information, at -O0 and at -O2
+# with a function inlined (its DW_TAG_inlined_subroutine).
+{
+    echo 'static inline int twice(int x) { return 2 * x; }'
+    echo 'int uv_run(void *l, int m) { return twice(m) + (l != 0); }'
+    echo 'int main(int c, char **v) { return uv_run(v, c); }'
+} >"$dir/seeds/dwarf/seed.c"
+cc -g -O0 -o "$dir/seeds/dwarf/O0" "$dir/seeds/dwarf/seed.c" &&
+    cc -g -O2 -o "$dir/seeds/dwarf/O2" "$dir/seeds/dwarf/seed.c" &&
+    rm "$dir/seeds/dwarf/seed.c" || {
+    echo "fuzz: cannot make the DWARF seeds" >&2
+    exit 1
+}
 cc -c -o "$dir/seeds/elf/object.o" "$dir/seeds/elf/seed.c" &&
     cc -o "$dir/seeds/elf/program" "$dir/seeds/elf/seed.c" &&
     strip -o "$dir/seeds/elf/stripped" "$dir/seeds/elf/program" &&
@@ -33,11 +47,12 @@ for bin in "$dir"/fuzz-*; do
     [ -n "${FUZZ_ONLY:-}" ] && [ "$name" != "$FUZZ_ONLY" ] && continue
     corpus=$dir/corpus/$name
     seeds=fuzz/seeds/$name
-    case $name in elf*) seeds=$dir/seeds/elf ;; esac
+    case $name in elf*) seeds=$dir/seeds/elf ;; dwarf) seeds=$dir/seeds/dwarf ;;
+    esac
     mkdir -p "$corpus"
     # Files of a few KiB for the ELF readers; the rest need less.
     max=4096
-    case $name in elf*) max=65536 ;; esac
+    case $name in elf* | dwarf) max=65536 ;; esac
     # elf-load keeps every table it loads, as the library does: a fresh
     # process every 30000 inputs, before the mappings run out.
     chunk=

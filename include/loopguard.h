@@ -148,12 +148,18 @@ LG_EXTERN uint64_t lg_reports(void);
  * Errors are negative errno values: -EAGAIN (full or empty, try calls),
  * -EPIPE (closed; receivers get it only once the channel is drained),
  * -ETIMEDOUT, -EINVAL, -ENOMEM, and -EDEADLK: a blocking or timed call made
- * on a loop thread is refused at once instead of freezing the loop, and
- * reported as a blocking_call when the detector (libloopguard-preload.so)
- * is loaded. A loop thread here is one between lg_loop_enter and
- * lg_loop_leave, one inside uv_run when the detector is loaded (it marks
- * uv_run), or one running a loop that has this channel attached
- * (lg_chan_recv_start, or lg_chan_send_async until the channel closes).
+ * on a loop thread is refused instead of freezing the loop, and reported
+ * as a blocking_call when the detector (libloopguard-preload.so) is
+ * loaded. A known loop thread is refused at once: one between
+ * lg_loop_enter and lg_loop_leave, one inside uv_run when the detector is
+ * loaded (it marks uv_run), or one running a loop that has this channel
+ * attached (lg_chan_recv_start, or lg_chan_send_async until the channel
+ * closes). Any other thread with uv_run on its stack (a libuv callback,
+ * with or without the detector; libuv shared or linked into the program)
+ * is refused when the call would park: after the brief spin that precedes
+ * parking, a look at its stack (microseconds) finds uv_run. So without
+ * the detector a message waiting, or room, is still taken in a callback;
+ * once uv_run has returned, the thread waits like any other.
  *
  * Lifetime: lg_chan_close() may be called from any thread, any number of
  * times. lg_chan_free() may be called from any thread once no thread is

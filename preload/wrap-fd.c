@@ -28,6 +28,10 @@
 /* To the host, loopguard's log descriptor does not exist. */
 LG_EXPORT int close(int fd)
 {
+    /* libunwind closing its old pipe's numbers, now the program's: skip
+     * (stack.c). */
+    if (LG__UNLIKELY(lg__tls.unwinding) && !lg__unwind_fd_ours(fd))
+        return 0;
     if (LG__UNLIKELY(fd > 2 && fd == lg__log_fd()) && lg__log_owns(fd)) {
         errno = EBADF;
         return -1;

@@ -135,7 +135,11 @@ LG_EXPORT int pipe(int fds[2])
 
 LG_EXPORT int pipe2(int fds[2], int flags)
 {
-    return fresh_pipe(REAL(pipe2)(fds, flags), fds, 0);
+    int r = fresh_pipe(REAL(pipe2)(fds, flags), fds, 0);
+    /* After fresh_pipe, which forgets what the numbers were. */
+    if (LG__UNLIKELY(lg__tls.unwinding) && r == 0)
+        lg__unwind_pipe_made(fds);
+    return r;
 }
 
 LG_EXPORT int socketpair(int domain, int type, int proto, int sv[2])

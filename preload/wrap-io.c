@@ -5,9 +5,10 @@
  * which are not wrapped, and an eventfd's writers are not noted. Receives
  * count only on a descriptor that may wait for another thread or process:
  * not O_NONBLOCK, not a regular file, directory, block device or
- * /dev/null-like device (the fd class cache, fdclass.c), and not a call
- * with MSG_DONTWAIT. Writes count on such a descriptor only inside a
+ * /dev/null-like device (the fd class cache, fdclass.c), not a call
+ * with MSG_DONTWAIT, and not a netlink receive with an answer queued. Writes count on such a descriptor only inside a
  * synchronous libuv fs request (below). */
+#include <poll.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 
@@ -23,12 +24,27 @@ static void fd_learn(int fd, ssize_t r)
         lg__fd_forget(fd);
 }
 
+/* A netlink socket's other end is the kernel, which answers a request
+ * (an address dump, a route change) inside the request's own send, and
+ * queues the next part of a dump as the reader takes the last: a receive
+ * that finds an answer queued never waits. One with nothing queued waits
+ * for the kernel's next event (a notification): that one counts. dnsmasq
+ * reads its RTM_GETADDR dump so, with its loop's thread. */
+static int netlink_answer_queued(int fd)
+{
+    struct pollfd p = {.fd = fd, .events = POLLIN};
+    int saved = errno;
+    int queued = REAL(poll)(&p, 1, 0) == 1 && (p.revents & POLLIN);
+    errno = saved;
+    return queued;
+}
+
 /* One slow path per entry point; `args` forwards, `flags` is the call's
  * MSG_* flags (0 for read/readv), `empty` is true for a read of zero bytes,
  * which returns at once (recv of zero bytes can still wait for a
  * datagram, so it never sets it; readv's vector is not read, since a bad
  * pointer must fail with EFAULT in libc, not crash here). */
-#define FD_RECV(name, ret, params, args, flags, empty)                        \
+#define FD_RECV_SLOW(name, ret, params, args, flags, empty)                   \
     static LG__COLD ret name##_slow(void *caller, LG_UNPAREN params)          \
     {                                                                         \
         if (empty)                                                            \
@@ -37,11 +53,13 @@ static void fd_learn(int fd, ssize_t r)
         if ((cls & LG__FD_STATE_MASK) != LG__FD_BLOCKING ||                   \
             ((flags) & MSG_DONTWAIT))                                         \
             return REAL(name) args;                                           \
+        unsigned kind_ = (cls & LG__FD_KIND_MASK) >> LG__FD_KIND_SHIFT;       \
+        if (kind_ == LG__FDK_NETLINK && netlink_answer_queued(fd))            \
+            return REAL(name) args;                                           \
         struct lg__wait w;                                                    \
         ret r;                                                                \
         lg_wait_init(&w, #name, (void *)REAL(name), caller, -1);              \
         lg__object_fd(&w, fd, cls);                                           \
-        unsigned kind_ = (cls & LG__FD_KIND_MASK) >> LG__FD_KIND_SHIFT;       \
         int pipe_ = kind_ == LG__FDK_PIPE;                                    \
         int pair_ = (kind_ == LG__FDK_SOCKET || kind_ == LG__FDK_EVENTFD) &&  \
                     lg__fd_made_here(fd);                                     \
@@ -57,11 +75,29 @@ static void fd_learn(int fd, ssize_t r)
                                   pipe_ || pair_, r = REAL(name) args));      \
         fd_learn(fd, r);                                                      \
         return r;                                                             \
-    }                                                                         \
+    }
+#define FD_RECV(name, ret, params, args, flags, empty)                        \
+    FD_RECV_SLOW(name, ret, params, args, flags, empty)                       \
     LG_WRAP_SLOW(name, ret, params, args)
 
-FD_RECV(read, ssize_t, (int fd, void *buf, size_t n), (fd, buf, n), 0,
-        n == 0)
+/* read is also how libunwind drains its pipe: inside it, only that pipe
+ * may be read (stack.c). */
+#define FD_RECV_READ(name, ret, params, args, flags, empty)                   \
+    FD_RECV_SLOW(name, ret, params, args, flags, empty)                       \
+    LG_EXPORT ret name params                                                 \
+    {                                                                         \
+        if (!lg__tls_on_loop()) {                                             \
+            if (LG__UNLIKELY(lg__tls.unwinding) && !lg__unwind_fd_ours(fd)) { \
+                errno = EBADF;                                                \
+                return -1;                                                    \
+            }                                                                 \
+            return REAL(name) args;                                           \
+        }                                                                     \
+        return name##_slow(__builtin_return_address(0), LG_UNPAREN args);     \
+    }
+
+FD_RECV_READ(read, ssize_t, (int fd, void *buf, size_t n), (fd, buf, n), 0,
+             n == 0)
 FD_RECV(__read_chk, ssize_t, (int fd, void *buf, size_t n, size_t buflen),
         (fd, buf, n, buflen), 0, n == 0)
 FD_RECV(readv, ssize_t, (int fd, const struct iovec *iov, int cnt),

@@ -425,11 +425,29 @@ static int loop_table_has(struct lg_chan *ch, pthread_t self)
     }
 }
 
+/* Who made a blocking call: for its report, if it is refused. */
+struct who {
+    const char *call;
+    void *fn;
+    void *caller;
+};
+
+static void report_refused(struct lg_chan *ch, const struct who *who)
+{
+    if (lg__detector_active() && !lg__tls.in_shim) {
+        struct lg__wait w = {.call = who->call, .timeout_ns = -1,
+                             .caller = who->caller, .fn = who->fn,
+                             .decided = 1};
+        lg__object_ptr(&w, "chan", ch);
+        lg__wait_begin(&w);
+        lg__wait_end(&w);
+    }
+}
+
 /* A blocking call on a loop thread would freeze the loop, and with it
  * whoever was to make room or send: refuse it, and report it when the
  * detector is loaded. */
-static int on_loop(struct lg_chan *ch, const char *call, void *fn,
-                   void *caller)
+static int on_loop(struct lg_chan *ch, const struct who *who)
 {
     int loop = lg_thread_is_loop();
     if (!loop) {
@@ -438,13 +456,7 @@ static int on_loop(struct lg_chan *ch, const char *call, void *fn,
     }
     if (!loop)
         return 0;
-    if (lg__detector_active() && !lg__tls.in_shim) {
-        struct lg__wait w = {.call = call, .timeout_ns = -1,
-                             .caller = caller, .fn = fn, .decided = 1};
-        lg__object_ptr(&w, "chan", ch);
-        lg__wait_begin(&w);
-        lg__wait_end(&w);
-    }
+    report_refused(ch, who);
     return 1;
 }
 
@@ -506,13 +518,21 @@ static const struct timespec *in_flight_deadline(const struct timespec *abs,
 static int wait_for(struct lg_chan *ch, int (*op)(struct lg_chan *, void *),
                     void *msg, _Atomic uint32_t *seq,
                     _Atomic uint32_t *waiters, const struct timespec *abs,
-                    uint64_t spin_ns, int recv, int *parked)
+                    uint64_t spin_ns, int recv, int *parked,
+                    const struct who *who)
 {
     int r = op(ch, msg);
     *parked = 0;
     if (r != -EAGAIN)
         return r;
     r = spin_op(ch, op, msg, spin_ns, !recv);
+    /* About to park: inside uv_run (a libuv callback) that would freeze
+     * the loop, though no loop was known to be this thread's (no preload,
+     * a loop this channel is not attached to). */
+    if (r == -EAGAIN && !(abs && past(abs)) && lg__in_uv_run()) {
+        report_refused(ch, who);
+        return -EDEADLK;
+    }
     while (r == -EAGAIN) {
         uint32_t s = atomic_load_explicit(seq, memory_order_acquire);
         atomic_fetch_add_explicit(waiters, 1, memory_order_seq_cst);
@@ -557,11 +577,11 @@ static int pop_op(struct lg_chan *ch, void *msg)
  * Threads that never parked skip this: it would cost every busy send a
  * system call. */
 static int send_wait(lg_chan_t *ch, const void *msg,
-                     const struct timespec *abs)
+                     const struct timespec *abs, const struct who *who)
 {
     int parked;
     int r = wait_for(ch, push_op, (void *)msg, &ch->send_seq,
-                     &ch->send_waiters, abs, SEND_SPIN_NS, 0, &parked);
+                     &ch->send_waiters, abs, SEND_SPIN_NS, 0, &parked, who);
     if (r == 0) {
         lg__chan_after_push(ch, 1);
         if (parked &&
@@ -602,11 +622,12 @@ static int pop_many_op(struct lg_chan *ch, void *arg)
     return lg__chan_drained(ch) ? -EPIPE : -EAGAIN;
 }
 
-static int recv_wait(lg_chan_t *ch, void *msg, const struct timespec *abs)
+static int recv_wait(lg_chan_t *ch, void *msg, const struct timespec *abs,
+                     const struct who *who)
 {
     int parked;
     int r = wait_for(ch, pop_op, msg, &ch->recv_seq, &ch->recv_waiters, abs,
-                     RECV_SPIN_NS, 1, &parked);
+                     RECV_SPIN_NS, 1, &parked, who);
     if (r == 0) {
         lg__chan_after_pop(ch, 1);
         if (parked &&
@@ -617,36 +638,38 @@ static int recv_wait(lg_chan_t *ch, void *msg, const struct timespec *abs)
     return r;
 }
 
+#define WHO(name) \
+    (&(const struct who){#name, (void *)name, __builtin_return_address(0)})
+
 int lg_chan_send_blocking(lg_chan_t *ch, const void *msg)
 {
-    if (on_loop(ch, "lg_chan_send_blocking", (void *)lg_chan_send_blocking,
-                __builtin_return_address(0)))
+    const struct who *who = WHO(lg_chan_send_blocking);
+    if (on_loop(ch, who))
         return -EDEADLK;
-    return send_wait(ch, msg, NULL);
+    return send_wait(ch, msg, NULL, who);
 }
 
 int lg_chan_recv_blocking(lg_chan_t *ch, void *msg)
 {
-    if (on_loop(ch, "lg_chan_recv_blocking", (void *)lg_chan_recv_blocking,
-                __builtin_return_address(0)))
+    const struct who *who = WHO(lg_chan_recv_blocking);
+    if (on_loop(ch, who))
         return -EDEADLK;
-    return recv_wait(ch, msg, NULL);
+    return recv_wait(ch, msg, NULL, who);
 }
 
 int lg_chan_recv_many_blocking(lg_chan_t *ch, void *buf, size_t max)
 {
     if (!ch || !buf || max == 0)
         return -EINVAL;
-    if (on_loop(ch, "lg_chan_recv_many_blocking",
-                (void *)lg_chan_recv_many_blocking,
-                __builtin_return_address(0)))
+    const struct who *who = WHO(lg_chan_recv_many_blocking);
+    if (on_loop(ch, who))
         return -EDEADLK;
     if (max > INT_MAX)
         max = INT_MAX;        /* the count is returned as an int */
     struct many m = {buf, max, 0};
     int parked;
     int r = wait_for(ch, pop_many_op, &m, &ch->recv_seq, &ch->recv_waiters,
-                     NULL, RECV_SPIN_NS, 1, &parked);
+                     NULL, RECV_SPIN_NS, 1, &parked, who);
     if (r != 0)
         return r;
     /* One wake-up of producers for the batch; and, as recv_wait, one for
@@ -661,20 +684,20 @@ int lg_chan_recv_many_blocking(lg_chan_t *ch, void *buf, size_t max)
 
 int lg_chan_send_timed(lg_chan_t *ch, const void *msg, uint64_t timeout_ms)
 {
-    if (on_loop(ch, "lg_chan_send_timed", (void *)lg_chan_send_timed,
-                __builtin_return_address(0)))
+    const struct who *who = WHO(lg_chan_send_timed);
+    if (on_loop(ch, who))
         return -EDEADLK;
     struct timespec abs;
     deadline_after(&abs, timeout_ms);
-    return send_wait(ch, msg, &abs);
+    return send_wait(ch, msg, &abs, who);
 }
 
 int lg_chan_recv_timed(lg_chan_t *ch, void *msg, uint64_t timeout_ms)
 {
-    if (on_loop(ch, "lg_chan_recv_timed", (void *)lg_chan_recv_timed,
-                __builtin_return_address(0)))
+    const struct who *who = WHO(lg_chan_recv_timed);
+    if (on_loop(ch, who))
         return -EDEADLK;
     struct timespec abs;
     deadline_after(&abs, timeout_ms);
-    return recv_wait(ch, msg, &abs);
+    return recv_wait(ch, msg, &abs, who);
 }

@@ -1,6 +1,6 @@
 /* What a receive on a descriptor may do: one byte per fd, learnt with one
- * fcntl + fstat (two system calls) the first time a loop thread receives on
- * it, and forgotten when the fd is closed, replaced (dup2/dup3) or its flags
+ * fcntl + fstat (two system calls; a socket's domain is a third) the first
+ * time a loop thread receives on it, and forgotten when the fd is closed, replaced (dup2/dup3) or its flags
  * change (fcntl F_SETFL, ioctl FIONBIO). The loop's own non-blocking reads
  * then cost a byte load, not a system call (preload notes section 4).
  *
@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
@@ -117,9 +118,16 @@ static unsigned classify(int fd)
     case S_IFIFO:
         kind = LG__FDK_PIPE;
         break;
-    case S_IFSOCK:
-        kind = LG__FDK_SOCKET;
+    case S_IFSOCK: {
+        /* A netlink socket's other end is the kernel (wrap-io.c). */
+        int dom = 0;
+        socklen_t len = sizeof dom;
+        kind = getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &dom, &len) == 0 &&
+                       dom == AF_NETLINK
+                   ? LG__FDK_NETLINK
+                   : LG__FDK_SOCKET;
         break;
+    }
     case S_IFCHR:
         /* Major 1 is null, zero, full, [u]random: they never wait. */
         if (major(st.st_rdev) == 1)
@@ -163,6 +171,8 @@ static void mark_shared(int fd)
 
 void lg__fd_dup(int old, int new)
 {
+    if (new >= 0)
+        lg__unwind_fds_gone((unsigned)new, (unsigned)new);
     mark_shared(old);
     mark_shared(new);
     lg__pipe_dup(old, new);
@@ -214,13 +224,16 @@ void lg__fd_forget(int fd)
 void lg__fd_closed(int fd)
 {
     lg__fd_forget(fd);
-    if (fd >= 0)
+    if (fd >= 0) {
         lg__pipe_forget((unsigned)fd, (unsigned)fd);
+        lg__unwind_fds_gone((unsigned)fd, (unsigned)fd);
+    }
 }
 
 void lg__fd_forget_range(unsigned first, unsigned last)
 {
     lg__pipe_forget(first, last);
+    lg__unwind_fds_gone(first, last);
     for (unsigned pi = first >> PAGE_BITS;
          pi < N_PAGES && pi <= (last >> PAGE_BITS); pi++) {
         uint8_t *page = __atomic_load_n(&pages[pi], __ATOMIC_ACQUIRE);

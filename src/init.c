@@ -79,6 +79,7 @@ static void fork_child(void)
     lg__pipe_fork_child();
     lg__report_fork_child();
     lg__symc_fork_child();
+    lg__log_fork_child();
     lg__tls.in_shim = fork_was_in_shim;
 }
 

@@ -44,6 +44,9 @@ struct lg__tls {
     uint8_t found : 1;        /* counted in lg__loops_found (registry.c);
                                  a bit beside noslot: the block stays 40
                                  bytes */
+    uint8_t unwinding : 1;    /* inside libunwind (stack.c): its read,
+                                 close and pipe2 are checked against the
+                                 pipe it made */
     uint8_t sync_fs;          /* inside a libuv fs request made without a
                                  callback on a loop thread (the preload's
                                  uv_fs_* wrappers): libuv's calls are the
@@ -485,8 +488,14 @@ LG__INTERNAL int lg__object_span(const void *addr, uintptr_t *lo,
 LG__INTERNAL void lg__loop_idle(int idle);
 LG__INTERNAL void lg__loop_tick(void);
 /* Threads of this process found on a loop so far (a fork child counts
- * only the thread that forked, when it was on one). */
+ * only the thread that forked, once it runs its loop again). */
 LG__INTERNAL uint32_t lg__loops_found(void);
+/* The child of a fork made on a loop thread runs no loop: its parent does.
+ * Its marks are kept but asleep (no report, no stall) until the thread
+ * waits as the loop again (lg__loop_idle(1)) or enters a runner, as a
+ * child that goes back to its loop does. Whether the calling thread's are
+ * asleep. */
+LG__INTERNAL int lg__loop_dormant(void);
 /* Counts this thread among them, once (called for every record, and for
  * a loop found that is not watched for stalls). */
 LG__INTERNAL void lg__loop_found(void);
@@ -636,14 +645,35 @@ LG__INTERNAL uint64_t lg__wall_ns(void);
  * count (0 when libunwind is unavailable). Allocates nothing once the thread
  * has captured once. */
 LG__INTERNAL int lg__stack_capture(void **pcs, int max);
+/* Runs libunwind once on this thread, while it holds no lock of ours to
+ * record: its first use on a thread allocates (its thread-local storage,
+ * dlopen'd, is made by malloc), and a lock-order edge is captured while
+ * the program's locks are held. A malloc that takes pthread mutexes
+ * (jemalloc) would wait there for a lock its own thread holds. Called
+ * when the thread claims its wait slot, at its first lock or wait. */
+LG__INTERNAL void lg__stack_warm(void);
+/* libunwind's own pipe (stack.c): noted when it makes it, forgotten when
+ * the program closes or replaces either number. While it unwinds, a read
+ * of any other descriptor is refused (EBADF: libunwind then makes a new
+ * pipe), and so is a close (it would close the program's descriptor). */
+LG__INTERNAL int lg__unwind_fd_ours(int fd);
+LG__INTERNAL void lg__unwind_pipe_made(const int fds[2]);
+LG__INTERNAL void lg__unwind_fds_gone(unsigned first, unsigned last);
 
 /* True when pc lies in libloopguard.so or libloopguard-preload.so. */
 LG__INTERNAL int lg__pc_is_ours(uintptr_t pc);
 /* Declares the object containing addr as loopguard's own (the preload calls
  * this from its constructor with one of its functions). */
 LG__INTERNAL void lg__stack_own_module(const void *addr);
-/* Loads libunwind; from lg__init() only. */
+/* Loads libunwind, once; from lg__init(), or lg__stack_bare. */
 LG__INTERNAL void lg__stack_init(void);
+/* Up to max return addresses of the calling thread, innermost first, ours
+ * included, without lg__init(): for libloopguard.so used without the
+ * preload (lg_chan), where nothing else of the detector may start (its
+ * options, its exit summary). 0 when libunwind is unavailable. */
+LG__INTERNAL int lg__stack_bare(void **pcs, int max);
+/* Whether uv_run is on the calling thread's stack (chan-uvrun.c). */
+LG__INTERNAL int lg__in_uv_run(void);
 
 /* One frame, resolved. Strings point into storage that lives as long as the
  * process (module table, mapped symbol tables, the loader's own strings). */
@@ -719,6 +749,7 @@ enum lg__fd_state {
     XX(OTHER, "fd")                                                           \
     XX(PIPE, "pipe")                                                          \
     XX(SOCKET, "socket")                                                      \
+    XX(NETLINK, "netlink")                                                    \
     XX(EVENTFD, "eventfd")                                                    \
     XX(TIMERFD, "timerfd")                                                    \
     XX(SIGNALFD, "signalfd")                                                  \
@@ -1115,6 +1146,9 @@ LG__INTERNAL int lg__sample(pid_t tid, void **pcs, int max);
 /* Registers the log's lock (from lg__init()); the first record opens the
  * file named by lg__opt. */
 LG__INTERNAL void lg__log_init(void);
+/* In a fork child: a log named with %p is the parent's; closes it (the
+ * child opens its own at its first record). */
+LG__INTERNAL void lg__log_fork_child(void);
 /* Writes one whole record with one write(2). Preserves errno; SIGPIPE
  * and SIGXFSZ that the write raises never reach the host. Returns 0 when
  * written; 1 when the log file failed (ENOSPC, EIO, EFBIG, ...) and is
@@ -1122,6 +1156,13 @@ LG__INTERNAL void lg__log_init(void);
  * format it again for stderr (lg__log_record_max) and write it again; -1
  * when it was lost (stderr failed too, or stayed full), counted. */
 LG__INTERNAL int lg__log_write(const char *buf, size_t len);
+/* Opens the log file path for appending (log-open.c): in a sticky,
+ * world-writable directory, refuses a symbolic link and a file of another
+ * user's (-1, errno EPERM, *why saying which); elsewhere as open(2) with
+ * O_CREAT. New files 0600 in a privileged process, 0644 else. Returns the
+ * descriptor (O_CLOEXEC), or -1 with errno (and *why NULL) when the open
+ * itself failed. */
+LG__INTERNAL int lg__log_open_file(const char *path, const char **why);
 /* Records lost so far: written neither to the log nor to stderr. */
 LG__INTERNAL uint64_t lg__log_lost(void);
 /* Largest record that is written atomically to the current log. */

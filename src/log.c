@@ -20,6 +20,7 @@
 #define WAIT_TRIES 50          /* polls of 100 ms for a full pipe */
 
 static void say_no_log(const char *verb, const char *path, int err);
+static void say_refused(const char *path, const char *why);
 
 static int log_fd = -1;               /* -1 until opened; 2 = stderr */
 static pid_t log_pid;                 /* process that opened log_fd */
@@ -71,9 +72,13 @@ static void log_open(void)
     }
     char *path = log_path;
     expand_path(path, sizeof log_path, lg__opt.log, pid);
-    int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    const char *why;
+    int fd = lg__log_open_file(path, &why);
     if (fd < 0) {
-        say_no_log("open", path, errno);
+        if (why)
+            say_refused(path, why);
+        else
+            say_no_log("open", path, errno);
         log_use(2);
         return;
     }
@@ -210,19 +215,34 @@ static void drop_partial(int fd, size_t done)
     (void)!ftruncate(fd, end - (off_t)done);
 }
 
-/* "loopguard: cannot VERB log 'PATH': ERROR; reporting to stderr", on
- * stderr: the one line a log that cannot be used gets. err < 0: a write
- * that wrote nothing. */
-static void say_no_log(const char *verb, const char *path, int err)
+/* "loopguard: LEAD log 'PATH': WHY; reporting to stderr", on stderr: the
+ * one line a log that cannot be used gets. */
+static void say_log(const char *lead, const char *path, const char *why)
 {
-    char msg[LG__LOG_PATH_MAX + 160];
+    char msg[LG__LOG_PATH_MAX + 200];
     struct lg__buf b;
     lg__buf_init(&b, msg, sizeof msg);
-    lg__buf_str(&b, "loopguard: cannot ");
-    lg__buf_str(&b, verb);
+    lg__buf_str(&b, "loopguard: ");
+    lg__buf_str(&b, lead);
     lg__buf_str(&b, " log '");
     lg__buf_str(&b, path);
     lg__buf_str(&b, "': ");
+    lg__buf_str(&b, why);
+    lg__buf_str(&b, "; reporting to stderr\n");
+    size_t done;
+    write_all(2, b.p, b.len, &done);
+}
+
+/* "cannot VERB log 'PATH': ERROR". err < 0: a write that wrote nothing. */
+static void say_no_log(const char *verb, const char *path, int err)
+{
+    char lead[32], why[96];
+    struct lg__buf l, b;
+    lg__buf_init(&l, lead, sizeof lead);
+    lg__buf_str(&l, "cannot ");
+    lg__buf_str(&l, verb);
+    lead[l.len < sizeof lead ? l.len : sizeof lead - 1] = '\0';
+    lg__buf_init(&b, why, sizeof why);
     /* Not strerror: for an unknown number it allocates. */
     const char *desc = err > 0 ? strerrordesc_np(err) : NULL;
     const char *name = err > 0 ? strerrorname_np(err) : NULL;
@@ -237,9 +257,14 @@ static void say_no_log(const char *verb, const char *path, int err)
         lg__buf_str(&b, "error ");
         lg__buf_i64(&b, err);
     }
-    lg__buf_str(&b, "; reporting to stderr\n");
-    size_t done;
-    write_all(2, b.p, b.len, &done);
+    why[b.len < sizeof why ? b.len : sizeof why - 1] = '\0';
+    say_log(lead, path, why);
+}
+
+/* The log's open was refused (log-open.c). */
+static void say_refused(const char *path, const char *why)
+{
+    say_log("refusing to open", path, why);
 }
 
 /* The log file failed with err: one line on stderr, and stderr is the log
@@ -324,4 +349,16 @@ void lg__log_evacuate(int fd)
 void lg__log_init(void)
 {
     lg__lock_register(&log_lock);
+}
+
+void lg__log_fork_child(void)
+{
+    /* The child of a fork writes to its own file (%p), if it ever writes:
+     * it must not hold its parent's open meanwhile (a child that runs for
+     * long, or a daemon, would keep a deleted log's space). */
+    if (log_fd > 2 && strstr(lg__opt.log, "%p")) {
+        int old = log_fd;
+        log_fd = -1;
+        close(old);
+    }
 }

@@ -71,6 +71,8 @@ struct lg__park *lg__park_claim(void)
                                         __ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
             got = &slots[i];
     }
+    if (got && lg__opt.lock_order)
+        lg__stack_warm();
     if (got) {
         int used = (int)(got - slots) + 1;
         int was = __atomic_load_n(&slots_used, __ATOMIC_RELAXED);

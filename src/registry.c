@@ -28,6 +28,8 @@ struct lg__thread {
     uint8_t idle;                     /* in the loop's own wait */
     uint8_t in_call;                  /* in a wrapped blocking call */
     uint8_t stack_found;              /* on a loop found by its stack */
+    uint8_t dormant;                  /* a fork child's marks, asleep
+                                         (lg__loop_dormant) */
     uint32_t progress;                /* bumped at every own poll */
     uint64_t busy_ns;                 /* when it last went busy: left its
                                          own wait, polled without waiting,
@@ -149,10 +151,33 @@ static void reg_fork_child(void)
             free(rec);
         }
     }
-    if (self)
+    if (self) {
         self->tid = gettid();
-    /* The child's own: the thread that forked, if it was on a loop. */
-    loops_found = lg__tls.found;
+        /* Forked inside a loop's callback, it serves the loop no more:
+         * a child that works and exits (a server's child per connection)
+         * blocks no one. Woken when it waits as the loop again. */
+        if (lg__tls.depth || lg__tls.sloop) {
+            self->dormant = 1;
+            self->on_loop = 0;
+            self->in_call = 0;
+        }
+    }
+    lg__tls.found = 0;
+    loops_found = 0;
+}
+
+int lg__loop_dormant(void)
+{
+    struct lg__thread *rec = lg__tls.rec;
+    return rec && rec->dormant;
+}
+
+static void wake(struct lg__thread *rec)
+{
+    rec->dormant = 0;
+    __atomic_store_n(&rec->on_loop, 1, __ATOMIC_RELEASE);
+    lg__loop_found();
+    lg__watch_loop();
 }
 
 void lg__loop_found(void)
@@ -237,6 +262,8 @@ int lg__loop_enter(int kind, int via, const void *id, const void *runner,
     }
     t->depth++;
     if (rec) {
+        rec->dormant = 0;     /* a fork child running a loop of its own */
+        lg__loop_found();
         __atomic_store_n(&rec->on_loop, 1, __ATOMIC_RELAXED);
         progress_busy(rec);
     }
@@ -268,6 +295,8 @@ void lg__loop_idle(int idle)
     struct lg__thread *rec = lg__tls.rec;
     if (!rec)
         return;
+    if (LG__UNLIKELY(rec->dormant) && idle)
+        wake(rec);
     if (idle)
         progress(rec);
     else
@@ -278,8 +307,11 @@ void lg__loop_idle(int idle)
 void lg__loop_tick(void)
 {
     struct lg__thread *rec = lg__tls.rec;
-    if (rec)
-        progress_busy(rec);
+    if (!rec)
+        return;
+    if (LG__UNLIKELY(rec->dormant))
+        wake(rec);
+    progress_busy(rec);
 }
 
 void lg__stack_loop_own(const struct lg__stack_loop *sl, void *const *pcs,

@@ -487,6 +487,8 @@ void lg__wait_begin(struct lg__wait *w)
     if (lg__tls.depth == 0 && !w->decided) {
         if (!lg__loopcat_classify(pcs, n, &sl))
             goto out;
+        if (!sl.own && lg__loop_dormant())
+            goto out;
         lg__loop_found();
         if (sl.own) {
             /* The loop's own park or poll: it is idle, and watched for
@@ -504,6 +506,9 @@ void lg__wait_begin(struct lg__wait *w)
             w->noted = 1;
         }
     }
+    /* A fork child still in its parent's callback blocks no loop. */
+    if (lg__loop_dormant())
+        goto out;
     /* On a loop thread: V8's and Node's own waits are not the program's. */
     if (!w->decided && lg__runtime_own_wait(pcs, n))
         goto out;

@@ -5,6 +5,7 @@
  * out, so a stack starts at the caller of the wrapped function. */
 #include <dlfcn.h>
 #include <elf.h>
+#include <errno.h>
 #include <link.h>
 
 #include "lg-internal.h"
@@ -62,8 +63,9 @@ int lg__pc_is_ours(uintptr_t pc)
 }
 
 /* Called once from lg__init(), in a constructor: dlopen takes the loader
- * lock and allocates, which a wrapper's slow path must never do. */
-void lg__stack_init(void)
+ * lock and allocates, which a wrapper's slow path must never do. Also from
+ * lg__stack_bare (once, whichever comes first). */
+static void stack_init_once(void)
 {
     lg__stack_own_module((const void *)lg__stack_init);
     /* A sanitizer runtime's interceptors sit between the program and our
@@ -84,6 +86,67 @@ void lg__stack_init(void)
                          __ATOMIC_RELEASE);
 }
 
+static pthread_once_t stack_once = PTHREAD_ONCE_INIT;
+
+void lg__stack_init(void)
+{
+    pthread_once(&stack_once, stack_init_once);
+}
+
+int lg__stack_bare(void **pcs, int max)
+{
+    lg__stack_init();
+    int (*bt)(void **, int) =
+        __atomic_load_n(&unw_backtrace_fn, __ATOMIC_ACQUIRE);
+    if (!bt || max <= 0)
+        return 0;
+    uint8_t was = lg__tls.in_shim;
+    lg__tls.in_shim = 1;
+    int n = bt(pcs, max);
+    lg__tls.in_shim = was;
+    return n;
+}
+
+/* libunwind (1.6) checks that an address can be read by writing a byte
+ * of it into a pipe of its own, which it first drains with read(); it makes
+ * the pipe once and keeps the two numbers. A program that closes every
+ * descriptor after that (dnsmasq at start-up) gets those numbers back for
+ * its own sockets, and libunwind would read them (hang in a blocking one,
+ * or take a byte of its data) and write stack bytes into them. So the
+ * pipe's numbers are noted when libunwind makes it (the pipe2 wrapper) and
+ * forgotten when the program closes or replaces either; while libunwind
+ * runs, the read wrapper refuses any other descriptor with EBADF, on which
+ * libunwind makes a new pipe, and the close wrapper skips closing one. */
+static int unw_pipe[2] = {-1, -1};
+
+int lg__unwind_fd_ours(int fd)
+{
+    return fd >= 0 && (fd == __atomic_load_n(&unw_pipe[0], __ATOMIC_ACQUIRE) ||
+                       fd == __atomic_load_n(&unw_pipe[1], __ATOMIC_ACQUIRE));
+}
+
+void lg__unwind_pipe_made(const int fds[2])
+{
+    __atomic_store_n(&unw_pipe[0], fds[0], __ATOMIC_RELEASE);
+    __atomic_store_n(&unw_pipe[1], fds[1], __ATOMIC_RELEASE);
+}
+
+void lg__unwind_fds_gone(unsigned first, unsigned last)
+{
+    for (int i = 0; i < 2; i++) {
+        int fd = __atomic_load_n(&unw_pipe[i], __ATOMIC_ACQUIRE);
+        if (fd >= 0 && (unsigned)fd >= first && (unsigned)fd <= last)
+            __atomic_compare_exchange_n(&unw_pipe[i], &fd, -1, 0,
+                                        __ATOMIC_ACQ_REL, __ATOMIC_RELAXED);
+    }
+}
+
+void lg__stack_warm(void)
+{
+    void *pc[1];
+    lg__stack_capture(pc, 1);
+}
+
 int lg__stack_capture(void **pcs, int max)
 {
     int (*bt)(void **, int) =
@@ -98,11 +161,15 @@ int lg__stack_capture(void **pcs, int max)
         return 0;
     /* libunwind calls read, pipe2, mutexes and sigprocmask through the PLT;
      * in_shim makes our own wrappers pass them straight through. */
-    uint8_t was = lg__tls.in_shim;
+    uint8_t was = lg__tls.in_shim, was_unw = lg__tls.unwinding;
+    int saved = errno;        /* libunwind's reads of its pipe set it */
     lg__tls.in_shim = 1;
+    lg__tls.unwinding = 1;
     void *tmp[LG__MAX_FRAMES + 16];
     int n = bt(tmp, LG__MAX_FRAMES + 16);
+    lg__tls.unwinding = was_unw;
     lg__tls.in_shim = was;
+    errno = saved;
     /* Our frames sit on top (the wrapper, the slow path) and in the middle
      * (a wrapped runner such as uv_run): drop them all. */
     int out = 0;

@@ -59,6 +59,14 @@ else
     # only: loopguard itself needs neither.
     command -v chromium >/dev/null 2>&1 || need="$need chromium"
     command -v python3 >/dev/null 2>&1 || need="$need python3"
+    # test-compat-*: programs from Debian's archive run under the preload
+    # (docs/compatibility.md). Tests only: loopguard needs none of them.
+    command -v memcached >/dev/null 2>&1 || need="$need memcached"
+    command -v redis-server >/dev/null 2>&1 || need="$need redis-server"
+    command -v dnsmasq >/dev/null 2>&1 || [ -x /usr/sbin/dnsmasq ] ||
+        need="$need dnsmasq-base"
+    command -v dig >/dev/null 2>&1 || need="$need bind9-dnsutils"
+    command -v tmux >/dev/null 2>&1 || need="$need tmux"
 fi
 if [ -n "$need" ]; then
     echo "deps: installing$need"

@@ -62,10 +62,14 @@ static void set_what(struct span *s, const char *what)
     lg__report_shown(s->what, sizeof s->what, what ? what : "?");
 }
 
+/* A log's milliseconds in ns: 0 when not a positive number, and no more
+ * than a u64 holds (a log may say 1e300: converting that is undefined). */
 static uint64_t ms_ns(const struct json *j)
 {
-    return json_is(j, JSON_NUMBER) && j->num > 0 ? (uint64_t)(j->num * 1e6)
-                                                 : 0;
+    if (!json_is(j, JSON_NUMBER) || !(j->num > 0))
+        return 0;
+    double ns = j->num * 1e6;
+    return ns < 9.2e18 ? (uint64_t)ns : (uint64_t)9.2e18;
 }
 
 /* Opens a span of kind at start, or closes the open one. */

@@ -83,3 +83,99 @@ expect_loop_seen() {
 "$LG_TMP/probe.out" 2>/dev/null || echo 'no uv_close call seen')); is the \
 preload loaded?"
 }
+
+# ---- programs from Debian's archive (test-compat-*, docs/compatibility.md)
+# need_cmd CMD...: skips the test, with a line, when a command is missing.
+need_cmd() {
+    for c in "$@"; do
+        command -v "$c" >/dev/null 2>&1 ||
+            skip "$c is not installed (make deps installs it)"
+    done
+}
+
+# free_port: a TCP port on 127.0.0.1 free at the time of asking (high,
+# from the kernel's ephemeral range).
+free_port() {
+    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# wait_tcp PORT: waits up to 10 s for a listener on 127.0.0.1:PORT.
+wait_tcp() {
+    python3 - "$1" <<'PY' || fail "nothing listens on 127.0.0.1:$1 after 10 s"
+import socket, sys, time
+for _ in range(200):
+    try:
+        socket.create_connection(("127.0.0.1", int(sys.argv[1])), 1).close()
+        sys.exit(0)
+    except OSError:
+        time.sleep(0.05)
+sys.exit(1)
+PY
+}
+
+# start_bg NAME MODE SECONDS PROGRAM [ARGS...]: starts PROGRAM in the
+# background, its stdout and stderr in $LG_TMP/NAME.out, killed after
+# SECONDS. MODE `native`: as it is; else MODE is LOOPGUARD_OPTIONS and
+# PROGRAM runs under the preload, and loop-probe.c's library after it
+# (send-probe lines in $LG_TMP/NAME.probe). $bg_pid is for stop_bg.
+start_bg() {
+    bg_name=$1; bg_mode=$2; bg_secs=$3; shift 3
+    if [ "$bg_mode" = native ]; then
+        timeout -s KILL "$bg_secs" "$@" >"$LG_TMP/$bg_name.out" 2>&1 &
+    else
+        timeout -s KILL "$bg_secs" env LG_PROBE_OUT="$LG_TMP/$bg_name.probe" \
+            LOOPGUARD_OPTIONS="$bg_mode" \
+            LD_PRELOAD="$LG_PRELOAD:$BUILD/tests/libloop-probe.so" \
+            "$@" >"$LG_TMP/$bg_name.out" 2>&1 &
+    fi
+    bg_pid=$!
+    echo "$bg_pid" >>"$LG_TMP/bg.pids"
+    trap cleanup_bg EXIT
+}
+
+# stop_bg: SIGTERM to the program start_bg started last (timeout passes it
+# on), then waits for it; sets $rc to its exit status.
+stop_bg() {
+    kill -TERM "$bg_pid" 2>/dev/null
+    wait "$bg_pid"
+    rc=$?
+}
+
+# cleanup_bg: at exit, kills what start_bg started and is still running
+# (by pid: each timeout and its child).
+cleanup_bg() {
+    [ -f "$LG_TMP/bg.pids" ] || return 0
+    while read -r p; do
+        pkill -KILL -P "$p" 2>/dev/null
+        kill -KILL "$p" 2>/dev/null
+    done <"$LG_TMP/bg.pids"
+    return 0
+}
+
+# expect_sends_on_loop WHAT PROBEFILE: the program sent from a thread the
+# detector took for a loop thread (loop-probe.c's send-probe line).
+expect_sends_on_loop() {
+    grep -q '^send-probe: [1-9][0-9]* of' "$2" 2>/dev/null ||
+        fail "$1: no send on a loop thread (probe: $(cat "$2" 2>/dev/null ||
+echo 'no send seen')); is the preload loaded?"
+}
+
+# expect_known WHAT KNOWN FILE...: no blocking_call, stall, deadlock or
+# lock_order_inversion record in FILEs but those the jq filter KNOWN
+# matches (the ones docs/compatibility.md explains).
+expect_known() {
+    what=$1; known=$2; shift 2
+    for f in "$@"; do
+        expect_count 0 "$f" '(.type == "blocking_call" or .type == "stall" or
+            .type == "deadlock" or .type == "lock_order_inversion") and
+            (('"$known"') | not)' "$what: records not in docs/compatibility.md"
+    done
+}
+
+# same_output WHAT FILE1 FILE2: the native and the preloaded run said the
+# same.
+same_output() {
+    cmp -s "$2" "$3" || {
+        diff "$2" "$3"; fail "$1: output differs under the preload"
+    }
+}

@@ -28,6 +28,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/futex.h>
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
 #include <mqueue.h>
 #include <pthread.h>
 #include <sched.h>
@@ -702,6 +704,68 @@ static int c_recvmsg_sock(void)
     EXPECT_RC(recvmsg(sv[0], &mh, 0), 1, 0);
     close(sv[0]);
     close(sv[1]);
+    return 0;
+}
+
+/* netlink: the kernel answers a request (here an address dump) before
+ * the request's send returns. */
+static void netlink_request(void *p)
+{
+    struct {
+        struct nlmsghdr nh;
+        struct ifaddrmsg ifa;
+    } req = {
+        .nh = {.nlmsg_len = sizeof req, .nlmsg_type = RTM_GETADDR,
+               .nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP, .nlmsg_seq = 1},
+        .ifa = {.ifa_family = AF_UNSPEC},
+    };
+    struct sockaddr_nl k = {.nl_family = AF_NETLINK};
+    if (sendto((int)(intptr_t)p, &req, sizeof req, 0, (struct sockaddr *)&k,
+               sizeof k) != (ssize_t)sizeof req)
+        abort();
+}
+
+/* Reads the dump's parts up to NLMSG_DONE: 1 when it got there. */
+static int netlink_read_dump(int fd)
+{
+    static char buf[32768];
+    for (int parts = 0; parts < 1000; parts++) {
+        struct iovec iov = {buf, sizeof buf};
+        struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
+        ssize_t n = recvmsg(fd, &mh, 0);
+        if (n <= 0)
+            return 0;
+        for (struct nlmsghdr *h = (struct nlmsghdr *)buf;
+             NLMSG_OK(h, (size_t)n); h = NLMSG_NEXT(h, n))
+            if (h->nlmsg_type == NLMSG_DONE)
+                return 1;
+    }
+    return 0;
+}
+
+/* Nothing queued: the recvmsg waits for the kernel (the helper's request,
+ * 20 ms later). */
+static int c_recvmsg_netlink(void)
+{
+    int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+    SETUP(fd);
+    later(netlink_request, (void *)(intptr_t)fd, RELEASE_MS);
+    object_is("fd %d (netlink)", fd);
+    if (!netlink_read_dump(fd))
+        FAILF("netlink: no NLMSG_DONE: %s", strerror(errno));
+    close(fd);
+    return 0;
+}
+
+/* The program's own request, then its answer: never a wait. */
+static int c_recvmsg_netlink_answer(void)
+{
+    int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+    SETUP(fd);
+    netlink_request((void *)(intptr_t)fd);
+    if (!netlink_read_dump(fd))
+        FAILF("netlink: no NLMSG_DONE: %s", strerror(errno));
+    close(fd);
     return 0;
 }
 
@@ -1603,6 +1667,7 @@ static const struct {
     C(sem_wait), C(sem_timedwait), C(sem_clockwait),
     C(read_pipe), C(read_chk), C(readv_pipe), C(read_eventfd), C(recv_sock),
     C(recvfrom_sock), C(recvmsg_sock), C(recvmmsg_sock), C(recv_chk),
+    C(recvmsg_netlink), C(recvmsg_netlink_answer),
     C(recvfrom_chk),
     C(mq_receive), C(mq_timedreceive), C(msgrcv),
     C(futex_wait), C(futex_wait_timed), C(futex_wait_realtime),

@@ -8,6 +8,11 @@
  *            with one blocking read (data ready) from the same call site.
  *   flood    10^6 blocking reads (data ready) from one call site in one
  *            loop callback; prints VmHWM before and after.
+ *   resume   a loop callback reads (data ready), then forks once; the
+ *            child reads in that callback, then goes back to its loop
+ *            (uv_loop_fork), where a timer's callback reads again at
+ *            another site and stops it, and exits. Of the child's reads only
+ *            the second is made on a loop the child runs.
  *
  * Exit status: 0 everything behaved, 1 otherwise, 2 usage. test-fork-exit.sh
  * reads the reports. */
@@ -65,6 +70,22 @@ static ssize_t site_child_read(int fd, char *c)
 {
     ssize_t r = read(fd, c, 1);
     __asm__ volatile("" ::: "memory");   /* keep this frame: no tail call */
+    return r;
+}
+
+SITE
+static ssize_t site_parent_read(int fd, char *c)
+{
+    ssize_t r = read(fd, c, 1);
+    __asm__ volatile("" ::: "memory");
+    return r;
+}
+
+SITE
+static ssize_t site_resume_read(int fd, char *c)
+{
+    ssize_t r = read(fd, c, 1);
+    __asm__ volatile("" ::: "memory");
     return r;
 }
 
@@ -244,6 +265,86 @@ static void mode_fork(void)
 }
 
 /* ---------------------------------------------------------------------------
+ * resume
+ * ------------------------------------------------------------------------- */
+struct resume {
+    uv_timer_t fork_timer, child_timer;
+    int pipe[2];
+    pid_t child;
+};
+
+static void on_child_timer(uv_timer_t *t)
+{
+    struct resume *r = t->data;
+    if (read_ready(site_resume_read, r->pipe) != 0)
+        _exit(5);
+    uv_stop(t->loop);
+}
+
+/* Forks once, then reaps without blocking the loop. In the child: a read
+ * in the parent's callback, then its own loop again. */
+static void on_resume_timer(uv_timer_t *t)
+{
+    struct resume *r = t->data;
+    if (r->child == 0) {
+        if (read_ready(site_parent_read, r->pipe) != 0)
+            FAILF("parent read failed: %s", strerror(errno));
+        r->child = fork();
+        if (r->child < 0) {
+            FAILF("fork: %s", strerror(errno));
+            uv_close((uv_handle_t *)t, NULL);
+        } else if (r->child == 0) {
+            if (read_ready(site_child_read, r->pipe) != 0 ||
+                uv_loop_fork(t->loop) != 0)
+                _exit(4);
+            uv_timer_stop(t);
+            r->child_timer.data = r;
+            if (uv_timer_init(t->loop, &r->child_timer) != 0 ||
+                uv_timer_start(&r->child_timer, on_child_timer, 10, 0) != 0)
+                _exit(6);
+        }
+        return;
+    }
+    int st;
+    pid_t w = waitpid(r->child, &st, WNOHANG);
+    if (w == 0)
+        return;
+    if (w < 0)
+        FAILF("waitpid: %s", strerror(errno));
+    else if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
+        FAILF("child: %s %d", WIFEXITED(st) ? "exit status" :
+              "killed by signal", WIFEXITED(st) ? WEXITSTATUS(st) :
+              WTERMSIG(st));
+    uv_close((uv_handle_t *)t, NULL);
+}
+
+static void mode_resume(void)
+{
+    static struct resume r;
+    uv_loop_t loop;
+    if (pipe(r.pipe) != 0) {
+        FAILF("pipe: %s", strerror(errno));
+        return;
+    }
+    r.fork_timer.data = &r;
+    if (uv_loop_init(&loop) != 0 || uv_timer_init(&loop, &r.fork_timer) != 0
+        || uv_timer_start(&r.fork_timer, on_resume_timer, 1, 2) != 0) {
+        FAILF("libuv setup failed");
+        return;
+    }
+    uv_run(&loop, UV_RUN_DEFAULT);
+    if (r.child == 0) {
+        /* the child: its loop stopped after its own read. exit runs the
+         * preload's summary: it must hold the child's site only. */
+        printf("child %d\n", (int)getpid());
+        exit(0);
+    }
+    if (uv_loop_close(&loop) != 0)
+        FAILF("uv_loop_close failed");
+    printf("resumed child %d\n", (int)r.child);
+}
+
+/* ---------------------------------------------------------------------------
  * threads
  * ------------------------------------------------------------------------- */
 static atomic_int g_thread_reads;
@@ -393,7 +494,7 @@ static void mode_flood(void)
 int main(int argc, char **argv)
 {
     if (argc != 2) {
-        fprintf(stderr, "usage: prog-fork fork|threads|flood\n");
+        fprintf(stderr, "usage: prog-fork fork|threads|flood|resume\n");
         return 2;
     }
     if (strcmp(argv[1], "fork") == 0) {
@@ -402,6 +503,8 @@ int main(int argc, char **argv)
         mode_threads();
     } else if (strcmp(argv[1], "flood") == 0) {
         mode_flood();
+    } else if (strcmp(argv[1], "resume") == 0) {
+        mode_resume();
     } else {
         fprintf(stderr, "prog-fork: unknown mode %s\n", argv[1]);
         return 2;

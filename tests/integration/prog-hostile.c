@@ -93,7 +93,11 @@ static int mode_fork(const char *parent_log_stem)
     usleep(1000);             /* the parent's log is open */
     pid_t pid = fork();
     if (pid == 0) {
-        usleep(2000);         /* the child's own report, its own file */
+        /* The child runs a loop of its own (a fork child's inherited mark
+         * sleeps until then): its own report, its own file. */
+        lg_loop_enter("manual", (void *)2);
+        usleep(2000);
+        lg_loop_leave();
         char parent_log[512];
         snprintf(parent_log, sizeof parent_log, "%s.%d", parent_log_stem,
                  (int)getppid());

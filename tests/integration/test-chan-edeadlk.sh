@@ -2,8 +2,11 @@
 # lg_chan refuses to deadlock (issue 3, item 3): a blocking lg_chan call on a
 # loop thread returns -EDEADLK at once instead of freezing the loop, and is
 # reported as a blocking_call when the preload is loaded. Without the
-# preload, the thread that runs the channel's callbacks is still refused,
-# silently. The program is tests/integration/prog-chan-deadlock.c.
+# preload (issue 17, item 4), the thread that runs the channel's callbacks
+# is still refused, and so is any thread with uv_run on its stack when the
+# call would park, silently, on a shared or a linked-in libuv; not once
+# uv_run has returned, nor when a message waits. The program is
+# tests/integration/prog-chan-deadlock.c.
 . tests/integration/lib.sh
 
 prog="$BUILD/tests/prog-chan-deadlock"
@@ -81,3 +84,39 @@ for call in lg_chan_recv_blocking lg_chan_send_blocking; do
         "$call in on_msg"
 done
 echo "ok: blocking lg_chan calls on a loop thread return -EDEADLK at once"
+
+# 4. Without the preload, in a timer callback: nothing marked the thread,
+# lg_chan finds uv_run on its stack before it parks: on libuv.so, and on a
+# libuv linked into the program (not exported: its .symtab names it).
+# Nothing written, even when asked to log.
+got() {
+    grep -q "^$2$" "$1" || { cat "$1"; fail "$3: want '$2'"; }
+}
+for prog in "$BUILD/tests/prog-chan-deadlock" \
+            "$BUILD/tests/loops/uv-static-chan-deadlock"; do
+    [ -x "$prog" ] || fail "$prog is missing (make test-bins)"
+    name=$(basename "$prog")
+    for mode in timer timed ready after; do
+        out=$LG_TMP/$name.$mode
+        timeout -s KILL 10 env \
+            LOOPGUARD_OPTIONS="format=json:log=$LG_TMP/np.%p.jsonl" \
+            "$prog" "$mode" >"$out.out" 2>"$out.err"
+        rc=$?
+        [ "$rc" -eq 137 ] && fail "$name $mode without the preload: it waited (killed)"
+        [ "$rc" -eq 0 ] || { cat "$out.out" "$out.err"; fail "$name $mode: exit $rc"; }
+        [ -s "$out.err" ] && { cat "$out.err"; fail "$name $mode: stderr not empty"; }
+    done
+    refused "$LG_TMP/$name.timer.out" lg_chan_recv_blocking
+    refused "$LG_TMP/$name.timed.out" lg_chan_recv_timed lg_chan_send_timed
+    # A message waits: the fast path takes it, as it did before.
+    got "$LG_TMP/$name.ready.out" "lg_chan_recv_blocking: 0 after .* ms" \
+        "$name ready"
+    # uv_run returned: the thread waits for the message, then times out.
+    got "$LG_TMP/$name.after.out" "lg_chan_recv_blocking: 0 after .* ms" \
+        "$name after"
+    got "$LG_TMP/$name.after.out" "lg_chan_recv_timed: ETIMEDOUT after .* ms" \
+        "$name after"
+done
+set -- "$LG_TMP"/np.*.jsonl
+[ -e "$1" ] && { cat "$1"; fail "a report without the preload: $1"; }
+echo "ok: without the preload too, inside uv_run (shared and linked-in libuv); not after it"

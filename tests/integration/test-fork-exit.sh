@@ -1,7 +1,9 @@
 #!/bin/sh
 # The preload inside a process's life: fork from a loop callback (the child
-# reads, reports or not, and exits cleanly), 200 short-lived loop threads,
-# and a flood of 10^6 reports from one call site with bounded memory.
+# reads and exits cleanly: it runs no loop, so nothing is reported), a fork
+# child that goes back to its loop (reported once it runs it), 200
+# short-lived loop threads, and a flood of 10^6 reports from one call site
+# with bounded memory.
 . tests/integration/lib.sh
 command -v jq >/dev/null 2>&1 || skip "jq not installed"
 prog="$BUILD/tests/prog-fork"
@@ -54,15 +56,55 @@ elif [ -z "$problems" ]; then
     n=$(site_of "$parent" site_busy_read | wc -l)
     [ "$n" -eq 1 ] || add "parent: $n records at" \
         "site_busy_read, expected 1"
-    n=$(site_of "$parent" site_child_read | wc -l)
-    [ "$n" -eq 0 ] || add "parent: $n records at" \
-        "site_child_read, which only children reach"
+    # A child reads in the callback its parent's loop ran, then exits:
+    # no loop of its own waits for it.
+    n=$(cat "$LG_TMP"/fork.*.jsonl | site_of /dev/stdin site_child_read |
+        wc -l)
+    [ "$n" -eq 0 ] || add "$n records at site_child_read, which only" \
+        "children reach, on no loop they run"
 fi
 if [ -z "$problems" ]; then
     echo "PASS fork: $(head -1 "$LG_TMP/fork.out"), $nlogs logs," \
         "$((nlogs - 1)) from children"
 else
     bad "fork: $problems"
+fi
+
+# ---- (a2) a fork child back on its loop -----------------------------------
+run_lg "format=json:log=$LG_TMP/resume.%p.jsonl" 30 "$prog" resume \
+    >"$LG_TMP/resume.out" 2>"$LG_TMP/resume.err"
+problems=""
+[ "$rc" -eq 0 ] || add "exit status $rc: $(head -c 800 "$LG_TMP/resume.err")"
+child=$(sed -n 's/^child //p' "$LG_TMP/resume.out")
+log="$LG_TMP/resume.$child.jsonl"
+if [ -z "$child" ] || [ ! -s "$log" ]; then
+    add "no log from the child (pid '$child')"
+else
+    out=$(valid_lines "$LG_TMP"/resume.*.jsonl)
+    [ -z "$out" ] || add "$out"
+    n=$(site_of "$log" site_child_read | wc -l)
+    [ "$n" -eq 0 ] || add "child: $n records at site_child_read, made" \
+        "before it ran its loop again"
+    n=$(site_of "$log" site_resume_read | wc -l)
+    [ "$n" -eq 1 ] || add "child: $n records at site_resume_read, made" \
+        "on the loop it runs again, expected 1"
+    n=$(site_of "$log" site_parent_read | wc -l)
+    [ "$n" -eq 0 ] || add "child: $n records at site_parent_read," \
+        "its parent's, made before the fork"
+    psite=$(cat "$LG_TMP"/resume.*.jsonl | site_of /dev/stdin site_parent_read)
+    [ "$(echo "$psite" | grep -c .)" -eq 1 ] || add "site_parent_read:" \
+        "records '$psite', expected one, in the parent"
+    c=$(summary_count "$log" "$psite")
+    [ "$c" = 0 ] || add "the child's summary counts its parent's site" \
+        "($c calls)"
+    n=$(cat "$LG_TMP"/resume.*.jsonl | jq -s '[.[] |
+        select(.type == "blocking_call")] | length')
+    [ "$n" -eq 2 ] || add "$n blocking_call records in all, expected 2"
+fi
+if [ -z "$problems" ]; then
+    echo "PASS resume: the child's read on its own loop reported, not the one before"
+else
+    bad "resume: $problems"
 fi
 
 # ---- (b) 200 threads, each running a loop of its own ---------------------
@@ -133,5 +175,5 @@ else
     bad "flood: $problems"
 fi
 
-[ "$nfail" -eq 0 ] || fail "$nfail of 3 fork/exit checks failed"
+[ "$nfail" -eq 0 ] || fail "$nfail of 4 fork/exit checks failed"
 echo "fork/exit: all checks passed"

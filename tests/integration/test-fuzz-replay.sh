@@ -2,8 +2,8 @@
 # The fuzzers' targets (fuzz/), built without libFuzzer as
 # $BUILD/tests/replay-NAME, replay fuzz/seeds/NAME: every input that once
 # found a bug is kept there, so the bug stays fixed in `make check` (and
-# under ASan+UBSan in check-asan) without clang. The ELF targets get real
-# files of this build, whole and cut short at several lengths.
+# under ASan+UBSan in check-asan) without clang. The ELF and DWARF targets
+# get real files of this build, whole and cut short at several lengths.
 root=$(cd "$(dirname "$0")/../.." && pwd)
 . "$root/tests/integration/lib.sh"
 
@@ -12,10 +12,14 @@ for bin in "$BUILD"/tests/replay-*; do
     [ -x "$bin" ] || continue
     found=$((found + 1))
     name=${bin##*/replay-}
-    if [ "${name#elf}" != "$name" ]; then
+    if [ "${name#elf}" != "$name" ] || [ "$name" = dwarf ]; then
         dir=$LG_TMP/$name
         mkdir -p "$dir"
-        for f in "$BUILD/libloopguard.so" "$BUILD/tests/prog-calls"; do
+        files="$BUILD/libloopguard.so $BUILD/tests/prog-calls"
+        # DWARF: programs built -g, one -O2 with inlined functions.
+        [ "$name" = dwarf ] &&
+            files="$BUILD/tests/prog-srcline $BUILD/tests/prog-calls"
+        for f in $files; do
             [ -r "$f" ] || fail "missing $f"
             base=${f##*/}
             cp "$f" "$dir/$base"

@@ -185,6 +185,7 @@ read_eventfd         read                    -
 recv_sock            recv                    -
 recvfrom_sock        recvfrom                -
 recvmsg_sock         recvmsg                 -
+recvmsg_netlink      recvmsg                 -
 recvmmsg_sock        recvmmsg                -
 recv_chk             __recv_chk              -
 recvfrom_chk         __recvfrom_chk          -
@@ -225,6 +226,7 @@ negative='read_nonblock recv_dontwait recv_nonblock read_file read_devnull
 msgrcv_nowait mq_nonblock nanosleep_zero sleeps_zero clock_nanosleep_past
 cond_timedwait_past sem_timedwait_past futex_wake cond_timedwait_mono_past
 read_eventfd_nonblock recvmsg_dontwait recvmmsg_dontwait futex_wait_past
+recvmsg_netlink_answer
 poll_zero select_zero epoll_wait_zero waitpid_wnohang waitpid_ready
 wait_nochild'
 
