@@ -181,12 +181,13 @@ typedef void (*lg_chan_recv_cb)(lg_chan_t *ch, int status, void *msg,
                                 void *data);
 /* Called with up to `max` messages at once (lg_chan_recv_start_batch,
  * lg_chan_drain). status 0: msgs points at n (1..max) messages, in order,
- * side by side `elem_size` bytes apart (an array of your struct), valid
- * during the call; their room is free again once the call returns. They
- * lie in the channel's own memory when elem_size is a multiple of 8 (below
- * 16 bytes) or of 16 (from 16 on), as any struct of that alignment is;
- * other sizes are copied out first. A batch never wraps the ring: where it
- * would, it comes as two calls. status -EPIPE (recv_start_batch only): the
+ * side by side `elem_size` bytes apart (an array of your struct, as
+ * aligned as malloc gives), in memory the channel owns, valid during the
+ * call; their room in the channel is free again once the call returns.
+ * They are copied there out of the ring, where each message shares a
+ * cache line with its sequence number (docs/performance.md: faster than
+ * messages side by side in the ring and read in place), so a batch is
+ * one call however the ring wraps. status -EPIPE (recv_start_batch only): the
  * channel is closed and drained; msgs is NULL, n is 0 and this is the last
  * call. */
 typedef void (*lg_chan_batch_cb)(lg_chan_t *ch, int status, void *msgs,
@@ -253,7 +254,7 @@ LG_EXTERN int lg_chan_recv_stop(lg_chan_t *ch);
 
 /* lg_chan_recv_start with batches: cb gets 1..max messages per call (see
  * lg_chan_batch_cb), taken off the channel with one atomic operation per
- * batch, handed over in place, and producers waiting for room are woken
+ * batch, copied into one array, and producers waiting for room are woken
  * once per batch. A batch holds its room until its call returns, so
  * `capacity` still bounds what is between send and receipt. Everything
  * else is as lg_chan_recv_start: one receiver at a time (-EBUSY),

@@ -24,8 +24,7 @@
 
 #include "chan-internal.h"
 
-#define SCRATCH 256           /* messages copied out at once, for sizes
-                                 that cannot be handed over in place */
+#define SCRATCH 256           /* messages copied out at once */
 
 static int closed(struct lg_chan *ch)
 {
@@ -72,8 +71,7 @@ int lg_chan_fd(lg_chan_t *ch)
 }
 
 /* Hands up to limit messages to cb, in batches; scratch has room for
- * SCRATCH messages, or is NULL when they are handed over in place and the
- * stash is empty. Returns how many. */
+ * SCRATCH messages. Returns how many. */
 static size_t drain_batches(struct lg_chan *ch, size_t limit,
                             lg_chan_batch_cb cb, void *data,
                             unsigned char *scratch)
@@ -83,7 +81,7 @@ static size_t drain_batches(struct lg_chan *ch, size_t limit,
         size_t k, first;
         if (LG__UNLIKELY(atomic_load(&ch->stash_n))) {
             /* A stopped loop receiver's leftovers: the oldest, rare. */
-            if (!scratch || lg__chan_pop(ch, scratch) != 0)
+            if (lg__chan_pop(ch, scratch) != 0)
                 break;
             k = 1;
             cb(ch, 0, scratch, 1, data);
@@ -110,12 +108,9 @@ int lg_chan_drain(lg_chan_t *ch, size_t max, lg_chan_batch_cb cb, void *data)
         limit = max;
     if (limit > INT_MAX)
         limit = INT_MAX;
-    unsigned char *scratch = NULL;
-    if (ch->stride != ch->elem || atomic_load(&ch->stash_n)) {
-        scratch = malloc(SCRATCH * ch->elem);
-        if (!scratch)
-            return -ENOMEM;
-    }
+    unsigned char *scratch = malloc(SCRATCH * ch->elem);
+    if (!scratch)
+        return -ENOMEM;
     size_t n = drain_batches(ch, limit, cb, data, scratch);
     free(scratch);
     if (atomic_load(&ch->fd_mode))

@@ -47,18 +47,12 @@ struct lg__chan_tx;           /* chan-uv.c: a sending loop */
 struct lg_chan {
     /* Set by lg_chan_new, read by every push and pop: a line of its own,
      * never invalidated by the words below that change all the time. */
-    _Alignas(64) unsigned char *cells;   /* the messages, stride apart */
-    _Atomic size_t *seqs;                /* each cell's sequence number,
-                                            seq_stride bytes apart */
-    size_t seq_stride;                   /* 16, 32 or 64 (lg_chan_new) */
+    _Alignas(64) unsigned char *cells;
     size_t cap;                          /* logical capacity */
     size_t ncells;                       /* power of two, >= 2 */
     size_t elem;                         /* message size */
-    size_t stride;                       /* bytes per message in cells:
-                                            elem rounded up to 8 (below
-                                            16) or 16; == elem for any
-                                            struct of such alignment, so
-                                            a batch is an array in place */
+    size_t stride;                       /* bytes per cell */
+    size_t data_off;                     /* the message's place in it */
     _Alignas(64) _Atomic size_t tail;    /* next position to fill; holds
                                             CLOSED_BIT once closed */
     _Alignas(64) _Atomic size_t head;    /* next position to take */
@@ -137,17 +131,15 @@ int lg__chan_in_flight(struct lg_chan *ch);
 int lg__chan_ready(struct lg_chan *ch);
 /* True when a push would find room now (or fail: closed). */
 int lg__chan_push_would_fit(struct lg_chan *ch);
-/* chan-batch.c: hands the k claimed messages from `first` on to cb, as
- * arrays: in place, one call per run that does not wrap the ring, when
- * stride == elem; else copied into `scratch` (room for k) for one call.
- * Each run's cells are freed after its call returned. When *stop becomes
- * set in a call, the rest go to the stash. Returns how many were
- * delivered. */
+/* chan-batch.c: hands the k claimed messages from `first` on to cb, copied
+ * out of their cells into `scratch` (room for k), as one array; the cells
+ * are freed after the call returned. When *stop becomes set in the call,
+ * nothing is left: the call had them all. Returns k. */
 size_t lg__chan_deliver(struct lg_chan *ch, size_t first, size_t k,
                         lg_chan_batch_cb cb, void *data,
                         unsigned char *scratch, const int *stop);
 /* The most messages one claim may take for lg__chan_deliver with a
- * scratch buffer of `room` messages (every claim, when stride == elem). */
+ * scratch buffer of `room` messages. */
 size_t lg__chan_claim_max(struct lg_chan *ch, size_t want, size_t room);
 /* A full memory barrier (StoreLoad included). */
 void lg__chan_fence(void);

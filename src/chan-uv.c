@@ -56,8 +56,8 @@ struct lg__chan_rx {
     lg_chan_recv_cb cb;       /* one per message, or ... */
     lg_chan_batch_cb batch_cb;   /* ... batches of up to max */
     size_t max;               /* messages per batch at most */
-    unsigned char *scratch;   /* BATCH messages, for batches that cannot
-                                 be handed over in place; else NULL */
+    unsigned char *scratch;   /* a batch receiver's array: room for
+                                 min(max, BATCH) messages; else NULL */
     void *data;
     int stopping;             /* recv_stop or the final callback ran */
     _Alignas(16) unsigned char buf[];   /* a message from the stash,
@@ -350,7 +350,7 @@ static int rx_start(lg_chan_t *ch, uv_loop_t *loop, lg_chan_recv_cb cb,
     struct lg__chan_rx *rx = calloc(1, sizeof *rx + ch->elem);
     if (!rx)
         return -ENOMEM;
-    if (batch_cb && ch->stride != ch->elem &&
+    if (batch_cb &&
         !(rx->scratch = malloc((max < BATCH ? max : BATCH) * ch->elem))) {
         free(rx);
         return -ENOMEM;

@@ -23,18 +23,13 @@
 #define IN_FLIGHT_PARK_MS 1    /* ... or was preempted there: sleep, but
                                  look again (chan-internal.h) */
 
-/* A cell is a sequence number in `seqs` and a message in `cells`, at the
- * same index: the messages lie side by side, so a batch of them is an
- * array a callback reads in place (lg_chan_recv_start_batch). The
- * sequence numbers are spread seq_stride apart (lg_chan_new says why). */
 struct cell {
-    _Atomic size_t seq;
+    _Atomic size_t seq;       /* the message follows, at data_off */
 };
 
 static struct cell *cell_at(struct lg_chan *ch, size_t pos)
 {
-    return (struct cell *)((unsigned char *)ch->seqs +
-                           (pos & (ch->ncells - 1)) * ch->seq_stride);
+    return (struct cell *)(ch->cells + (pos & (ch->ncells - 1)) * ch->stride);
 }
 
 void lg__chan_fence(void)
@@ -87,7 +82,7 @@ int lg__chan_push(struct lg_chan *ch, const void *msg)
             pos = atomic_load_explicit(&ch->tail, memory_order_relaxed);
         }
     }
-    memcpy(lg__chan_cell(ch, pos), msg, ch->elem);
+    memcpy((unsigned char *)c + ch->data_off, msg, ch->elem);
     atomic_store_explicit(&c->seq, pos + 1, memory_order_release);
     return 0;
 }
@@ -164,7 +159,7 @@ size_t lg__chan_claim(struct lg_chan *ch, size_t max, size_t *first)
 
 void *lg__chan_cell(struct lg_chan *ch, size_t pos)
 {
-    return ch->cells + (pos & (ch->ncells - 1)) * ch->stride;
+    return (unsigned char *)cell_at(ch, pos) + ch->data_off;
 }
 
 void lg__chan_release(struct lg_chan *ch, size_t pos)
@@ -293,21 +288,20 @@ int lg_chan_new(lg_chan_t **out, size_t capacity, size_t elem_size)
     size_t n = 2;
     while (n < capacity)
         n <<= 1;
-    /* Messages lie side by side, each as aligned as malloc would have it
-     * (16) once it is big enough to need that, 8 below: a loop's callback
-     * reads them in place, and casts them to its struct. For a struct of
-     * that alignment stride == elem_size, so a batch is a C array.
-     * The sequence numbers live apart, as many to a cache line as whole
-     * cells of sequence number and message did before they were split
-     * (4 for messages up to 8 bytes, 2 up to 16, else 1): packed 8 to a
-     * line, every push of 4 producers wrote the line the others were
-     * writing, and 64-byte messages went at 2/3 of the speed
-     * (docs/performance.md, "two arrays"). */
-    size_t align = elem_size < 16 ? 8 : 16;
-    size_t stride = (elem_size + align - 1) & ~(align - 1);
-    size_t seq_stride = elem_size <= 8 ? 16 : elem_size <= 16 ? 32 : 64;
+    /* Cells of 16, 32 or 64 bytes never straddle a cache line; larger
+     * ones start on one. A cell shared by two lines is written by a
+     * producer while the loop reads its neighbour (64-byte messages ran
+     * at 3/4 of the speed with 80-byte cells). A loop's callback reads
+     * the message in place: it starts as aligned as malloc would have it
+     * (16) once it is big enough to need that. */
+    size_t data_off = elem_size < 16 ? sizeof(struct cell) : 16;
+    size_t stride = 16;
+    while (stride < data_off + elem_size && stride < 64)
+        stride <<= 1;
+    if (stride < data_off + elem_size)
+        stride = (data_off + elem_size + 63) & ~(size_t)63;
     size_t bytes;
-    if (__builtin_mul_overflow(n, stride, &bytes) || n > SIZE_MAX / 64)
+    if (__builtin_mul_overflow(n, stride, &bytes))
         return -ENOMEM;
     struct lg_chan *ch;
     if (posix_memalign((void **)&ch, 64, sizeof *ch) != 0)
@@ -317,18 +311,13 @@ int lg_chan_new(lg_chan_t **out, size_t capacity, size_t elem_size)
         free(ch);
         return -ENOMEM;
     }
-    if (posix_memalign((void **)&ch->seqs, 64, n * seq_stride) != 0) {
-        free(ch->cells);
-        free(ch);
-        return -ENOMEM;
-    }
-    ch->ncells = n;
-    ch->seq_stride = seq_stride;
     for (size_t i = 0; i < n; i++)
-        atomic_init(&cell_at(ch, i)->seq, i);
+        atomic_init(&((struct cell *)(ch->cells + i * stride))->seq, i);
     ch->cap = capacity;
+    ch->ncells = n;
     ch->elem = elem_size;
     ch->stride = stride;
+    ch->data_off = data_off;
     atomic_init(&ch->refs, 1);
     atomic_init(&ch->wake_fd, -1);
     pthread_mutex_init(&ch->uv_lock, NULL);
@@ -360,7 +349,6 @@ void lg__chan_unref(struct lg_chan *ch)
         close(atomic_load(&ch->wake_fd));
     free(ch->stash);
     free(ch->cells);
-    free(ch->seqs);
     free(ch);
 }
 
