@@ -4,6 +4,12 @@
  * announces a loop, so the stack is read, and only on the path that would
  * park (a few microseconds; a park and its wake-up cost more).
  *
+ * The stack is read with glibc's backtrace (libgcc's unwinder), not
+ * libunwind: lg_chan runs in programs built with ThreadSanitizer, where
+ * libunwind's per-thread cache, freed by a thread-specific destructor at
+ * thread exit, crashed TSan (every test-chan-* under check-tsan whose
+ * threads parked). libgcc's unwinder keeps no per-thread state.
+ *
  * uv_run's extent comes from two places: the one the dynamic linker gives
  * (libuv.so, or a program that exports its own), with the size of its
  * symbol (dladdr1), looked up at every call since libuv may be loaded or
@@ -12,6 +18,8 @@
  * loaded with RTLD_LOCAL is not seen. */
 #include <dlfcn.h>
 #include <elf.h>
+#include <errno.h>
+#include <execinfo.h>
 #include <link.h>
 #include <pthread.h>
 #include <string.h>
@@ -87,15 +95,17 @@ static int inside(const struct extent *e, uintptr_t ret)
 
 int lg__in_uv_run(void)
 {
+    int saved = errno;        /* the caller's, whatever the look costs */
     pthread_once(&exe_once, exe_scan_once);
     struct extent dyn = dyn_run();
-    if (!dyn.hi && !exe_run.hi)
-        return 0;             /* no libuv: no loop to freeze */
-    void *pcs[UVRUN_FRAMES];
-    int n = lg__stack_bare(pcs, UVRUN_FRAMES);
-    for (int i = 0; i < n; i++)
-        if (inside(&dyn, (uintptr_t)pcs[i]) ||
-            inside(&exe_run, (uintptr_t)pcs[i]))
-            return 1;
-    return 0;
+    int found = 0;
+    if (dyn.hi || exe_run.hi) {   /* else no libuv: no loop to freeze */
+        void *pcs[UVRUN_FRAMES];
+        int n = backtrace(pcs, UVRUN_FRAMES);
+        for (int i = 0; i < n && !found; i++)
+            found = inside(&dyn, (uintptr_t)pcs[i]) ||
+                    inside(&exe_run, (uintptr_t)pcs[i]);
+    }
+    errno = saved;
+    return found;
 }

@@ -665,13 +665,8 @@ LG__INTERNAL int lg__pc_is_ours(uintptr_t pc);
 /* Declares the object containing addr as loopguard's own (the preload calls
  * this from its constructor with one of its functions). */
 LG__INTERNAL void lg__stack_own_module(const void *addr);
-/* Loads libunwind, once; from lg__init(), or lg__stack_bare. */
+/* Loads libunwind; from lg__init() only. */
 LG__INTERNAL void lg__stack_init(void);
-/* Up to max return addresses of the calling thread, innermost first, ours
- * included, without lg__init(): for libloopguard.so used without the
- * preload (lg_chan), where nothing else of the detector may start (its
- * options, its exit summary). 0 when libunwind is unavailable. */
-LG__INTERNAL int lg__stack_bare(void **pcs, int max);
 /* Whether uv_run is on the calling thread's stack (chan-uvrun.c). */
 LG__INTERNAL int lg__in_uv_run(void);
 

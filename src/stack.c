@@ -63,9 +63,8 @@ int lg__pc_is_ours(uintptr_t pc)
 }
 
 /* Called once from lg__init(), in a constructor: dlopen takes the loader
- * lock and allocates, which a wrapper's slow path must never do. Also from
- * lg__stack_bare (once, whichever comes first). */
-static void stack_init_once(void)
+ * lock and allocates, which a wrapper's slow path must never do. */
+void lg__stack_init(void)
 {
     lg__stack_own_module((const void *)lg__stack_init);
     /* A sanitizer runtime's interceptors sit between the program and our
@@ -84,27 +83,6 @@ static void stack_init_once(void)
     if (f)
         __atomic_store_n(&unw_backtrace_fn, (int (*)(void **, int))f,
                          __ATOMIC_RELEASE);
-}
-
-static pthread_once_t stack_once = PTHREAD_ONCE_INIT;
-
-void lg__stack_init(void)
-{
-    pthread_once(&stack_once, stack_init_once);
-}
-
-int lg__stack_bare(void **pcs, int max)
-{
-    lg__stack_init();
-    int (*bt)(void **, int) =
-        __atomic_load_n(&unw_backtrace_fn, __ATOMIC_ACQUIRE);
-    if (!bt || max <= 0)
-        return 0;
-    uint8_t was = lg__tls.in_shim;
-    lg__tls.in_shim = 1;
-    int n = bt(pcs, max);
-    lg__tls.in_shim = was;
-    return n;
 }
 
 /* libunwind (1.6) checks that an address can be read by writing a byte
