@@ -122,8 +122,8 @@ $(BUILD)/tests/test-%: tests/unit/test-%.c $(SUPPORT_SRC) $(CORE_LIB) $(HDRS) \
 	@mkdir -p $(@D)
 	@echo "  CC      $@"
 	$(Q)$(CC) $(CPPFLAGS_ALL) -Itests/support -Itools $(UV_CFLAGS) \
-	    $(CFLAGS_ALL) -o $@ $< $(SUPPORT_SRC) $(EXTRA_SRC) -L$(BUILD) -lloopguard -Wl,-rpath,'$$ORIGIN/..' \
-	    $(CMOCKA_LIBS) $(UV_LIBS) -ldl -lpthread -lrt
+	    $(EXTRA_CFLAGS) $(CFLAGS_ALL) -o $@ $< $(SUPPORT_SRC) $(EXTRA_SRC) -L$(BUILD) -lloopguard -Wl,-rpath,'$$ORIGIN/..' \
+	    $(CMOCKA_LIBS) $(UV_LIBS) $(EXTRA_LIBS) -ldl -lpthread -lrt
 
 $(BUILD)/tests/prog-%: tests/integration/prog-%.c $(HDRS)
 	@mkdir -p $(@D)
@@ -243,6 +243,13 @@ $(GLIB_BIN): $(BUILD)/tests/loops/%: $(LOOPS)/%.c $(LOOPS)/glib-clean.c \
 	@echo "  CC      $@"
 	$(Q)$(CC) $(CPPFLAGS_ALL) $(GLIB_CFLAGS) $(CFLAGS_ALL) -o $@ $< \
 	    $(GLIB_LIBS) -lpthread
+
+# lg_chan_fd watched by libevent and GLib loops, those that are installed.
+$(BUILD)/tests/test-chan-fd-loops: EXTRA_CFLAGS = \
+    $(if $(HAVE_LIBEVENT),-DLG_HAVE_LIBEVENT $(EVENT_CFLAGS)) \
+    $(if $(HAVE_GLIB),-DLG_HAVE_GLIB $(GLIB_CFLAGS))
+$(BUILD)/tests/test-chan-fd-loops: EXTRA_LIBS = \
+    $(if $(HAVE_LIBEVENT),$(EVENT_LIBS)) $(if $(HAVE_GLIB),$(GLIB_LIBS))
 
 # libuv linked in from libuv1-dev's static archive (test-static-uv).
 UV_STATIC_LIBS := $(shell pkg-config --libs --static libuv-static 2>/dev/null)

@@ -2,8 +2,8 @@
 # Runs each example under the preload with text reports on stderr, each one
 # bounded by a timeout, and says beforehand what to expect. Exits 0 when every
 # example behaved as described: deadlock hangs until the timeout kills it, the
-# others exit 0, and the lg_chan ones (fixed, loop-to-thread, thread-to-loop)
-# are not reported at all. Usage: examples/run-demo.sh BUILD_DIR (what
+# others exit 0, and the lg_chan ones (fixed, loop-to-thread, thread-to-loop,
+# thread-to-loop-batch, thread-to-epoll) are not reported at all. Usage: examples/run-demo.sh BUILD_DIR (what
 # `make demo` runs).
 build=${1:?usage: examples/run-demo.sh BUILD_DIR}
 case "$build" in /*) ;; *) build="$(pwd)/$build" ;; esac
@@ -121,6 +121,21 @@ checks each worker's order, closes the channel, and ends after the final
 -EPIPE callback. A timer ticks meanwhile. Expect no report."
 run 20 thread-to-loop
 clean thread-to-loop "the loop kept ticking"
+
+heading thread-to-loop-batch \
+"thread-to-loop with lg_chan_recv_start_batch: the loop gets up to 32
+messages per callback, as an array in the channel's memory. Expect no
+report."
+run 20 thread-to-loop-batch
+clean thread-to-loop-batch "the loop took them in batches"
+
+heading thread-to-epoll \
+"Four workers send to a raw epoll loop, which watches lg_chan_fd and calls
+lg_chan_drain (never blocking) when it is readable, 16 messages at most at
+a time, until -EPIPE. The loop is marked with lg_loop_enter. Expect no
+report."
+run 20 thread-to-epoll
+clean thread-to-epoll "any loop can receive through the descriptor"
 
 echo
 if [ $failed -ne 0 ]; then

@@ -133,9 +133,14 @@ LG_EXTERN uint64_t lg_reports(void);
  *                    block until there is room / a message.
  *   anywhere         lg_chan_try_send / lg_chan_try_recv: never block.
  *   a libuv loop     lg_chan_recv_start: messages are delivered to a
- *                    callback on the loop thread; lg_chan_send_async:
+ *                    callback on the loop thread (lg_chan_recv_start_batch:
+ *                    arrays of them); lg_chan_send_async:
  *                    sends without blocking the loop, parking the message
  *                    on the loop side while the channel is full.
+ *   any other loop   lg_chan_fd: a descriptor to watch (readable while a
+ *                    message waits); lg_chan_drain when it is readable.
+ *   batches          lg_chan_recv_start_batch, lg_chan_recv_many_blocking
+ *                    and lg_chan_drain take many messages per call.
  * So: thread to loop (send_blocking + recv_start), loop to thread
  * (send_async + recv_blocking), loop to loop (send_async + recv_start) and
  * thread to thread all work.
@@ -174,6 +179,19 @@ struct uv_loop_s;
  * the last call. */
 typedef void (*lg_chan_recv_cb)(lg_chan_t *ch, int status, void *msg,
                                 void *data);
+/* Called with up to `max` messages at once (lg_chan_recv_start_batch,
+ * lg_chan_drain). status 0: msgs points at n (1..max) messages, in order,
+ * side by side `elem_size` bytes apart (an array of your struct, as
+ * aligned as malloc gives), in memory the channel owns, valid during the
+ * call; their room in the channel is free again once the call returns.
+ * They are copied there out of the ring, where each message shares a
+ * cache line with its sequence number (docs/performance.md: faster than
+ * messages side by side in the ring and read in place), so a batch is
+ * one call however the ring wraps. status -EPIPE (recv_start_batch only): the
+ * channel is closed and drained; msgs is NULL, n is 0 and this is the last
+ * call. */
+typedef void (*lg_chan_batch_cb)(lg_chan_t *ch, int status, void *msgs,
+                                 size_t n, void *data);
 /* Called on the sending loop's thread once per lg_chan_send_async that
  * returned 0, never from inside it. status 0: the message was delivered
  * into the channel; -EPIPE: the channel was closed first, the message was
@@ -197,6 +215,14 @@ LG_EXTERN void lg_chan_free(lg_chan_t *ch);
  * Returns 0, -EPIPE or -EDEADLK. EINTR is retried, never returned. */
 LG_EXTERN int lg_chan_send_blocking(lg_chan_t *ch, const void *msg);
 LG_EXTERN int lg_chan_recv_blocking(lg_chan_t *ch, void *msg);
+
+/* Plain threads: waits while the channel is empty, then copies up to `max`
+ * waiting messages into buf (room for max * elem_size bytes), in order.
+ * Returns how many (1..max), -EPIPE once the channel is closed and
+ * drained, -EINVAL (max 0), or -EDEADLK on a loop thread, as
+ * lg_chan_recv_blocking. */
+LG_EXTERN int lg_chan_recv_many_blocking(lg_chan_t *ch, void *buf,
+                                         size_t max);
 
 /* The same, waiting at most timeout_ms milliseconds: -ETIMEDOUT after. */
 LG_EXTERN int lg_chan_send_timed(lg_chan_t *ch, const void *msg,
@@ -225,6 +251,43 @@ LG_EXTERN int lg_chan_recv_start(lg_chan_t *ch, struct uv_loop_s *loop,
 /* Stops delivering (on the loop thread). Messages stay in the channel for
  * another receiver. Returns 0, or -EINVAL when not started. */
 LG_EXTERN int lg_chan_recv_stop(lg_chan_t *ch);
+
+/* lg_chan_recv_start with batches: cb gets 1..max messages per call (see
+ * lg_chan_batch_cb), taken off the channel with one atomic operation per
+ * batch, copied into one array, and producers waiting for room are woken
+ * once per batch. A batch holds its room until its call returns, so
+ * `capacity` still bounds what is between send and receipt. Everything
+ * else is as lg_chan_recv_start: one receiver at a time (-EBUSY),
+ * lg_chan_recv_stop (also from inside cb: no call follows), the final
+ * -EPIPE call, the same return values, plus -EINVAL for max 0. */
+LG_EXTERN int lg_chan_recv_start_batch(lg_chan_t *ch, struct uv_loop_s *loop,
+                                       size_t max, lg_chan_batch_cb cb,
+                                       void *data);
+
+/* Any event loop (epoll, poll, libevent, GLib...): a descriptor to watch
+ * for reading, and lg_chan_drain to call when it is readable. It polls
+ * readable (POLLIN, level-triggered) while a message waits or once the
+ * channel is closed, and not while the channel is open and empty (after
+ * the drain that emptied it). Never read or write it; it belongs to the
+ * channel (lg_chan_free closes it), and every call returns the same one.
+ * It is the channel's eventfd (the one lg_chan_recv_start uses): a
+ * producer writes it only when a drain found the channel empty and armed
+ * it, and a drain resets it only when it leaves the channel empty, so a
+ * drain that took `max` of more messages leaves it readable. Its reader
+ * is the channel's receiver: -EBUSY while lg_chan_recv_start(_batch) has
+ * one, which in turn gets -EBUSY once lg_chan_fd was called. Returns the
+ * descriptor, -EBUSY, -EINVAL or a negative errno from eventfd(). */
+LG_EXTERN int lg_chan_fd(lg_chan_t *ch);
+
+/* Any thread, never blocks: hands the messages waiting now, up to `max`,
+ * to cb in batches (status 0 only; see lg_chan_batch_cb), then, if
+ * lg_chan_fd was called, resets the descriptor when the channel is left
+ * empty. Returns how many were delivered (0: none), -EPIPE once the
+ * channel is closed and drained, -EINVAL or -ENOMEM. A drain may deliver
+ * 0 while the descriptor is readable (a message being written, or taken by
+ * another receiver): wait for the descriptor again. */
+LG_EXTERN int lg_chan_drain(lg_chan_t *ch, size_t max, lg_chan_batch_cb cb,
+                            void *data);
 
 /* Sends from `loop`'s thread without ever blocking it: the message is
  * copied into the channel at once when there is room and nothing of this

@@ -83,6 +83,9 @@ struct lg_chan {
     unsigned char *stash;                /* stash_cap messages */
     size_t stash_off, stash_cap;
     struct lg__chan_rx *rx;
+    _Atomic int fd_mode;                 /* lg_chan_fd was called: the
+                                            fd's reader is the receiver
+                                            (chan-fd.c) */
     struct lg__chan_tx *tx;
     _Atomic uintptr_t loop_threads[LG__CHAN_MAX_LOOPS];  /* pthread_t of
                                             the threads running the
@@ -128,6 +131,16 @@ int lg__chan_in_flight(struct lg_chan *ch);
 int lg__chan_ready(struct lg_chan *ch);
 /* True when a push would find room now (or fail: closed). */
 int lg__chan_push_would_fit(struct lg_chan *ch);
+/* chan-batch.c: hands the k claimed messages from `first` on to cb, copied
+ * out of their cells into `scratch` (room for k), as one array; the cells
+ * are freed after the call returned. When *stop becomes set in the call,
+ * nothing is left: the call had them all. Returns k. */
+size_t lg__chan_deliver(struct lg_chan *ch, size_t first, size_t k,
+                        lg_chan_batch_cb cb, void *data,
+                        unsigned char *scratch, const int *stop);
+/* The most messages one claim may take for lg__chan_deliver with a
+ * scratch buffer of `room` messages. */
+size_t lg__chan_claim_max(struct lg_chan *ch, size_t want, size_t room);
 /* A full memory barrier (StoreLoad included). */
 void lg__chan_fence(void);
 /* Rebuilds loop_threads from the attached loop sides; under uv_lock. A
@@ -145,5 +158,9 @@ void lg__chan_unref(struct lg_chan *ch);
 void lg__chan_uv_wake_rx(struct lg_chan *ch);
 void lg__chan_uv_wake_tx(struct lg_chan *ch);
 void lg__chan_uv_closed(struct lg_chan *ch);
+/* The channel's eventfd: made on first use, under uv_lock (returns it or
+ * a negative errno), and signalled, from anywhere (errno preserved). */
+int lg__chan_wake_fd_get(struct lg_chan *ch);
+void lg__chan_wake_fd_write(struct lg_chan *ch);
 
 #endif

@@ -53,7 +53,11 @@ struct lg__chan_rx {
     int open_handles;         /* poll and recheck: freed at 0 */
     struct lg_chan *ch;
     pthread_t thread;         /* the loop's thread */
-    lg_chan_recv_cb cb;
+    lg_chan_recv_cb cb;       /* one per message, or ... */
+    lg_chan_batch_cb batch_cb;   /* ... batches of up to max */
+    size_t max;               /* messages per batch at most */
+    unsigned char *scratch;   /* a batch receiver's array: room for
+                                 min(max, BATCH) messages; else NULL */
     void *data;
     int stopping;             /* recv_stop or the final callback ran */
     _Alignas(16) unsigned char buf[];   /* a message from the stash,
@@ -129,6 +133,7 @@ static void rx_closed(uv_handle_t *h)
     struct lg_chan *ch = rx->ch;
     if (--rx->open_handles > 0)
         return;
+    free(rx->scratch);
     free(rx);
     lg__chan_unref(ch);
 }
@@ -155,7 +160,7 @@ static void rx_recheck_cb(uv_timer_t *h);
 
 /* Wakes whichever loop receives (now or next: the count waits in the
  * eventfd). errno is the caller's. */
-static void wake_fd_write(struct lg_chan *ch)
+void lg__chan_wake_fd_write(struct lg_chan *ch)
 {
     int fd = atomic_load_explicit(&ch->wake_fd, memory_order_acquire);
     if (fd < 0)
@@ -169,7 +174,7 @@ static void wake_fd_write(struct lg_chan *ch)
 
 static void rx_wake_self(struct lg__chan_rx *rx)
 {
-    wake_fd_write(rx->ch);
+    lg__chan_wake_fd_write(rx->ch);
 }
 
 /* Delivers up to `budget` messages: a batch claimed at once, each handed
@@ -209,14 +214,60 @@ static int rx_deliver(struct lg__chan_rx *rx, int budget)
     return n;
 }
 
+/* The same for a batch receiver: one claim per batch, handed over by
+ * lg__chan_deliver, producers woken once per batch (a single one at the
+ * end of the run would keep them waiting for room while the batches that
+ * freed it went by). Returns how many were delivered. */
+static int rx_deliver_batch(struct lg__chan_rx *rx, int budget)
+{
+    struct lg_chan *ch = rx->ch;
+    int n = 0;
+    while (n < budget && !rx->stopping) {
+        size_t k;
+        if (LG__UNLIKELY(atomic_load(&ch->stash_n))) {
+            if (lg__chan_pop(ch, rx->buf) != 0)
+                break;
+            k = 1;
+            rx->batch_cb(ch, 0, rx->buf, 1, rx->data);
+        } else {
+            size_t first, want = (size_t)(budget - n);
+            if (want > rx->max)
+                want = rx->max;
+            k = lg__chan_claim(ch, lg__chan_claim_max(ch, want, BATCH),
+                               &first);
+            if (k == 0)
+                break;
+            k = lg__chan_deliver(ch, first, k, rx->batch_cb, rx->data,
+                                 rx->scratch, &rx->stopping);
+        }
+        n += (int)k;
+        lg__chan_after_pop(ch, k);
+    }
+    return n;
+}
+
+/* The final call: closed and drained. */
+static void rx_end(struct lg__chan_rx *rx)
+{
+    if (rx->batch_cb)
+        rx->batch_cb(rx->ch, -EPIPE, NULL, 0, rx->data);
+    else
+        rx->cb(rx->ch, -EPIPE, NULL, rx->data);
+}
+
 static void rx_run(struct lg__chan_rx *rx)
 {
     struct lg_chan *ch = rx->ch;
     if (uv_is_active((uv_handle_t *)&rx->recheck))
         uv_timer_stop(&rx->recheck);
-    int n = rx_deliver(rx, BUDGET);
-    if (n)
-        lg__chan_after_pop(ch, (size_t)n);
+    int n;
+    if (rx->batch_cb) {
+        n = rx_deliver_batch(rx, BUDGET);
+    } else {
+        n = rx_deliver(rx, BUDGET);
+        if (n)
+            lg__chan_after_pop(ch, (size_t)n);
+    }
     if (rx->stopping)
         return;
     if (n == BUDGET) {
@@ -231,7 +282,7 @@ static void rx_run(struct lg__chan_rx *rx)
     atomic_store_explicit(&ch->rx_armed, 1, memory_order_seq_cst);
     if (!lg__chan_in_flight(ch) && !lg__chan_ready(ch)) {
         if (lg__chan_drained(ch) && atomic_exchange(&ch->rx_armed, 0)) {
-            rx->cb(ch, -EPIPE, NULL, rx->data);
+            rx_end(rx);
             if (!rx->stopping)
                 rx_detach(rx);
         }
@@ -272,11 +323,11 @@ static void rx_recheck_cb(uv_timer_t *h)
 void lg__chan_uv_wake_rx(struct lg_chan *ch)
 {
     if (atomic_exchange(&ch->rx_armed, 0))
-        wake_fd_write(ch);
+        lg__chan_wake_fd_write(ch);
 }
 
 /* Under uv_lock: the channel's eventfd, made by its first receiver. */
-static int wake_fd_get(struct lg_chan *ch)
+int lg__chan_wake_fd_get(struct lg_chan *ch)
 {
     int fd = atomic_load_explicit(&ch->wake_fd, memory_order_relaxed);
     if (fd >= 0)
@@ -288,27 +339,36 @@ static int wake_fd_get(struct lg_chan *ch)
     return fd;
 }
 
-int lg_chan_recv_start(lg_chan_t *ch, uv_loop_t *loop, lg_chan_recv_cb cb,
-                       void *data)
+/* lg_chan_recv_start (cb) and lg_chan_recv_start_batch (batch_cb, max). */
+static int rx_start(lg_chan_t *ch, uv_loop_t *loop, lg_chan_recv_cb cb,
+                    lg_chan_batch_cb batch_cb, size_t max, void *data)
 {
-    if (!ch || !loop || !cb)
+    if (!ch || !loop || (!cb && !batch_cb) || max == 0)
         return -EINVAL;
     if (!uv_present())
         return -ENOSYS;
     struct lg__chan_rx *rx = calloc(1, sizeof *rx + ch->elem);
     if (!rx)
         return -ENOMEM;
-    rx->ch = ch;
+    if (batch_cb &&
+        !(rx->scratch = malloc((max < BATCH ? max : BATCH) * ch->elem))) {
+        free(rx);
+        return -ENOMEM;
+    }
     rx->cb = cb;
+    rx->batch_cb = batch_cb;
+    rx->max = max;
     rx->data = data;
+    rx->ch = ch;
     rx->thread = pthread_self();
     pthread_mutex_lock(&ch->uv_lock);
-    if (ch->rx) {
+    if (ch->rx || atomic_load(&ch->fd_mode)) {
         pthread_mutex_unlock(&ch->uv_lock);
+        free(rx->scratch);
         free(rx);
         return -EBUSY;
     }
-    int fd = wake_fd_get(ch);
+    int fd = lg__chan_wake_fd_get(ch);
     int r = fd < 0 ? fd : uv_poll_init(loop, &rx->poll, fd);
     if (r == 0) {
         rx->poll.data = rx;
@@ -324,11 +384,24 @@ int lg_chan_recv_start(lg_chan_t *ch, uv_loop_t *loop, lg_chan_recv_cb cb,
     }
     pthread_mutex_unlock(&ch->uv_lock);
     if (r != 0) {
+        free(rx->scratch);
         free(rx);
         return r;
     }
     rx_wake_self(rx);   /* deliver what is already there, then arm */
     return 0;
+}
+
+int lg_chan_recv_start(lg_chan_t *ch, uv_loop_t *loop, lg_chan_recv_cb cb,
+                       void *data)
+{
+    return rx_start(ch, loop, cb, NULL, 1, data);
+}
+
+int lg_chan_recv_start_batch(lg_chan_t *ch, uv_loop_t *loop, size_t max,
+                             lg_chan_batch_cb cb, void *data)
+{
+    return rx_start(ch, loop, NULL, cb, max, data);
 }
 
 int lg_chan_recv_stop(lg_chan_t *ch)
@@ -551,11 +624,11 @@ int lg_chan_send_async(lg_chan_t *ch, uv_loop_t *loop, const void *msg,
 /* Any thread: every loop side learns the channel closed, on its thread. */
 void lg__chan_uv_closed(struct lg_chan *ch)
 {
-    if (!uv_present())
-        return;
+    /* No uv_present() check: rx and tx exist only with libuv, and the
+     * descriptor of lg_chan_fd works without it. */
     pthread_mutex_lock(&ch->uv_lock);
-    if (ch->rx)
-        wake_fd_write(ch);
+    if (ch->rx || atomic_load(&ch->fd_mode))
+        lg__chan_wake_fd_write(ch);
     for (struct lg__chan_tx *tx = ch->tx; tx; tx = tx->next)
         uv_async_send(&tx->async);
     pthread_mutex_unlock(&ch->uv_lock);

@@ -580,6 +580,36 @@ static int send_wait(lg_chan_t *ch, const void *msg,
     return r;
 }
 
+/* lg_chan_recv_many_blocking's attempt: the stash's messages first (they
+ * are the oldest), then one claim, copied out in runs and freed. */
+struct many {
+    unsigned char *buf;
+    size_t max;
+    size_t n;                 /* copied so far */
+};
+
+static int pop_many_op(struct lg_chan *ch, void *arg)
+{
+    struct many *m = arg;
+    while (m->n < m->max &&
+           LG__UNLIKELY(atomic_load_explicit(&ch->stash_n,
+                                             memory_order_acquire)) &&
+           stash_pop(ch, m->buf + m->n * ch->elem) == 0)
+        m->n++;
+    size_t first, k = 0;
+    if (m->n < m->max)
+        k = lg__chan_claim(ch, m->max - m->n, &first);
+    for (size_t i = 0; i < k; i++)
+        memcpy(m->buf + (m->n + i) * ch->elem, lg__chan_cell(ch, first + i),
+               ch->elem);
+    for (size_t i = 0; i < k; i++)
+        lg__chan_release(ch, first + i);
+    m->n += k;
+    if (m->n)
+        return 0;
+    return lg__chan_drained(ch) ? -EPIPE : -EAGAIN;
+}
+
 static int recv_wait(lg_chan_t *ch, void *msg, const struct timespec *abs,
                      const struct who *who)
 {
@@ -613,6 +643,31 @@ int lg_chan_recv_blocking(lg_chan_t *ch, void *msg)
     if (on_loop(ch, who))
         return -EDEADLK;
     return recv_wait(ch, msg, NULL, who);
+}
+
+int lg_chan_recv_many_blocking(lg_chan_t *ch, void *buf, size_t max)
+{
+    if (!ch || !buf || max == 0)
+        return -EINVAL;
+    const struct who *who = WHO(lg_chan_recv_many_blocking);
+    if (on_loop(ch, who))
+        return -EDEADLK;
+    if (max > INT_MAX)
+        max = INT_MAX;        /* the count is returned as an int */
+    struct many m = {buf, max, 0};
+    int parked;
+    int r = wait_for(ch, pop_many_op, &m, &ch->recv_seq, &ch->recv_waiters,
+                     NULL, RECV_SPIN_NS, 1, &parked, who);
+    if (r != 0)
+        return r;
+    /* One wake-up of producers for the batch; and, as recv_wait, one for
+     * the next parked receiver if more waits. */
+    lg__chan_after_pop(ch, m.n);
+    if (parked &&
+        atomic_load_explicit(&ch->recv_waiters, memory_order_relaxed) &&
+        lg__chan_ready(ch))
+        wake(&ch->recv_seq, 1);
+    return (int)m.n;
 }
 
 int lg_chan_send_timed(lg_chan_t *ch, const void *msg, uint64_t timeout_ms)

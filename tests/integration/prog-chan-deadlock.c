@@ -4,8 +4,8 @@
  * `timer`: lg_chan_recv_blocking in a timer callback, on a channel nobody
  * will ever fill; with the preload its uv_run wrapper marks the thread,
  * without it lg_chan finds uv_run on the stack when it would park. `timed`:
- * the same with lg_chan_recv_timed (60 s), then lg_chan_send_timed on a
- * full channel. `callback`: lg_chan_recv_blocking, then
+ * the same with lg_chan_recv_timed (60 s) and lg_chan_recv_many_blocking,
+ * then lg_chan_send_timed on a full channel. `callback`: lg_chan_recv_blocking, then
  * lg_chan_send_blocking, in the channel's own recv callback, a thread
  * lg_chan knows by itself. Each exits 0 when every call returned -EDEADLK.
  * Nothing will ever fill or drain the channel: a call that waited would
@@ -67,6 +67,10 @@ static void on_tick_timed(uv_timer_t *t)
     int v = 0;
     int r = lg_chan_recv_timed(ch, &v, 60000);
     note("lg_chan_recv_timed", r, start);
+    int many[4];
+    start = uv_hrtime();
+    r = lg_chan_recv_many_blocking(ch, many, 4);
+    note("lg_chan_recv_many_blocking", r, start);
     while (lg_chan_try_send(ch, &v) == 0)
         ;
     start = uv_hrtime();

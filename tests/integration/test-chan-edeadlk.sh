@@ -107,7 +107,8 @@ for prog in "$BUILD/tests/prog-chan-deadlock" \
         [ -s "$out.err" ] && { cat "$out.err"; fail "$name $mode: stderr not empty"; }
     done
     refused "$LG_TMP/$name.timer.out" lg_chan_recv_blocking
-    refused "$LG_TMP/$name.timed.out" lg_chan_recv_timed lg_chan_send_timed
+    refused "$LG_TMP/$name.timed.out" lg_chan_recv_timed \
+        lg_chan_recv_many_blocking lg_chan_send_timed
     # A message waits: the fast path takes it, as it did before.
     got "$LG_TMP/$name.ready.out" "lg_chan_recv_blocking: 0 after .* ms" \
         "$name ready"

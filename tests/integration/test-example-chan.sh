@@ -1,7 +1,8 @@
 #!/bin/sh
-# examples/loop-to-thread and examples/thread-to-loop under the preload:
-# threads block in lg_chan calls and the loop receives with
-# lg_chan_recv_start, so both finish their work, exit 0 and write no record.
+# examples/loop-to-thread, thread-to-loop, thread-to-loop-batch and
+# thread-to-epoll under the preload: threads block in lg_chan calls and the
+# loop receives with lg_chan_recv_start(_batch), or watches lg_chan_fd and
+# drains, so all finish their work, exit 0 and write no record.
 . tests/integration/lib.sh
 
 # check NAME WANT: runs the example; it exits 0, prints a line matching the
@@ -29,3 +30,6 @@ check() {
 check loop-to-thread 'sum of squares 1\.\.3 = 14'
 check thread-to-loop \
     '40000 messages from 4 workers, in order; [0-9]+ ticks meanwhile'
+check thread-to-loop-batch \
+    '40000 messages from 4 workers, in order, in [0-9]+ batches'
+check thread-to-epoll '40000 messages from 4 workers, in order'

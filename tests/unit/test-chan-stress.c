@@ -1,7 +1,10 @@
 /* lg_chan under load: 8 producer threads -> loop A -> loop B -> 2 consumer
  * threads, 10^6 sequence-numbered messages on every hop, each producer's
  * sequence checked complete and in order at every stage; closes in the
- * middle of heavy traffic; capacity 1 under 4 producers. `make stress`
+ * middle of heavy traffic; capacity 1 under 4 producers; the batch
+ * receivers (a loop's recv_start_batch, stopped and restarted inside its
+ * callback with another max, and threads in recv_many_blocking) under 8
+ * producers. `make stress`
  * runs it with LG_STRESS_SCALE=N: N times the messages, N times the
  * closes. */
 #include <errno.h>
@@ -469,6 +472,122 @@ static void test_chan_stress_capacity1(void **state)
     lg_chan_free(ch2);
 }
 
+/* ---- batch receivers ------------------------------------------------------ */
+
+/* A loop receiving in batches whose max changes every RESTART_EVERY
+ * batches, by a recv_stop and recv_start_batch inside the callback (the
+ * rest of a claimed batch goes through the stash); beside it, on another
+ * channel, NCONS threads in recv_many_blocking. Every message once, in
+ * order per producer (per consumer for the threads). */
+#define RESTART_EVERY 97
+
+struct batch_rx {
+    uv_loop_t loop;
+    uint32_t next[NPROD];
+    uint64_t got, bad, epipe, batches;
+    size_t max;
+};
+
+static void on_stress_batch(lg_chan_t *ch, int status, void *msgs, size_t n,
+                            void *data)
+{
+    struct batch_rx *b = data;
+    if (status == -EPIPE) {
+        b->epipe++;
+        return;
+    }
+    b->bad += status != 0 || n == 0 || n > b->max || b->epipe;
+    struct ct_msg *m = msgs;
+    for (size_t i = 0; i < n; i++) {
+        if (m[i].prod >= NPROD || m[i].seq != b->next[m[i].prod])
+            b->bad++;
+        else
+            b->next[m[i].prod]++;
+    }
+    b->got += n;
+    if (++b->batches % RESTART_EVERY == 0) {
+        b->max = b->max % 61 + 1;
+        b->bad += lg_chan_recv_stop(ch) != 0;
+        b->bad += lg_chan_recv_start_batch(ch, &b->loop, b->max,
+                                           on_stress_batch, b) != 0;
+    }
+}
+
+struct many_rx {
+    pthread_t t;
+    lg_chan_t *ch;
+    uint32_t next[NPROD];
+    uint64_t got, bad;
+    int end;
+};
+
+static void *consume_many(void *arg)
+{
+    struct many_rx *c = arg;
+    struct ct_msg buf[19];
+    int n;
+    while ((n = lg_chan_recv_many_blocking(c->ch, buf, 19)) > 0) {
+        for (int i = 0; i < n; i++) {
+            if (buf[i].prod >= NPROD || buf[i].seq < c->next[buf[i].prod])
+                c->bad++;
+            else
+                c->next[buf[i].prod] = buf[i].seq + 1;
+        }
+        c->got += (uint64_t)n;
+    }
+    c->end = n;
+    return NULL;
+}
+
+static void test_chan_stress_batch(void **state)
+{
+    (void)state;
+    static struct batch_rx b;
+    lg_chan_t *ch1, *ch2;
+    struct producer p1[NPROD], p2[NPROD];
+    struct many_rx c[NCONS];
+    uint32_t per = PER_PROD / 4;
+    memset(&b, 0, sizeof b);
+    memset(c, 0, sizeof c);
+    b.max = 7;
+    assert_int_equal(lg_chan_new(&ch1, 64, sizeof(struct ct_msg)), 0);
+    assert_int_equal(lg_chan_new(&ch2, 64, sizeof(struct ct_msg)), 0);
+    assert_int_equal(uv_loop_init(&b.loop), 0);
+    assert_int_equal(lg_chan_recv_start_batch(ch1, &b.loop, b.max,
+                                              on_stress_batch, &b), 0);
+    for (int i = 0; i < NCONS; i++) {
+        c[i].ch = ch2;
+        assert_int_equal(pthread_create(&c[i].t, NULL, consume_many, &c[i]),
+                         0);
+    }
+    start_producers(p1, NPROD, ch1, per);
+    start_producers(p2, NPROD, ch2, per);
+    /* The loop ends with ch1's -EPIPE, once the producers are done. */
+    while (b.got < (uint64_t)NPROD * per && !b.bad)
+        uv_run(&b.loop, UV_RUN_ONCE);
+    join_producers(p1, NPROD);
+    lg_chan_close(ch1);
+    assert_int_equal(uv_run(&b.loop, UV_RUN_DEFAULT), 0);
+    join_producers(p2, NPROD);
+    lg_chan_close(ch2);
+    uint64_t total = 0;
+    for (int i = 0; i < NCONS; i++) {
+        assert_int_equal(ct_join_ms(c[i].t, NULL, 120000), 0);
+        assert_int_equal(c[i].end, -EPIPE);
+        assert_int_equal(c[i].bad, 0);
+        total += c[i].got;
+    }
+    assert_int_equal(total, (uint64_t)NPROD * per);
+    assert_int_equal(b.bad, 0);
+    assert_int_equal(b.epipe, 1);
+    assert_int_equal(b.got, (uint64_t)NPROD * per);
+    for (int i = 0; i < NPROD; i++)
+        assert_int_equal(b.next[i], per);
+    assert_int_equal(uv_loop_close(&b.loop), 0);
+    lg_chan_free(ch1);
+    lg_chan_free(ch2);
+}
+
 int main(void)
 {
     const char *env = getenv("LG_STRESS_SCALE");
@@ -486,6 +605,7 @@ int main(void)
         cmocka_unit_test(test_chan_stress_pipeline),
         cmocka_unit_test(test_chan_stress_close_mid_stream),
         cmocka_unit_test(test_chan_stress_capacity1),
+        cmocka_unit_test(test_chan_stress_batch),
     };
     alarm(280 * scale); /* a hang fails here, with the test's name in the
                            log */
