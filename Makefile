@@ -224,6 +224,20 @@ GLIB_BIN := $(BUILD)/tests/loops/glib-clean $(BUILD)/tests/loops/glib-block
 LOOP_BIN := $(if $(HAVE_LIBEVENT),$(LIBEVENT_BIN)) \
             $(if $(HAVE_LIBEV),$(LIBEV_BIN)) $(if $(HAVE_GLIB),$(GLIB_BIN))
 
+# The examples that receive on libevent and GLib loops (lg_chan_fd).
+$(BUILD)/examples/thread-to-libevent: examples/thread-to-libevent/main.c \
+                                      $(CORE_LIB) $(HDRS)
+	@mkdir -p $(@D)
+	@echo "  CC      $@"
+	$(Q)$(CC) $(CPPFLAGS_ALL) $(EVENT_CFLAGS) $(CFLAGS_ALL) -o $@ $< \
+	    -L$(BUILD) -lloopguard -Wl,-rpath,'$$ORIGIN/..' $(EVENT_LIBS) -lpthread
+$(BUILD)/examples/thread-to-glib: examples/thread-to-glib/main.c \
+                                  $(CORE_LIB) $(HDRS)
+	@mkdir -p $(@D)
+	@echo "  CC      $@"
+	$(Q)$(CC) $(CPPFLAGS_ALL) $(GLIB_CFLAGS) $(CFLAGS_ALL) -o $@ $< \
+	    -L$(BUILD) -lloopguard -Wl,-rpath,'$$ORIGIN/..' $(GLIB_LIBS) -lpthread
+
 $(LIBEVENT_BIN): $(BUILD)/tests/loops/%: $(LOOPS)/%.c $(LOOPS)/libevent-clean.c \
                    $(LOOPS)/common.h
 	@mkdir -p $(@D)

@@ -3,7 +3,8 @@
 # bounded by a timeout, and says beforehand what to expect. Exits 0 when every
 # example behaved as described: deadlock hangs until the timeout kills it, the
 # others exit 0, and the lg_chan ones (fixed, loop-to-thread, thread-to-loop,
-# thread-to-loop-batch, thread-to-epoll) are not reported at all. Usage: examples/run-demo.sh BUILD_DIR (what
+# thread-to-loop-batch, thread-to-epoll, thread-to-libevent, thread-to-glib)
+# are not reported at all. Usage: examples/run-demo.sh BUILD_DIR (what
 # `make demo` runs).
 build=${1:?usage: examples/run-demo.sh BUILD_DIR}
 case "$build" in /*) ;; *) build="$(pwd)/$build" ;; esac
@@ -136,6 +137,18 @@ a time, until -EPIPE. The loop is marked with lg_loop_enter. Expect no
 report."
 run 20 thread-to-epoll
 clean thread-to-epoll "any loop can receive through the descriptor"
+
+heading thread-to-libevent \
+"The same four workers, received by a libevent loop: a persistent EV_READ
+event on lg_chan_fd whose callback drains. Expect no report."
+run 20 thread-to-libevent
+clean thread-to-libevent "a libevent loop receives through the descriptor"
+
+heading thread-to-glib \
+"The same four workers, received by a GLib main loop: g_unix_fd_add on
+lg_chan_fd, whose callback drains. Expect no report."
+run 20 thread-to-glib
+clean thread-to-glib "a GLib loop receives through the descriptor"
 
 echo
 if [ $failed -ne 0 ]; then

@@ -1,8 +1,9 @@
 #!/bin/sh
-# examples/loop-to-thread, thread-to-loop, thread-to-loop-batch and
-# thread-to-epoll under the preload: threads block in lg_chan calls and the
-# loop receives with lg_chan_recv_start(_batch), or watches lg_chan_fd and
-# drains, so all finish their work, exit 0 and write no record.
+# examples/loop-to-thread, thread-to-loop, thread-to-loop-batch,
+# thread-to-epoll, thread-to-libevent and thread-to-glib under the preload:
+# threads block in lg_chan calls and the loop receives with
+# lg_chan_recv_start(_batch), or watches lg_chan_fd and drains (epoll,
+# libevent, GLib), so all finish their work, exit 0 and write no record.
 . tests/integration/lib.sh
 
 # check NAME WANT: runs the example; it exits 0, prints a line matching the
@@ -33,3 +34,5 @@ check thread-to-loop \
 check thread-to-loop-batch \
     '40000 messages from 4 workers, in order, in [0-9]+ batches'
 check thread-to-epoll '40000 messages from 4 workers, in order'
+check thread-to-libevent '40000 messages from 4 workers, in order'
+check thread-to-glib '40000 messages from 4 workers, in order'
