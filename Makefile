@@ -414,10 +414,12 @@ demo: deps all $(EXAMPLE_BIN)
 	@sh examples/run-demo.sh $(BUILD)
 
 bench: deps all $(BENCH_BIN)
+	@sh tools/deps.sh bench
 	@sh bench/run.sh $(BUILD)
 	@sh bench/run-suppress.sh $(BUILD)
 	@sh bench/run-symbolize.sh $(BUILD)
 	@sh bench/run-chan.sh $(BUILD)
+	@sh bench/run-chan-peers.sh $(BUILD)
 	@sh bench/run-loops.sh $(BUILD)
 	@sh bench/run-locks.sh $(BUILD)
 
@@ -428,8 +430,10 @@ $(BUILD)/bench/bench-locks-tsan: bench/bench-locks.c
 	@echo "  CC      $@"
 	$(Q)$(CC) -O2 -g -fsanitize=thread -o $@ $< -lpthread
 
-# bench-chan measures lg_chan, so it links libloopguard (bench-% does not).
-$(BUILD)/bench/bench-chan: bench/bench-chan.c $(CORE_LIB) $(HDRS)
+# bench-chan and bench-chanrate measure lg_chan, so they link libloopguard
+# (bench-% does not).
+$(BUILD)/bench/bench-chan $(BUILD)/bench/bench-chanrate: \
+$(BUILD)/bench/bench-%: bench/bench-%.c $(CORE_LIB) $(HDRS)
 	@mkdir -p $(@D)
 	@echo "  CC      $@"
 	$(Q)$(CC) $(CPPFLAGS_ALL) $(UV_CFLAGS) $(CFLAGS_ALL) -o $@ $< \

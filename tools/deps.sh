@@ -2,11 +2,16 @@
 # Installs the Debian packages loopguard needs, and only those missing.
 # Run by `make deps` (and so by `make check` and `make demo`); `deps.sh
 # fuzz` (by `make fuzz`) installs only what fuzzing needs: clang, whose
-# libFuzzer drives fuzz/ (gcc has no coverage-guided fuzzer). Debian's
+# libFuzzer drives fuzz/ (gcc has no coverage-guided fuzzer); `deps.sh
+# bench` (by `make bench`) what only benchmarks need: golang-go. Debian's
 # node 18 beside another node is deps-node.sh's.
 set -e
 need=""
-if [ "${1:-}" = fuzz ]; then
+if [ "${1:-}" = bench ]; then
+    # lg_chan's Go peer (bench/run-chan-peers.sh). Bench only: the tests
+    # and loopguard need no Go.
+    command -v go >/dev/null 2>&1 || need=" golang-go"
+elif [ "${1:-}" = fuzz ]; then
     stub='int LLVMFuzzerTestOneInput(const char *d, long n) { return 0; }'
     printf '%s\n' "$stub" |
         clang -fsanitize=fuzzer -x c - -o /dev/null >/dev/null 2>&1 ||
