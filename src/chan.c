@@ -437,7 +437,12 @@ static void report_refused(struct lg_chan *ch, const struct who *who)
  * detector is loaded. */
 static int on_loop(struct lg_chan *ch, const struct who *who)
 {
-    int loop = lg_thread_is_loop();
+    /* lg_thread_is_loop, without its call through the PLT on the path of
+     * every send (it looks at the stack only with a runner linked in). */
+    int loop = lg__tls.depth != 0 ||
+               (LG__UNLIKELY(__atomic_load_n(&lg__stack_loops,
+                                             __ATOMIC_ACQUIRE)) &&
+                lg_thread_is_loop());
     if (!loop) {
         int t = loop_table_has(ch, pthread_self());
         loop = t > 0 || (t < 0 && lg__chan_uv_is_loop_thread(ch));
