@@ -639,6 +639,11 @@ int lg_chan_send_blocking(lg_chan_t *ch, const void *msg)
     const struct who *who = WHO(lg_chan_send_blocking);
     if (on_loop(ch, who))
         return -EDEADLK;
+    /* Room now: the push, without the waiting loop's indirect call. */
+    if (LG__LIKELY(lg__chan_push(ch, msg) == 0)) {
+        lg__chan_after_push(ch, 1);
+        return 0;
+    }
     return send_wait(ch, msg, NULL, who);
 }
 
