@@ -3,16 +3,17 @@
 # timeline is drawn from:
 #   ends      every blocking_call record of a process that ran to its end
 #             has its blocking_end (same tid and site; blocked_ms), with
-#             dedupe=0 one per call (4 for two_callers); the deadlocked call has none. A text
-#             log has no blocking_end.
-#   page      on the logs of a fork tree, a deadlock killed before its
-#             summary and a dedupe=0 run (prog-calls two_callers: two
-#             sites, each called twice): one file, nothing it loads (no
-#             src or href attribute, url() or @import, parsed as HTML);
-#             as many site tbodies as the text report's "Blocking sites:
-#             N"; a timeline group per loop thread of the logs and a span per blocking call (the one with
-#             no end drawn open) and per stall; a thread name holding
-#             markup is shown, never run.
+#             dedupe=0 one per call (4 for two_callers); the deadlocked
+#             call has none. A text log has no blocking_end.
+#   page      on the logs of fork trees (prog-fork fork, whose children report
+#             nothing, and resume, whose child does), a deadlock killed before
+#             its summary and a dedupe=0 run (prog-calls two_callers: two
+#             sites, each called twice): one file, nothing it loads (no src or
+#             href attribute, url() or @import, parsed as HTML); as many site
+#             tbodies as the text report's "Blocking sites: N"; a timeline
+#             group per loop thread of the logs and a span per blocking call
+#             (the one with no end drawn open) and per stall; a thread name
+#             holding markup is shown, never run.
 #   chromium  the page in headless Chromium (html-check.py, through the
 #             DevTools protocol): no console error or exception, the right
 #             number of sites, all closed; a real click opens a site's
@@ -31,6 +32,8 @@ mkdir -p "$D"
 json="format=json:log=$D/lg.%p.jsonl"
 run_lg "$json" 60 "$BUILD/tests/prog-fork" fork >/dev/null 2>&1
 [ "$rc" -eq 0 ] || fail "prog-fork fork: exit $rc"
+run_lg "$json" 60 "$BUILD/tests/prog-fork" resume >/dev/null 2>&1
+[ "$rc" -eq 0 ] || fail "prog-fork resume: exit $rc"
 run_lg "$json:stall_ms=200" 3 "$BUILD/examples/deadlock" >/dev/null 2>&1
 run_lg "$json:dedupe=0" 30 "$BUILD/tests/prog-calls" loop two_callers \
     >/dev/null 2>&1
