@@ -506,18 +506,20 @@ void lg__wait_begin(struct lg__wait *w)
             w->noted = 1;
         }
     }
-    /* A fork child still in its parent's callback blocks no loop. */
-    if (lg__loop_dormant())
-        goto out;
     /* On a loop thread: V8's and Node's own waits are not the program's. */
     if (!w->decided && lg__runtime_own_wait(pcs, n))
         goto out;
-    /* An epoll or poll loop lasts while the function that polled runs. */
+    /* An epoll or poll loop lasts while the function that polled runs
+     * (in a fork child too: one that left it may poll a loop of its own,
+     * found anew once the stale mark is gone). */
     struct lg__loop_mark *m = (struct lg__loop_mark *)lg__loop_current();
     if (lg__mark_by_behaviour(m) && !lg__loop_mark_live(m, pcs, n)) {
         lg__loop_leave();
         goto out;
     }
+    /* A fork child still in its parent's callback blocks no loop. */
+    if (lg__loop_dormant())
+        goto out;
     if (!call_early && call_suppressed(w))
         goto out;
     /* Accepted blocking: not reported, not a site, only counted. */
