@@ -30,7 +30,8 @@ LG_EXPORT int close(int fd)
 {
     /* libunwind closing its old pipe's numbers, now the program's: skip
      * (stack.c). */
-    if (LG__UNLIKELY(lg__tls.unwinding) && !lg__unwind_fd_ours(fd))
+    if (LG__UNLIKELY(lg__tls.unwinding) && !lg__unwind_fd_ours(fd) &&
+        lg__unwind_caller(__builtin_return_address(0)))
         return 0;
     if (LG__UNLIKELY(fd > 2 && fd == lg__log_fd()) && lg__log_owns(fd)) {
         errno = EBADF;

@@ -137,7 +137,8 @@ LG_EXPORT int pipe2(int fds[2], int flags)
 {
     int r = fresh_pipe(REAL(pipe2)(fds, flags), fds, 0);
     /* After fresh_pipe, which forgets what the numbers were. */
-    if (LG__UNLIKELY(lg__tls.unwinding) && r == 0)
+    if (LG__UNLIKELY(lg__tls.unwinding) && r == 0 &&
+        lg__unwind_caller(__builtin_return_address(0)))
         lg__unwind_pipe_made(fds);
     return r;
 }

@@ -87,7 +87,8 @@ static int netlink_answer_queued(int fd)
     LG_EXPORT ret name params                                                 \
     {                                                                         \
         if (!lg__tls_on_loop()) {                                             \
-            if (LG__UNLIKELY(lg__tls.unwinding) && !lg__unwind_fd_ours(fd)) { \
+            if (LG__UNLIKELY(lg__tls.unwinding) && !lg__unwind_fd_ours(fd) && \
+                lg__unwind_caller(__builtin_return_address(0))) {             \
                 errno = EBADF;                                                \
                 return -1;                                                    \
             }                                                                 \

@@ -657,6 +657,9 @@ LG__INTERNAL void lg__stack_warm(void);
  * of any other descriptor is refused (EBADF: libunwind then makes a new
  * pipe), and so is a close (it would close the program's descriptor). */
 LG__INTERNAL int lg__unwind_fd_ours(int fd);
+/* Whether pc (a wrapper's return address) lies in libunwind's code: only
+ * its own calls are checked, not a signal handler's that interrupted it. */
+LG__INTERNAL int lg__unwind_caller(const void *pc);
 LG__INTERNAL void lg__unwind_pipe_made(const int fds[2]);
 LG__INTERNAL void lg__unwind_fds_gone(unsigned first, unsigned last);
 

@@ -62,6 +62,8 @@ int lg__pc_is_ours(uintptr_t pc)
     return 0;
 }
 
+static void unwind_text(void *fn);
+
 /* Called once from lg__init(), in a constructor: dlopen takes the loader
  * lock and allocates, which a wrapper's slow path must never do. */
 void lg__stack_init(void)
@@ -81,6 +83,8 @@ void lg__stack_init(void)
         return;
     void *f = dlsym(h, "unw_backtrace");
     if (f)
+        unwind_text(f);
+    if (f)
         __atomic_store_n(&unw_backtrace_fn, (int (*)(void **, int))f,
                          __ATOMIC_RELEASE);
 }
@@ -94,8 +98,41 @@ void lg__stack_init(void)
  * pipe's numbers are noted when libunwind makes it (the pipe2 wrapper) and
  * forgotten when the program closes or replaces either; while libunwind
  * runs, the read wrapper refuses any other descriptor with EBADF, on which
- * libunwind makes a new pipe, and the close wrapper skips closing one. */
+ * libunwind makes a new pipe, and the close wrapper skips closing one:
+ * only for calls libunwind makes (lg__unwind_caller). */
 static int unw_pipe[2] = {-1, -1};
+
+/* libunwind's code: its calls are the ones checked. A signal handler that
+ * runs while this thread unwinds (libuv's, which reads its signal-lock
+ * pipe, and drops the signal if that read fails) is the program's. */
+static uintptr_t unw_lo, unw_hi;
+
+static int unwind_text_cb(struct dl_phdr_info *info, size_t size, void *arg)
+{
+    uintptr_t addr = (uintptr_t)arg;
+    (void)size;
+    for (int i = 0; i < info->dlpi_phnum; i++) {
+        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+        uintptr_t lo = info->dlpi_addr + ph->p_vaddr;
+        if (ph->p_type == PT_LOAD && (ph->p_flags & PF_X) && addr >= lo &&
+            addr < lo + ph->p_memsz) {
+            unw_lo = lo;
+            unw_hi = lo + ph->p_memsz;
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static void unwind_text(void *fn)
+{
+    dl_iterate_phdr(unwind_text_cb, fn);
+}
+
+int lg__unwind_caller(const void *pc)
+{
+    return (uintptr_t)pc >= unw_lo && (uintptr_t)pc < unw_hi;
+}
 
 int lg__unwind_fd_ours(int fd)
 {

@@ -6,10 +6,18 @@
  *             reuses its number for a file of its own: our next report
  *             must not land there, and the host's close(fd) must work;
  *   fork      a child forked with log=...%p writes its own file and does
- *             not keep the parent's log open.
+ *             not keep the parent's log open;
+ *   signal    a signal handler that writes and reads a pipe and closes a
+ *             descriptor (as libuv's does with its signal-lock pipe) runs
+ *             again and again on a loop thread while the detector captures
+ *             its stacks: every read and close must happen (libuv dropped
+ *             SIGCHLD when its read failed, and Node never reaped a
+ *             child).
  * Loop threads are marked with lg_loop_enter (linked, not preloaded). */
 #include <fcntl.h>
+#include <errno.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -111,12 +119,67 @@ static int mode_fork(const char *parent_log_stem)
     return WIFEXITED(st) ? WEXITSTATUS(st) : 5;
 }
 
+static int sig_pipe[2];
+static volatile sig_atomic_t sig_runs, sig_bad;
+
+static void on_usr1(int sig)
+{
+    (void)sig;
+    int saved = errno;
+    char c;
+    int fd = dup(sig_pipe[0]);
+    if (write(sig_pipe[1], "s", 1) != 1 || read(sig_pipe[0], &c, 1) != 1 ||
+        fd < 0 || close(fd) != 0 || fcntl(fd, F_GETFD) != -1)
+        sig_bad = sig_bad + 1;
+    sig_runs = sig_runs + 1;
+    errno = saved;
+}
+
+static volatile int sig_stop;
+
+static void *signaller(void *arg)
+{
+    pthread_t target = *(pthread_t *)arg;
+    while (!sig_stop) {
+        pthread_kill(target, SIGUSR1);
+        usleep(20);
+    }
+    return NULL;
+}
+
+/* Blocking reads of a pipe with data ready, on a loop thread: each is a
+ * report path with a stack capture (dedupe counts them). */
+static int mode_signal(void)
+{
+    int p[2];
+    pthread_t self = pthread_self(), th;
+    if (pipe(sig_pipe) != 0 || pipe(p) != 0)
+        return 1;
+    struct sigaction sa = {.sa_handler = on_usr1, .sa_flags = SA_RESTART};
+    sigaction(SIGUSR1, &sa, NULL);
+    lg_loop_enter("manual", (void *)1);
+    if (pthread_create(&th, NULL, signaller, &self) != 0)
+        return 1;
+    char c;
+    for (int i = 0; i < 200000 && sig_runs < 20000; i++)
+        if (write(p[1], "x", 1) != 1 || read(p[0], &c, 1) != 1)
+            return 2;
+    sig_stop = 1;
+    pthread_join(th, NULL);
+    lg_loop_leave();
+    printf("signal: %d handler runs, %d with a failed call\n", (int)sig_runs,
+           (int)sig_bad);
+    return sig_bad ? 3 : 0;
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2)
         return 1;
     if (strcmp(argv[1], "cancel") == 0)
         return mode_cancel();
+    if (strcmp(argv[1], "signal") == 0)
+        return mode_signal();
     if (strcmp(argv[1], "closefrom") == 0 && argc > 2)
         return mode_closefrom(argv[2]);
     if (strcmp(argv[1], "fork") == 0 && argc > 2)
