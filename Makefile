@@ -416,6 +416,7 @@ demo: deps all $(EXAMPLE_BIN)
 bench: deps all $(BENCH_BIN)
 	@sh tools/deps.sh bench
 	@sh bench/run.sh $(BUILD)
+	@sh bench/run-echo-proc.sh $(BUILD)
 	@sh bench/run-suppress.sh $(BUILD)
 	@sh bench/run-symbolize.sh $(BUILD)
 	@sh bench/run-chan.sh $(BUILD)
