@@ -42,13 +42,6 @@ struct exe_scan {
     struct extent found;
 };
 
-static int exe_bias_cb(struct dl_phdr_info *info, size_t size, void *arg)
-{
-    (void)size;
-    *(uintptr_t *)arg = info->dlpi_addr;
-    return 1;                 /* the program is the first object listed */
-}
-
 static void exe_func(void *arg, const char *name, uint64_t value,
                      uint64_t size, int lib)
 {
@@ -67,7 +60,7 @@ static void exe_scan_once(void)
     struct exe_scan s = {0, {0, 0}};
     if (lg__elf_mentions("/proc/self/exe", names, NULL, &nsyms) != 1)
         return;
-    dl_iterate_phdr(exe_bias_cb, &s.bias);
+    s.bias = lg__exe_bias();
     lg__elf_each_func("/proc/self/exe", NULL, exe_func, &s);
     exe_run = s.found;
 }

@@ -422,6 +422,8 @@ LG__INTERNAL int lg__loopcat_classify(void *const *pcs, int n,
 /* Whether the call with this stack is made by a linked-in libuv's
  * uv__fs_work run on the calling thread: a synchronous fs request's. */
 LG__INTERNAL int lg__loopcat_sync_fs(void *const *pcs, int n);
+/* The program's load bias: .symtab values plus it are addresses. */
+LG__INTERNAL uintptr_t lg__exe_bias(void);
 /* Whether the object at path (a file name as the loader lists it) is one
  * of the C and C++ runtimes': libc, libstdc++, libgcc_s, the loader... */
 LG__INTERNAL int lg__runtime_object(const char *path);

@@ -368,6 +368,13 @@ static int exe_bias_cb(struct dl_phdr_info *info, size_t size, void *arg)
     return 1;                 /* the program is the first object listed */
 }
 
+uintptr_t lg__exe_bias(void)
+{
+    uintptr_t bias = 0;
+    dl_iterate_phdr(exe_bias_cb, &bias);
+    return bias;
+}
+
 int lg__runtime_object(const char *path)
 {
     const char *base = strrchr(path, '/');
@@ -426,7 +433,7 @@ void lg__loopcat_init(void)
                MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (c.v == MAP_FAILED)
         return;
-    dl_iterate_phdr(exe_bias_cb, &c.bias);
+    c.bias = lg__exe_bias();
     lg__elf_each_func("/proc/self/exe", "uv_", collect_func, &c);
     sort_ranges(c.v, c.n);
     size_t n = merge_ranges(c.v, c.n);

@@ -62,7 +62,10 @@ int lg__pc_is_ours(uintptr_t pc)
     return 0;
 }
 
-static void unwind_text(void *fn);
+/* libunwind's code: its calls are the ones checked. A signal handler that
+ * runs while this thread unwinds (libuv's, which reads its signal-lock
+ * pipe, and drops the signal if that read fails) is the program's. */
+static uintptr_t unw_lo, unw_hi;
 
 /* Called once from lg__init(), in a constructor: dlopen takes the loader
  * lock and allocates, which a wrapper's slow path must never do. */
@@ -83,7 +86,7 @@ void lg__stack_init(void)
         return;
     void *f = dlsym(h, "unw_backtrace");
     if (f)
-        unwind_text(f);
+        lg__object_span(f, &unw_lo, &unw_hi);
     if (f)
         __atomic_store_n(&unw_backtrace_fn, (int (*)(void **, int))f,
                          __ATOMIC_RELEASE);
@@ -102,32 +105,6 @@ void lg__stack_init(void)
  * only for calls libunwind makes (lg__unwind_caller). */
 static int unw_pipe[2] = {-1, -1};
 
-/* libunwind's code: its calls are the ones checked. A signal handler that
- * runs while this thread unwinds (libuv's, which reads its signal-lock
- * pipe, and drops the signal if that read fails) is the program's. */
-static uintptr_t unw_lo, unw_hi;
-
-static int unwind_text_cb(struct dl_phdr_info *info, size_t size, void *arg)
-{
-    uintptr_t addr = (uintptr_t)arg;
-    (void)size;
-    for (int i = 0; i < info->dlpi_phnum; i++) {
-        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
-        uintptr_t lo = info->dlpi_addr + ph->p_vaddr;
-        if (ph->p_type == PT_LOAD && (ph->p_flags & PF_X) && addr >= lo &&
-            addr < lo + ph->p_memsz) {
-            unw_lo = lo;
-            unw_hi = lo + ph->p_memsz;
-            return 1;
-        }
-    }
-    return 0;
-}
-
-static void unwind_text(void *fn)
-{
-    dl_iterate_phdr(unwind_text_cb, fn);
-}
 
 int lg__unwind_caller(const void *pc)
 {
