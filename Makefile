@@ -415,14 +415,7 @@ demo: deps all $(EXAMPLE_BIN)
 
 bench: deps all $(BENCH_BIN)
 	@sh tools/deps.sh bench
-	@sh bench/run.sh $(BUILD)
-	@sh bench/run-echo-proc.sh $(BUILD)
-	@sh bench/run-suppress.sh $(BUILD)
-	@sh bench/run-symbolize.sh $(BUILD)
-	@sh bench/run-chan.sh $(BUILD)
-	@sh bench/run-chan-peers.sh $(BUILD)
-	@sh bench/run-loops.sh $(BUILD)
-	@sh bench/run-locks.sh $(BUILD)
+	@sh bench/all.sh $(BUILD)
 
 # The lock workload built with ThreadSanitizer, to compare against.
 bench: $(BUILD)/bench/bench-locks-tsan

@@ -822,15 +822,18 @@ static int n_met, n_unresolved, n_missed;
  * On this VM one round can land far off (another tenant woke up), so one
  * figure over all rounds could be carried by a few of them: "met" takes
  * more than two thirds of the rounds meeting the target on their own,
- * "NOT MET" fewer than a third, and anything between is "unresolved". */
-static void verdict(const double *x, const double *y, double limit,
-                    int at_least)
+ * "NOT MET" fewer than a third, and anything between is "unresolved".
+ * Also prints the FIGURE line make bench's table is made of
+ * (bench/summary.py): the median of x[r] / y[r], or of x[r] in `unit`. */
+static void verdict(const char *fig, const char *unit, const double *x,
+                    const double *y, double limit, int at_least)
 {
     int n = 0;
+    double q[MAX_ROUNDS];
 
     for (int r = 0; r < rounds; r++) {
-        double q = y ? x[r] / y[r] : x[r];
-        n += at_least ? q >= limit : q <= limit;
+        q[r] = y ? x[r] / y[r] : x[r];
+        n += at_least ? q[r] >= limit : q[r] <= limit;
     }
     const char *v = "unresolved";
     if (3 * n > 2 * rounds) {
@@ -843,6 +846,9 @@ static void verdict(const double *x, const double *y, double limit,
         n_unresolved++;
     }
     printf("%-10s (%d/%d rounds)\n", v, n, rounds);
+    printf("FIGURE lg_chan %s|%.3f%s|%s %g%s|%s|%d/%d\n", fig,
+           median(q, rounds), unit, at_least ? ">=" : "<=", limit, unit, v,
+           n, rounds);
 }
 
 static int want(const char *only, const char *test)
@@ -1045,18 +1051,24 @@ int main(int argc, char **argv)
         printf("  throughput, %d %-9s %2zu B: lg/(a) %.2f >= %.0f       ",
                cfg_prod[c], cfg_prod[c] == 1 ? "producer," : "producers,",
                cfg_size[c], m, want_x);
-        verdict(tput[c][LG], tput[c][MQ], want_x, 1);
+        char fig[96];
+        snprintf(fig, sizeof fig, "vs (a), throughput, %d prod, %zu B",
+                 cfg_prod[c], cfg_size[c]);
+        verdict(fig, "", tput[c][LG], tput[c][MQ], want_x, 1);
     }
     for (int i = 0; do_t2l && i < 2; i++) {
         double a = lat_pct(&t2l[LG], i), b = lat_pct(&t2l[MQ], i);
         printf("  thread -> loop p%.0f: lg_chan %5.1f us <= (a) %5.1f us   ",
                pcts[i], a, b);
-        verdict(t2l[LG].round_pct[i], t2l[MQ].round_pct[i], 1.0, 0);
+        verdict(i ? "vs (a), thread -> loop latency p99"
+                  : "vs (a), thread -> loop latency p50",
+                "", t2l[LG].round_pct[i], t2l[MQ].round_pct[i], 1.0, 0);
     }
     if (do_l2t) {
         double f = lat_pct(&l2t_fast[LG], 0);
         printf("  loop -> thread p50, receiver spinning: %4.1f us <= 5 us ", f);
-        verdict(l2t_fast[LG].round_pct[0], NULL, 5.0, 0);
+        verdict("loop -> thread latency p50, spinning", " us",
+                l2t_fast[LG].round_pct[0], NULL, 5.0, 0);
         printf("  (receiver parked, 50-200 us gaps: p50 %.1f us, (a') %.1f "
                "us; no target)\n",
                lat_pct(&l2t_slow[LG], 0), lat_pct(&l2t_slow[MQ], 0));

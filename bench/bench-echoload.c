@@ -1,9 +1,11 @@
-/* bench-echoload PORT CONNS ROUND_TRIPS SIZE: the load for bench-echosrv
- * (bench/run-echo-proc.sh): CONNS connections to 127.0.0.1:PORT, one
- * thread each, each making ROUND_TRIPS blocking round trips of SIZE bytes
- * (send, then read the whole echo). Bounded in count; a connection that
- * fails ends the run with exit 1. Prints "LOAD round_trips=N secs=T
- * rate=R" (all connections, from the first connect to the last echo). */
+/* bench-echoload PORT CONNS ROUND_TRIPS SIZE [http]: the load for the
+ * servers of bench/server-proc.py: CONNS connections to 127.0.0.1:PORT,
+ * one thread each, each making ROUND_TRIPS blocking round trips (send,
+ * then read the whole answer): SIZE bytes echoed, or with `http` a GET on
+ * a kept-alive HTTP/1.1 connection whose answer has a Content-Length of
+ * SIZE. Bounded in count; a connection that fails, or an answer of another
+ * size, ends the run with exit 1. Prints "LOAD round_trips=N secs=T
+ * rate=R" (all connections, from the first connect to the last answer). */
 #include <arpa/inet.h>
 #include <netinet/tcp.h>
 #include <pthread.h>
@@ -17,7 +19,47 @@
 #define MAX_CONNS 256
 #define MAX_SIZE 4096
 
-static int port, trips, size;
+static int port, trips, size, http;
+
+static const char get[] = "GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
+
+static void fail(const char *what)
+{
+    fprintf(stderr, "bench-echoload: %s\n", what);
+    exit(1);
+}
+
+/* One HTTP answer: its head, then a body of exactly `size` bytes. The
+ * client sends one request at a time, so nothing follows the body. */
+static void read_answer(int fd, char *buf, size_t room)
+{
+    size_t got = 0;
+    char *end = NULL;
+    while (!end) {
+        if (got + 1 >= room)
+            fail("an answer's head is too long");
+        ssize_t n = read(fd, buf + got, room - 1 - got);
+        if (n <= 0)
+            fail("read: connection ended");
+        got += (size_t)n;
+        buf[got] = 0;
+        end = strstr(buf, "\r\n\r\n");
+    }
+    const char *cl = strcasestr(buf, "\r\ncontent-length:");
+    if (!cl || cl > end || atoi(cl + 17) != size)
+        fail("an answer without a Content-Length of SIZE");
+    size_t want = (size_t)(end + 4 - buf) + (size_t)size;
+    while (got < want) {
+        if (want >= room)
+            fail("an answer is too long");
+        ssize_t n = read(fd, buf + got, want - got);
+        if (n <= 0)
+            fail("read: connection ended");
+        got += (size_t)n;
+    }
+    if (got != want)
+        fail("more than one answer to one request");
+}
 
 static void *conn_main(void *arg)
 {
@@ -32,19 +74,24 @@ static void *conn_main(void *arg)
         perror("bench-echoload: connect");
         exit(1);
     }
-    char buf[MAX_SIZE];
+    char buf[MAX_SIZE + 1024];     /* an HTTP head, too */
     memset(buf, 'x', sizeof buf);
-    for (int i = 0; i < trips; i++) {
+    for (int i = 0; i < trips && http; i++) {
+        if (write(fd, get, sizeof get - 1) != (ssize_t)(sizeof get - 1)) {
+            perror("bench-echoload: write");
+            exit(1);
+        }
+        read_answer(fd, buf, sizeof buf);
+    }
+    for (int i = 0; i < trips && !http; i++) {
         if (write(fd, buf, (size_t)size) != size) {
             perror("bench-echoload: write");
             exit(1);
         }
         for (int got = 0; got < size;) {
             ssize_t n = read(fd, buf + got, (size_t)(size - got));
-            if (n <= 0) {
-                fprintf(stderr, "bench-echoload: read: connection ended\n");
-                exit(1);
-            }
+            if (n <= 0)
+                fail("read: connection ended");
             got += (int)n;
         }
     }
@@ -54,9 +101,10 @@ static void *conn_main(void *arg)
 
 int main(int argc, char **argv)
 {
-    if (argc != 5) {
+    http = argc == 6 && strcmp(argv[5], "http") == 0;
+    if (argc != 5 && !http) {
         fprintf(stderr, "usage: bench-echoload PORT CONNS ROUND_TRIPS "
-                        "SIZE\n");
+                        "SIZE [http]\n");
         return 2;
     }
     port = atoi(argv[1]);

@@ -1,9 +1,10 @@
 /* bench-echosrv PORT: a libuv TCP echo server on 127.0.0.1:PORT, one
- * thread, for bench/run-echo-proc.sh (issue 18): the server is its own
+ * thread, for bench/server-proc.py (issue 18): the server is its own
  * process, as a user's is, so that the preload's cost shows in its own
- * CPU time. On SIGTERM it prints "SERVER bytes=B cpu_ns=C" (B echoed in
- * all; C its user + system time over the whole run, getrusage) and exits
- * 0. Nothing else is printed. */
+ * CPU time (which the bench takes from wait4). On SIGTERM it prints
+ * "SERVER bytes=B cpu_ns=C" (B echoed in all; C its user + system time
+ * over the whole run, getrusage), for a reader running it by hand, and
+ * exits 0. Nothing else is printed. */
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>

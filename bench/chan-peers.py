@@ -11,19 +11,17 @@ once for each producer count (1, 2, 4, 8, 16) and size (8, 64 bytes),
 in an order that rotates from round to round, so slow drift on this VM
 favours none. Figures: the median rate over the rounds; a ratio is the
 median of the per-round ratios (two contenders of one round ran within
-seconds of each other). A target is "met" when more than two thirds of
-the rounds meet it on their own, "NOT MET" when fewer than a third do,
-"unresolved" otherwise (bench-chan's rule). Draws msgs/s against
-producers, one line per contender, into SVG_OUT (inline SVG for
+seconds of each other), its verdict by benchlib's rule. Draws msgs/s
+against producers, one line per contender, into SVG_OUT (inline SVG for
 docs/performance.md)."""
 import statistics
 import subprocess
 import sys
 
+import benchlib
+
 PRODUCERS = [1, 2, 4, 8, 16]
 SIZES = [8, 64]
-COLOURS = ["#d62728", "#ff7f0e", "#1f77b4", "#2ca02c", "#9467bd",
-           "#8c564b"]
 
 
 def run(cmd, p, size, msgs):
@@ -35,58 +33,6 @@ def run(cmd, p, size, msgs):
             return float(fields["rate"])
     sys.exit("chan-peers: %s %d %d failed (exit %d): %s" %
              (" ".join(cmd), p, size, out.returncode, out.stderr.strip()))
-
-
-def verdict(ratios, limit):
-    n = sum(1 for r in ratios if r >= limit)
-    if 3 * n > 2 * len(ratios):
-        return "met", n
-    if 3 * n < len(ratios):
-        return "NOT MET", n
-    return "unresolved", n
-
-
-def svg(rates, names, path):
-    w, h, left, top, pw, ph = 720, 300, 60, 20, 280, 220
-    out = ['<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" '
-           'font-family="sans-serif" font-size="11">' % (w, h)]
-    top_rate = max(rates.values()) / 1e6
-    scale = 10 ** len(str(int(top_rate)))
-    ymax = next(s for s in (scale / 10 * k for k in range(1, 11))
-                if s >= top_rate)
-    for i, size in enumerate(SIZES):
-        x0 = left + i * (pw + 60)
-        out.append('<text x="%d" y="%d">%d-byte messages</text>' %
-                   (x0 + pw / 2 - 40, top - 5, size))
-        out.append('<rect x="%d" y="%d" width="%d" height="%d" fill="none" '
-                   'stroke="#888"/>' % (x0, top, pw, ph))
-        for k in range(5):
-            v = ymax * k / 4
-            y = top + ph - ph * k / 4
-            out.append('<text x="%d" y="%.0f" text-anchor="end">%g</text>' %
-                       (x0 - 4, y + 4, v))
-        for j, p in enumerate(PRODUCERS):
-            x = x0 + pw * j / (len(PRODUCERS) - 1)
-            out.append('<text x="%.0f" y="%d" text-anchor="middle">%d</text>'
-                       % (x, top + ph + 14, p))
-        for c, name in enumerate(names):
-            pts = []
-            for j, p in enumerate(PRODUCERS):
-                x = x0 + pw * j / (len(PRODUCERS) - 1)
-                y = top + ph - ph * (rates[(name, p, size)] / 1e6) / ymax
-                pts.append("%.1f,%.1f" % (x, y))
-            out.append('<polyline points="%s" fill="none" stroke="%s" '
-                       'stroke-width="2"/>' % (" ".join(pts),
-                                              COLOURS[c % len(COLOURS)]))
-    out.append('<text x="%d" y="%d">producers (x), million messages/s '
-               '(y), median of the rounds</text>' % (left, top + ph + 32))
-    for c, name in enumerate(names):
-        out.append('<text x="%d" y="%d" fill="%s">%s</text>' %
-                   (left + c * 110, top + ph + 50,
-                    COLOURS[c % len(COLOURS)], name))
-    out.append("</svg>")
-    with open(path, "w") as f:
-        f.write("\n".join(out) + "\n")
 
 
 def main():
@@ -131,15 +77,18 @@ def main():
         for s in SIZES:
             q = [per_round[(x, p, s, r)] / per_round[(y, p, s, r)]
                  for r in range(rounds)]
-            v, n = verdict(q, limit)
-            tally[v] += 1
-            print("  %-4s/%-9s %2d prod %2d B: %5.2f [%.2f-%.2f] >= %-4g %s"
-                  " (%d/%d rounds)" % (x, y, p, s, statistics.median(q),
-                                       min(q), max(q), limit, v, n, rounds))
+            tally[benchlib.figure("lg_chan %s vs %s, %d prod, %d B" %
+                                  (x, y, p, s), q, limit, True)] += 1
     print("=> %d met, %d unresolved, %d NOT MET" %
           (tally["met"], tally["unresolved"], tally["NOT MET"]))
-    svg(rates, names, svg_out)
+    benchlib.svg_panels(
+        [("%d-byte messages" % size, PRODUCERS,
+          {n: [rates[(n, p, size)] / 1e6 for p in PRODUCERS]
+           for n in names}) for size in SIZES],
+        "producers (x), million messages/s (y), median of the rounds",
+        svg_out)
     print("plot: %s" % svg_out)
 
 
-main()
+if __name__ == "__main__":
+    main()
