@@ -9,15 +9,24 @@
 # fastest of REPS timings; each figure here is the median of those over the
 # rounds.
 #
+# The verdicts follow make bench's rule (docs/performance.md, "make
+# bench's one table"): per round, the preload's call against the native
+# call of the same round. Off a loop the target is a wrapper's share of
+# the call (the guide's rule): a round meets it when its ratio is at most
+# 1.05, or, for a call under 20 ns natively (no system call: a lock, a
+# semaphore that does not wait, realloc in place), when it adds at most
+# 3 ns (lock + unlock at +3 ns is accepted). On a loop thread, where a
+# wrapper classifies the call, the target stays docs/performance.md's: at most
+# +20 ns, the figure shown as the ratio. "met" takes more than two thirds
+# of the rounds, "NOT MET" fewer than a third, else "unresolved". Each
+# verdict is also a FIGURE line for bench/summary.py.
+#
 # Differences between processes (one process's syscalls may run 10 ns
 # slower than another's for its whole life) hide a few ns, so each process
 # also times the same loop calling libc's function directly, bypassing any
 # wrapper, in turn with the normal call. "in-proc" = median over preload
 # runs of (call - direct) minus the same over native runs: the wrapper's
-# cost, free of those differences; the verdicts use it. "noise" is the mean
-# of the two sides' interquartile ranges of (call - direct). A target is
-# "met" when in-proc + noise is within it, "NOT MET" when in-proc - noise
-# is beyond it, and "unresolved" in between.
+# cost, free of those differences, printed beside the ratio.
 #
 # Environment: BENCH_ROUNDS (7), BENCH_MS (8: ms per timing), BENCH_REPS (5:
 # timings per process), ECHO_ROUNDS (7), ECHO_MS (1000), ECHO_CLIENTS (4).
@@ -147,12 +156,14 @@ $2 == "result" {
     val[k, "diff", i] = $5 - $6
 }
 $2 == "mark" { mark[$1, $3] = mark[$1, $3] " " $4 }
-function table(ctx, title, target,    i, k, n0, n1, d0, d1, add, inproc,
-               noise, note, met, unres, bad) {
-    printf "\n%s (target: at most %d ns added per wrapped call)\n", title,
-        target
+function table(ctx, title, tgt,    i, k, n0, n1, d0, d1, add, inproc,
+               noise, note, met, unres, bad, r, q, x, y, meet, nr) {
+    tgt = "at most 1.05 of the call, or +3 ns under 20 ns"
+    if (ctx == "on")
+        tgt = "at most +20 ns"
+    printf "\n%s (target: %s)\n", title, tgt
     printf "%-30s %9s %9s %7s %6s %8s  %s\n", "call", "native", "preload",
-        "added", "ratio", "in-proc", "note (in-proc added +- noise)"
+        "added", "ratio", "in-proc", "verdict (rounds met)"
     met = unres = bad = 0
     for (i = 1; i <= nk; i++) {
         k = keys[i]
@@ -164,28 +175,44 @@ function table(ctx, title, target,    i, k, n0, n1, d0, d1, add, inproc,
         stats("preload", ctx, k, "diff"); d1 = med; noise += spread / 2
         add = n1 - n0
         inproc = d1 - d0
+        nr = cnt["native", ctx, k]
+        if (cnt["preload", ctx, k] < nr)
+            nr = cnt["preload", ctx, k]
+        meet = 0
+        for (r = 1; r <= nr; r++) {
+            x = val["native", ctx, k, "plt", r]
+            y = val["preload", ctx, k, "plt", r]
+            q[r] = y / x
+            if (ctx == "on")
+                meet += y - x <= 20
+            else
+                meet += y <= 1.05 * x || (x < 20 && y - x <= 3)
+        }
         if (nexp && !exported[sym[k]]) {
             note = sprintf("control, not wrapped (noise %.1f)", noise)
         } else if (ctx == "on" && probed[k] > 0) {
             note = "reported (dedupe hit)"
         } else if (kind[k] == "sleep") {
             note = sprintf("sleeps: no target (noise %.0f)", noise)
-        } else if (rounds < 3) {
+        } else if (nr < 3) {
             note = "no verdict: fewer than 3 rounds"; unres++
-        } else if (inproc + noise <= target) {
-            note = sprintf("met (noise %.1f)", noise); met++
-        } else if (inproc - noise > target) {
-            note = sprintf("NOT MET (noise %.1f)", noise); bad++
         } else {
-            note = sprintf("unresolved (noise %.1f)", noise); unres++
+            if (3 * meet > 2 * nr) {
+                note = "met"; met++
+            } else if (3 * meet < nr) {
+                note = "NOT MET"; bad++
+            } else {
+                note = "unresolved"; unres++
+            }
+            printf "FIGURE wrapper %s-loop: %s|%.3f|%s|%s|%d/%d\n",
+                ctx, desc[k], median(q, nr), ctx == "on" ? "<= +20 ns" : "<= 1.05 or +3 ns", note, meet, nr
+            note = sprintf("%s (%d/%d)", note, meet, nr)
         }
         printf "%-30s %9.1f %9.1f %+7.1f %6.3f %+8.1f  %s\n", desc[k], n0,
             n1, add, n1 / n0, inproc, note
     }
-    printf "=> %s target: %s (%d met, %d unresolved, %d not met)\n",
-        ctx == "on" ? "on-loop" : "off-loop",
-        bad ? "NOT MET" : unres ? "met where resolved" : "met", met, unres,
-        bad
+    printf "=> %s target: %d met, %d unresolved, %d NOT MET\n",
+        ctx == "on" ? "on-loop" : "off-loop", met, unres, bad
 }
 END {
     if (mark["preload", "on"] !~ /^( 1)+$/ ||
@@ -198,9 +225,9 @@ END {
             "and 1 on-loop in every run\n"
     printf "ns per call; added = preload - native, across processes; " \
         "in-proc = added\nmeasured inside each process against libc " \
-        "called directly (the verdict)\n"
-    table("off", "Off a loop thread (plain pthread)", 2)
-    table("on", "On a loop thread (uv timer callback inside uv_run)", 20)
+        "called directly; the verdict is per round\n"
+    table("off", "Off a loop thread (plain pthread)")
+    table("on", "On a loop thread (uv timer callback inside uv_run)")
     r = ""
     for (i = 1; i <= rounds; i++)
         r = r " " reports[i]
@@ -264,8 +291,25 @@ END {
     printf "%-8s %12.0f %12.0f  %s\n", "native", nb, nm, rounds["native"]
     printf "%-8s %12.0f %12.0f  %s\n", "preload", pb, pm, rounds["preload"]
     printf "%-8s %12.3f %12.3f\n", "ratio", pb / nb, pm / nm
+    # Per round, as every verdict here: the best 100 ms under the preload
+    # against the native run of the same round.
+    meet = 0
+    nr = n["native", "best"]
+    if (n["preload", "best"] < nr)
+        nr = n["preload", "best"]
+    for (i = 1; i <= nr; i++) {
+        q[i] = v["preload", "best", i] / v["native", "best", i]
+        meet += q[i] >= 0.97
+    }
+    verdict = "unresolved"
+    if (3 * meet > 2 * nr)
+        verdict = "met"
+    else if (3 * meet < nr)
+        verdict = "NOT MET"
     printf "=> echo target (at least 0.97 of native requests/s, best " \
-        "100 ms): %s\n", (pb / nb >= 0.97 ? "met" : "NOT MET")
+        "100 ms, per round): %s (%d/%d)\n", verdict, meet, nr
+    printf "FIGURE echo server in-process, best 100 ms: rate vs native|" \
+        "%.3f|>= 0.97|%s|%d/%d\n", median(q, nr), verdict, meet, nr
     if (nrep > 0)
         printf "WARNING: the echo server was reported %d time(s)\n", nrep
 }' "$tmp/echo"

@@ -3,8 +3,8 @@
 that the benches printed into LOG (bench/all.sh writes it): each figure
 as a ratio against its baseline of the same run, its target and its
 verdict (benchlib's rule), then the tally, the benches that printed no
-FIGURE line (their sections keep their own verdicts) and those that
-failed. Exits 1 when a bench failed."""
+FIGURE line (no target: figures only) and those that failed. Exits 1
+when a bench failed."""
 import sys
 
 
@@ -40,7 +40,7 @@ def main():
     print("=> %s" % ", ".join("%d %s" % (tally.get(v, 0), v)
                               for v in ("met", "unresolved", "NOT MET")))
     if silent:
-        print("with verdicts of their own (their sections above): %s" %
+        print("sections without a target (figures only, above): %s" %
               ", ".join(silent))
     if failed:
         print("FAILED: %s" % ", ".join(failed))
