@@ -428,13 +428,15 @@ LG__INTERNAL uintptr_t lg__exe_bias(void);
  * of the C and C++ runtimes': libc, libstdc++, libgcc_s, the loader... */
 LG__INTERNAL int lg__runtime_object(const char *path);
 
-/* The JavaScript runtime's own waits (runtime-own.c). Whether a wait on a
- * loop thread with this stack (return addresses, innermost first) is made
- * by one of V8's or Node's own waiting points (a GC job's join, a
- * safepoint, Node's platform, Worker::JoinThread), seen through the
- * synchronization primitives above it. Reads the loaded objects' symbols
- * (.symtab, else .dynsym) on its first call. */
-LG__INTERNAL int lg__runtime_own_wait(void *const *pcs, int n);
+/* The runtimes' own waits (runtime-own.c). Whether a wait on a loop
+ * thread with this stack (return addresses, innermost first) is made by
+ * one of V8's or Node's own waiting points (a GC job's join, a safepoint,
+ * Node's platform, Worker::JoinThread) or CPython's import lock, seen
+ * through the synchronization primitives above it; or, `cond` being the
+ * cond a cond wait waits on (else NULL), is CPython's GIL. Reads the
+ * loaded objects' symbols (.symtab, else .dynsym) on its first call. */
+LG__INTERNAL int lg__runtime_own_wait(void *const *pcs, int n,
+                                      const void *cond);
 /* The class of one symbol (0 foreign, 1 a primitive looked through, 2 the
  * runtime's own waiting point): for tests. */
 LG__INTERNAL int lg__runtime_own_class(const char *sym);

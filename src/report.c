@@ -506,8 +506,12 @@ void lg__wait_begin(struct lg__wait *w)
             w->noted = 1;
         }
     }
-    /* On a loop thread: V8's and Node's own waits are not the program's. */
-    if (!w->decided && lg__runtime_own_wait(pcs, n))
+    /* On a loop thread: V8's, Node's and CPython's own waits are not the
+     * program's. */
+    if (!w->decided &&
+        lg__runtime_own_wait(pcs, n,
+                             strncmp(w->object, "cond", 4) == 0 ? w->touch
+                                                                : NULL))
         goto out;
     /* An epoll or poll loop lasts while the function that polled runs
      * (in a fork child too: one that left it may poll a loop of its own,

@@ -1,4 +1,4 @@
-/* The JavaScript runtime's own waits (Node, V8). On a loop thread V8 waits
+/* The runtimes' own waits (Node and V8; CPython). On a loop thread V8 waits
  * for its garbage collector's helper threads (a parallel job's join, a
  * safepoint), Node for its platform's workers and for a worker thread that
  * has already stopped (Worker::JoinThread, after its loop ended). No
@@ -19,7 +19,20 @@
  * their whole C++ API and internals for native addons, so even a stripped
  * libnode.so (Debian's node 18) names them; node's executable (nodesource's)
  * has .symtab too, which also names the compiler's local copies of them. A
- * function without a name decides that the wait is reported. */
+ * function without a name decides that the wait is reported.
+ *
+ * CPython: a thread takes the GIL back after every call that let it go (an
+ * asyncio loop's epoll_wait, a time.sleep) and waits for it while a thread
+ * of an executor holds it: a cond wait in take_gil, under
+ * PyEval_RestoreThread, PyEval_AcquireThread or PyGILState_Ensure. Debian's
+ * interpreter is stripped, so take_gil has no name and would decide; the
+ * GIL is known instead by its cond, which lives in the interpreter's
+ * runtime state, the exported object _PyRuntime (the main interpreter's
+ * state is inside it from 3.12 on, the GIL with it); nothing else of
+ * CPython's waits on a cond inside it. Its import lock is a waiting point
+ * by name (_PyImport_AcquireLock), through the lock primitive of
+ * PyThread_acquire_lock(_timed), which a program's threading.Lock also
+ * uses, from a function of its own (which decides). */
 #include <elf.h>
 #include <link.h>
 #include <string.h>
@@ -76,14 +89,28 @@ struct rt_range {
 static struct rt_range ranges[MAX_RANGES];    /* sorted once built */
 static size_t nranges;
 static int has_own;                   /* an RT_OWN range exists */
+static uintptr_t py_lo, py_hi;        /* CPython's _PyRuntime, if loaded */
 static int built;                     /* atomic: the table is final */
 static pthread_mutex_t rt_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* CPython's, by plain C name. */
+static const struct {
+    const char *name;
+    uint8_t cls;
+} py_cat[] = {
+    {"PyThread_acquire_lock_timed", RT_THROUGH},
+    {"PyThread_acquire_lock", RT_THROUGH},
+    {"_PyImport_AcquireLock", RT_OWN},
+};
 
 int lg__runtime_own_class(const char *sym)
 {
     for (int i = 0; lg__uv_thin[i]; i++)
         if (strcmp(sym, lg__uv_thin[i]) == 0)
             return RT_THROUGH;
+    for (size_t i = 0; i < sizeof py_cat / sizeof py_cat[0]; i++)
+        if (strcmp(sym, py_cat[i].name) == 0)
+            return py_cat[i].cls;
     if (sym[0] != '_' || sym[1] != 'Z' || sym[2] != 'N')
         return RT_FOREIGN;
     sym += 3;
@@ -124,7 +151,16 @@ static void scan_symbols(const char *path, uintptr_t bias)
         const char *strs = lg__elf_sec_data(&f, str, 1);
         for (size_t i = 1; i < sec->sh_size / sizeof *syms; i++) {
             const Elf64_Sym *s = &syms[i];
-            if (s->st_name >= str->sh_size || !lg__elf_is_func(s))
+            if (s->st_name >= str->sh_size)
+                continue;
+            if (ELF64_ST_TYPE(s->st_info) == STT_OBJECT && s->st_size &&
+                s->st_shndx != SHN_UNDEF && !py_lo &&
+                strcmp(strs + s->st_name, "_PyRuntime") == 0) {
+                py_lo = bias + s->st_value;
+                py_hi = py_lo + s->st_size;
+                continue;
+            }
+            if (!lg__elf_is_func(s))
                 continue;
             int cls = lg__runtime_own_class(strs + s->st_name);
             if (cls != RT_FOREIGN)
@@ -189,7 +225,7 @@ static void build(void)
     nranges = n;
 }
 
-int lg__runtime_own_wait(void *const *pcs, int n)
+int lg__runtime_own_wait(void *const *pcs, int n, const void *cond)
 {
     if (!__atomic_load_n(&built, __ATOMIC_ACQUIRE)) {
         lg__lock_register(&rt_lock);
@@ -199,6 +235,8 @@ int lg__runtime_own_wait(void *const *pcs, int n)
         __atomic_store_n(&built, 1, __ATOMIC_RELEASE);
         pthread_mutex_unlock(&rt_lock);
     }
+    if (cond && (uintptr_t)cond >= py_lo && (uintptr_t)cond < py_hi)
+        return 1;             /* CPython's GIL */
     if (!has_own)
         return 0;
     /* Return addresses: pc - 1 lies inside the calling function. */

@@ -60,10 +60,11 @@ else
     # unpacks Debian's beside it, so that the test runs on both.
     command -v node >/dev/null 2>&1 || need="$need nodejs"
     # test-report-html opens `loopguard report --html`'s page in headless
-    # Chromium, driven over the DevTools pipe by a Python script. Tests
-    # only: loopguard itself needs neither.
+    # Chromium, driven over the DevTools pipe by a Python script; test-python
+    # runs asyncio on Debian's interpreter itself (/usr/bin/python3, whatever
+    # python3 is first on PATH). Tests only: loopguard itself needs neither.
     command -v chromium >/dev/null 2>&1 || need="$need chromium"
-    command -v python3 >/dev/null 2>&1 || need="$need python3"
+    [ -x /usr/bin/python3 ] || need="$need python3"
     # test-compat-*: programs from Debian's archive run under the preload
     # (docs/compatibility.md). Tests only: loopguard needs none of them.
     command -v memcached >/dev/null 2>&1 || need="$need memcached"

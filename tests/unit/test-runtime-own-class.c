@@ -58,6 +58,23 @@ static void test_runtime_own_through(void **state)
     expect("uv_sem_wait", THROUGH);
 }
 
+/* CPython's, as Debian's stripped python3.11 exports them: the import
+ * lock decides; the lock primitive, which threading.Lock uses too, is
+ * looked through; the GIL's functions are no waiting point by name (their
+ * wait is in take_gil, which has none: the GIL is known by its cond). */
+static void test_runtime_own_python(void **state)
+{
+    (void)state;
+    expect("_PyImport_AcquireLock", OWN);
+    expect("PyThread_acquire_lock_timed", THROUGH);
+    expect("PyThread_acquire_lock", THROUGH);
+    expect("PyEval_RestoreThread", FOREIGN);
+    expect("PyGILState_Ensure", FOREIGN);
+    expect("_PyImport_ReleaseLock", FOREIGN);
+    expect("PyThread_acquire_lock_timed_with_retries", FOREIGN);
+    expect("_PyImport_AcquireLockX", FOREIGN);
+}
+
 static void test_runtime_own_foreign(void **state)
 {
     (void)state;
@@ -98,6 +115,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_runtime_own_points),
         cmocka_unit_test(test_runtime_own_through),
+        cmocka_unit_test(test_runtime_own_python),
         cmocka_unit_test(test_runtime_own_foreign),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
