@@ -28,6 +28,10 @@
 /* To the host, loopguard's log descriptor does not exist. */
 LG_EXPORT int close(int fd)
 {
+    /* The watchdog in a table of its own closes numbers of that table,
+     * which say nothing of the program's (watchdog-fds.c). */
+    if (LG__UNLIKELY(lg__tls.fd_private))
+        return REAL(close)(fd);
     /* libunwind closing its old pipe's numbers, now the program's: skip
      * (stack.c). */
     if (LG__UNLIKELY(lg__tls.unwinding) && !lg__unwind_fd_ours(fd) &&
@@ -47,6 +51,8 @@ LG_EXPORT int close(int fd)
 /* A range that covers the log descriptor is closed in two parts. */
 LG_EXPORT int close_range(unsigned int first, unsigned int last, int flags)
 {
+    if (LG__UNLIKELY(lg__tls.fd_private))
+        return REAL(close_range)(first, last, flags);
     int log = lg__log_fd();
     int r;
     if (log > 0 && (unsigned)log >= first && (unsigned)log <= last &&

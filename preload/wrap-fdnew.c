@@ -18,7 +18,8 @@
 
 static int fresh(int fd)
 {
-    if (fd >= 0)
+    /* Not the watchdog's, in a table of its own (watchdog-fds.c). */
+    if (fd >= 0 && !lg__tls.fd_private)
         lg__fd_closed(fd);
     return fd;
 }

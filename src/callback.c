@@ -31,6 +31,11 @@ void lg__cb_init(void)
     lg__lock_register(&cb_lock);
 }
 
+int lg__cb_set(void)
+{
+    return __atomic_load_n(&cb_on, __ATOMIC_ACQUIRE);
+}
+
 int lg_set_report_callback(lg_report_cb cb, void *data)
 {
     pthread_mutex_lock(&cb_lock);
@@ -38,6 +43,10 @@ int lg_set_report_callback(lg_report_cb cb, void *data)
     cb_data = data;
     __atomic_store_n(&cb_on, cb != NULL, __ATOMIC_RELEASE);
     pthread_mutex_unlock(&cb_lock);
+    /* The callback may use the program's descriptors: a watchdog outside
+     * its table comes back (watchdog-fds.c). */
+    if (cb)
+        lg__watch_reshare();
     return 0;
 }
 
@@ -48,7 +57,9 @@ uint64_t lg_reports(void)
 
 char *lg__cb_take(void)
 {
-    if (!__atomic_load_n(&cb_on, __ATOMIC_ACQUIRE))
+    /* Not on a watchdog outside the program's descriptor table: set while
+     * it was out, the callback is called from the one that replaces it. */
+    if (!__atomic_load_n(&cb_on, __ATOMIC_ACQUIRE) || lg__tls.fd_private)
         return NULL;
     pthread_mutex_lock(&cb_lock);
     struct cb_buf *b = free_bufs;

@@ -47,6 +47,9 @@ struct lg__tls {
     uint8_t unwinding : 1;    /* inside libunwind (stack.c): its read,
                                  close and pipe2 are checked against the
                                  pipe it made */
+    uint8_t fd_private : 1;   /* the watchdog, in a descriptor table of
+                                 its own (watchdog-fds.c): numbers are not
+                                 the program's */
     uint8_t sync_fs;          /* inside a libuv fs request made without a
                                  callback on a loop thread (the preload's
                                  uv_fs_* wrappers): libuv's calls are the
@@ -440,6 +443,24 @@ LG__INTERNAL int lg__runtime_own_wait(void *const *pcs, int n,
 /* The class of one symbol (0 foreign, 1 a primitive looked through, 2 the
  * runtime's own waiting point): for tests. */
 LG__INTERNAL int lg__runtime_own_class(const char *sym);
+
+/* The watchdog's own descriptor table (watchdog-fds.c). On the watchdog
+ * thread, with `others` the process's other threads: leaves the program's
+ * table when that pays and is safe. 1: it left; 0: not now (the program
+ * has threads); -1: never (not safe here). */
+LG__INTERNAL int lg__wdfd_leave(int others);
+/* A descriptor of the program's, usable on this thread: fd itself, or on
+ * the watchdog out of the table a copy (-1 when none can be had), to give
+ * back with lg__wdfd_return once used. */
+LG__INTERNAL int lg__wdfd_borrow(int fd);
+LG__INTERNAL void lg__wdfd_return(int borrowed);
+/* The watchdog has left: a report callback was set (callback.c). */
+LG__INTERNAL void lg__watch_reshare(void);
+/* An embedder's report callback is set. */
+LG__INTERNAL int lg__cb_set(void);
+/* Starts the symbolizer's helper now, if symbolize_ms allows and none
+ * runs (the watchdog, before it leaves the table). */
+LG__INTERNAL void lg__symc_start(void);
 
 /* The outermost recorded mark of the calling thread, or NULL. */
 LG__INTERNAL const struct lg__loop_mark *lg__loop_outer(void);

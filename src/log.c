@@ -121,7 +121,8 @@ static void log_ensure(void)
 size_t lg__log_record_max(void)
 {
     pthread_mutex_lock(&log_lock);
-    log_ensure();
+    if (!lg__tls.fd_private)
+        log_ensure();
     size_t n = log_record_max;
     pthread_mutex_unlock(&log_lock);
     return n;
@@ -280,10 +281,45 @@ static void give_up_file(int err)
     log_use(2);
 }
 
+/* The watchdog out of the program's descriptor table (watchdog-fds.c)
+ * writes to a copy of the log's descriptor, taken for the one record. It
+ * opens nothing (the log was opened before it left) and gives up nothing:
+ * a log closed behind our back is the program threads' to open again, and
+ * the record is counted lost meanwhile. Under log_lock. */
+static int log_write_borrowed(const char *buf, size_t len)
+{
+    int ret = -1;
+    sigset_t old, pending;
+    int fd = lg__wdfd_borrow(log_fd);
+    struct stat st;
+    if (fd >= 0 && (log_fd <= 2 || (fstat(fd, &st) == 0 &&
+                                    st.st_dev == log_dev &&
+                                    st.st_ino == log_ino))) {
+        block_write_signals(&old, &pending);
+        size_t done;
+        int err = write_all(fd, buf, len, &done);
+        if (err && log_fd > 2)
+            drop_partial(fd, done);
+        unblock_write_signals(&old, &pending, err != 0);
+        ret = err ? -1 : 0;
+    }
+    lg__wdfd_return(fd);
+    return ret;
+}
+
 int lg__log_write(const char *buf, size_t len)
 {
     int saved = errno;
     sigset_t old, pending;
+    if (LG__UNLIKELY(lg__tls.fd_private)) {
+        pthread_mutex_lock(&log_lock);
+        int ret = log_write_borrowed(buf, len);
+        if (ret < 0)
+            __atomic_add_fetch(&log_lost, 1, __ATOMIC_RELAXED);
+        pthread_mutex_unlock(&log_lock);
+        errno = saved;
+        return ret;
+    }
     /* Held across the write so that a dup2 over our descriptor, which
      * moves it first (lg__log_evacuate), cannot redirect a record. */
     pthread_mutex_lock(&log_lock);

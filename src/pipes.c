@@ -154,6 +154,36 @@ void lg__eventfd_made(int fd)
     lg__tls.in_shim = was;
 }
 
+/* fstat and fcntl(F_GETFL) of a descriptor of the program's. The watchdog
+ * in a table of its own (watchdog-fds.c) asks through /proc instead, which
+ * shows the program's table. */
+static int fd_stat(int fd, struct stat *st)
+{
+    if (!lg__tls.fd_private)
+        return fstat(fd, st);
+    char path[48];
+    lg__proc_path(path, sizeof path, "/proc/self/fd/", (uint64_t)fd);
+    return stat(path, st);
+}
+
+static int fd_flags(int fd)
+{
+    if (!lg__tls.fd_private)
+        return fcntl(fd, F_GETFL);
+    char path[48], buf[256];
+    lg__proc_path(path, sizeof path, "/proc/self/fdinfo/", (uint64_t)fd);
+    int f = open(path, O_RDONLY | O_CLOEXEC);
+    if (f < 0)
+        return -1;
+    ssize_t n = read(f, buf, sizeof buf - 1);
+    close(f);
+    if (n <= 0)
+        return -1;
+    buf[n] = '\0';
+    const char *p = strstr(buf, "flags:");
+    return p ? (int)strtol(p + 6, NULL, 8) : -1;
+}
+
 /* Whether fd writes into what the waiting fd reads: a write end of the
  * same pipe, or the other end of its socket pair. */
 struct write_end {
@@ -167,13 +197,13 @@ static int other_writes(int num, void *arg)
 {
     const struct write_end *w = arg;
     struct stat st;
-    if (num == w->fd || fstat(num, &st) != 0)
+    if (num == w->fd || fd_stat(num, &st) != 0)
         return 0;
     if (w->sock)
         return S_ISSOCK(st.st_mode) && ino_tag(st.st_ino) == w->peer;
     if (!S_ISFIFO(st.st_mode) || st.st_ino != w->ino)
         return 0;
-    int fl = fcntl(num, F_GETFL);
+    int fl = fd_flags(num);
     return fl >= 0 && (fl & O_ACCMODE) != O_RDONLY;
 }
 
@@ -187,7 +217,7 @@ static int no_child(void)
 int lg__pipe_in_process(int fd)
 {
     struct stat st;
-    if (!made || fd < 0 || fd >= MAX_FD || fstat(fd, &st) != 0)
+    if (!made || fd < 0 || fd >= MAX_FD || fd_stat(fd, &st) != 0)
         return 0;
     struct write_end w = {fd, S_ISSOCK(st.st_mode), st.st_ino, 0};
     uint32_t ev = __atomic_load_n(&evids[fd], __ATOMIC_RELAXED);

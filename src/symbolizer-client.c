@@ -58,6 +58,8 @@ struct batch {
 /* Everything below is guarded by `lock`. */
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static int sock = -1;         /* our end, or -1 */
+static int io = -1;           /* what this exchange reads and writes: sock,
+                                 or the watchdog's copy of it (below) */
 static dev_t sock_dev;        /* its identity: the host may close it */
 static ino_t sock_ino;
 static pid_t sock_pid;        /* the process that started the helper */
@@ -320,7 +322,7 @@ static int wait_readable(uint64_t deadline)
     uint64_t now = lg__now_ns();
     if (now >= deadline)
         return 0;
-    struct pollfd p = {.fd = sock, .events = POLLIN};
+    struct pollfd p = {.fd = io, .events = POLLIN};
     int ms = (int)((deadline - now + 999999) / 1000000);
     int r = poll(&p, 1, ms);
     return r > 0 ? 1 : r < 0 && errno == EINTR ? 0 : r;
@@ -329,7 +331,7 @@ static int wait_readable(uint64_t deadline)
 /* Reads what the helper sent; -1 when it is gone. */
 static int read_some(void)
 {
-    ssize_t r = recv(sock, in + in_len, sizeof in - in_len, MSG_DONTWAIT);
+    ssize_t r = recv(io, in + in_len, sizeof in - in_len, MSG_DONTWAIT);
     if (r > 0) {
         in_len += (size_t)r;
         return 1;
@@ -402,7 +404,7 @@ static void spawn(uint64_t deadline)
         say("cannot be started", sp.path, -r);
         return;
     }
-    sock = sv[0];
+    sock = io = sv[0];
     sock_dev = st.st_dev;
     sock_ino = st.st_ino;
     sock_pid = getpid();
@@ -465,7 +467,7 @@ static int exchange(uint64_t deadline, lg__srcq_cb cb)
         uint64_t now = lg__now_ns();
         if (now >= deadline)
             break;
-        struct pollfd p = {.fd = sock, .events = POLLIN};
+        struct pollfd p = {.fd = io, .events = POLLIN};
         if (out_at < out_len)
             p.events |= POLLOUT;
         int r = poll(&p, 1, (int)((deadline - now + 999999) / 1000000));
@@ -474,7 +476,7 @@ static int exchange(uint64_t deadline, lg__srcq_cb cb)
         if (r <= 0)
             continue;
         if (p.revents & POLLOUT) {
-            ssize_t w = send(sock, out + out_at, out_len - out_at,
+            ssize_t w = send(io, out + out_at, out_len - out_at,
                              MSG_DONTWAIT | MSG_NOSIGNAL);
             if (w < 0 && errno != EAGAIN && errno != EINTR)
                 return -1;
@@ -514,17 +516,62 @@ struct lg__srcq *lg__symc_begin(uint64_t deadline_ns)
  * batch (what it sent meanwhile, late answers, is kept in in[]). */
 static int alive(void)
 {
-    struct pollfd p = {.fd = sock, .events = POLLIN};
+    struct pollfd p = {.fd = io, .events = POLLIN};
     if (poll(&p, 1, 0) <= 0)
         return 1;
     return !(p.revents & (POLLHUP | POLLERR | POLLNVAL)) &&
            (!(p.revents & POLLIN) || read_some() >= 0);
 }
 
+/* The watchdog out of the program's descriptor table (watchdog-fds.c)
+ * asks the helper the program's threads use, through a copy of our end
+ * taken for the exchange; it starts none, and drops none: a helper that is
+ * gone or answers wrong is the program threads' to replace. */
+static int finish_borrowed(int n, uint64_t deadline_ns, lg__srcq_cb cb)
+{
+    struct stat st;
+    int r = -1;
+    io = n > 0 && sock >= 0 && sock_pid == getpid() ? lg__wdfd_borrow(sock)
+                                                    : -1;
+    if (io >= 0 && fstat(io, &st) == 0 && st.st_dev == sock_dev &&
+        st.st_ino == sock_ino) {
+        cur.first = next_id;
+        cur.n = n < LG__SYMC_BATCH ? n : LG__SYMC_BATCH;
+        next_id += (uint32_t)cur.n;
+        r = exchange(deadline_ns, cb);
+    }
+    lg__wdfd_return(io);
+    io = sock;
+    return r;
+}
+
+void lg__symc_start(void)
+{
+    if (lg__opt.symbolize_ms <= 0)
+        return;
+    uint64_t deadline = lg__now_ns() +
+                        (uint64_t)lg__opt.symbolize_ms * 1000000u;
+    if (!lock_until(deadline))
+        return;
+    io = sock;
+    if (sock_ok() && !alive())
+        forget();
+    if (sock < 0)
+        spawn(deadline);
+    pthread_mutex_unlock(&lock);
+}
+
 int lg__symc_finish(int n, uint64_t deadline_ns, lg__srcq_cb cb)
 {
     int saved = errno;
     int r = -1;
+    if (lg__tls.fd_private) {
+        r = finish_borrowed(n, deadline_ns, cb);
+        pthread_mutex_unlock(&lock);
+        errno = saved;
+        return r;
+    }
+    io = sock;
     if (n > 0 && sock_ok() && !alive())
         forget();
     if (n > 0 && sock < 0)
@@ -549,7 +596,7 @@ void lg__symc_fork_child(void)
 {
     if (sock >= 0)
         close(sock);
-    sock = -1;
+    sock = io = -1;
     helper = 0;
     keeper = 0;               /* the parent's, as its stack is */
     sp.c_tid = 0;

@@ -9,7 +9,8 @@
  * signals must reach the program's threads), inside loopguard for good
  * (in_shim), and never takes a lock a wrapper could hold while waiting for
  * it. Memory is fixed at start: MAX_WATCH loop threads are watched, the
- * rest are not. */
+ * rest are not. In a single-threaded program it works from a descriptor
+ * table of its own (watchdog-fds.c). */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -38,6 +39,13 @@ struct watch {
 static int wd_started;                /* atomic */
 static int wd_loops;                  /* atomic: a loop was ever seen */
 static pid_t wd_tid;
+static int wd_private;                /* atomic: the running watchdog left
+                                         the descriptor table, or is about
+                                         to (watchdog-fds.c) */
+static unsigned wd_gen;               /* atomic: a watchdog started for an
+                                         older one leaves at its next tick */
+static pthread_mutex_t tick_lock = PTHREAD_MUTEX_INITIALIZER;  /* a tick's
+                                         work: one watchdog at a time */
 static struct lg__loop_view *views;   /* MAX_WATCH, from the arena */
 static struct watch *watches;         /* MAX_WATCH, from the arena */
 
@@ -318,12 +326,27 @@ static int may_leave(void)
     return 1;
 }
 
+/* Whether this watchdog goes out of the program's descriptor table. The
+ * intent is announced before the callback is looked at, and
+ * lg__watch_reshare looks at the intent after the callback was set: one
+ * of the two sees the other (both seq_cst). */
+static int leave_table(void)
+{
+    __atomic_store_n(&wd_private, 1, __ATOMIC_SEQ_CST);
+    int r = lg__cb_set() ? 0 : lg__wdfd_leave(other_threads());
+    if (r != 1)
+        __atomic_store_n(&wd_private, 0, __ATOMIC_SEQ_CST);
+    return r;
+}
+
 static void *watchdog_main(void *arg)
 {
-    (void)arg;
+    unsigned gen = (unsigned)(uintptr_t)arg;
     lg__tls.in_shim = 1;
     prctl(PR_SET_NAME, "loopguard");
     __atomic_store_n(&wd_tid, gettid(), __ATOMIC_RELEASE);
+    /* 0 while the program has threads of its own: looked at each tick. */
+    int left = lg__cb_set() ? -1 : leave_table();
     uint64_t limit = (uint64_t)lg__opt.stall_ms * 1000000;
     uint64_t tick = limit / 4;
     if (tick < 1000000)
@@ -335,14 +358,53 @@ static void *watchdog_main(void *arg)
             ;
         if (__atomic_load_n(&lg__exiting, __ATOMIC_RELAXED))
             continue;
+        pthread_mutex_lock(&tick_lock);
+        if (gen != __atomic_load_n(&wd_gen, __ATOMIC_ACQUIRE)) {
+            /* Replaced by one in the program's table: it runs now. */
+            pthread_mutex_unlock(&tick_lock);
+            return NULL;
+        }
+        if (left == 0 && !lg__cb_set())
+            left = leave_table();
         uint64_t now = lg__now_ns();
         stall_check(now, limit);
         lg__deadlock_check(now, limit);
-        if (may_leave())
+        int leave = may_leave();
+        pthread_mutex_unlock(&tick_lock);
+        if (leave)
             break;
     }
     __atomic_store_n(&wd_tid, 0, __ATOMIC_RELEASE);
     return NULL;
+}
+
+static void start_thread(void)
+{
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    pthread_attr_setstacksize(&attr, 256 * 1024);
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    pthread_t th;
+    unsigned gen = __atomic_load_n(&wd_gen, __ATOMIC_ACQUIRE);
+    pthread_create(&th, &attr, watchdog_main, (void *)(uintptr_t)gen);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    pthread_attr_destroy(&attr);
+}
+
+void lg__watch_reshare(void)
+{
+    if (!__atomic_exchange_n(&wd_private, 0, __ATOMIC_SEQ_CST))
+        return;
+    int saved = errno;
+    uint8_t was = lg__tls.in_shim;
+    lg__tls.in_shim = 1;
+    __atomic_add_fetch(&wd_gen, 1, __ATOMIC_ACQ_REL);
+    start_thread();
+    lg__tls.in_shim = was;
+    errno = saved;
 }
 
 void lg__watch_loop(void)
@@ -373,17 +435,7 @@ void lg__watch_start(void)
         lg__sample_init();
     }
     memset(watches, 0, MAX_WATCH * sizeof *watches);
-    pthread_attr_t attr;
-    pthread_attr_init(&attr);
-    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-    pthread_attr_setstacksize(&attr, 256 * 1024);
-    sigset_t all, old;
-    sigfillset(&all);
-    pthread_sigmask(SIG_SETMASK, &all, &old);
-    pthread_t th;
-    pthread_create(&th, &attr, watchdog_main, NULL);
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
-    pthread_attr_destroy(&attr);
+    start_thread();
 out:
     lg__tls.in_shim = was;
     errno = saved;
@@ -395,5 +447,6 @@ void lg__watch_fork_child(void)
 {
     __atomic_store_n(&wd_started, 0, __ATOMIC_RELAXED);
     __atomic_store_n(&wd_tid, 0, __ATOMIC_RELAXED);
+    __atomic_store_n(&wd_private, 0, __ATOMIC_RELAXED);
     lg__park_fork_child();
 }

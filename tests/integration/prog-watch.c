@@ -38,8 +38,18 @@
  *   pipe-parent the pipe is made, then the process forks: the child runs
  *              pipe-self's loop, keeping the write end open; the parent
  *              writes a byte after 3 x MS, kills the child 3 x MS later
- *              and exits 0. The child's reads wait for its parent. */
+ *              and exits 0. The child's reads wait for its parent.
+ *   table      the only thread, a loop's: after MS, prints whose descriptor
+ *              table the watchdog uses ("watchdog table: own", when it
+ *              holds none of the program's descriptors, only /dev/null and
+ *              its pidfd; "shared"; "none" without a watchdog); then sets a
+ *              report callback (looked up: no link to libloopguard.so)
+ *              that writes each record's type into a pipe of the
+ *              program's, waits 2 x MS, prints the table again, computes
+ *              for 3 x MS (a stall) and prints "callback: TYPES" with what
+ *              the pipe got. */
 #include <dirent.h>
+#include <dlfcn.h>
 #include <pthread.h>
 #include <semaphore.h>
 #include <signal.h>
@@ -78,6 +88,86 @@ static void on_busy(uv_timer_t *t)
 {
     busy_spin(3 * ms);
     uv_close((uv_handle_t *)t, NULL);
+}
+
+/* "own", "shared" or "none": the watchdog thread's descriptors against
+ * the program's (/proc/self/task/TID/fd of the thread named loopguard). A
+ * retired watchdog may linger a tick: the last one listed counts. */
+static const char *watchdog_table(void)
+{
+    const char *verdict = "none";
+    DIR *d = opendir("/proc/self/task");
+    struct dirent *e;
+    while (d && (e = readdir(d))) {
+        char path[300], comm[32] = "";
+        snprintf(path, sizeof path, "/proc/self/task/%s/comm", e->d_name);
+        FILE *f = fopen(path, "r");
+        if (!f)
+            continue;
+        if (!fgets(comm, sizeof comm, f))
+            comm[0] = 0;
+        fclose(f);
+        if (strcmp(comm, "loopguard\n") != 0)
+            continue;
+        snprintf(path, sizeof path, "/proc/self/task/%s/fd", e->d_name);
+        DIR *fds = opendir(path);
+        struct dirent *g;
+        int foreign = 0;
+        while (fds && (g = readdir(fds))) {
+            char link[600], to[256];
+            if (g->d_name[0] == '.')
+                continue;
+            snprintf(link, sizeof link, "%s/%s", path, g->d_name);
+            ssize_t n = readlink(link, to, sizeof to - 1);
+            to[n > 0 ? n : 0] = 0;
+            foreign += strcmp(to, "/dev/null") != 0 &&
+                       strcmp(to, "anon_inode:[pidfd]") != 0;
+        }
+        if (fds)
+            closedir(fds);
+        verdict = foreign ? "shared" : "own";
+    }
+    if (d)
+        closedir(d);
+    return verdict;
+}
+
+static int cb_pipe[2], cb_ok;
+
+static void on_report(const char *json, size_t len, void *data)
+{
+    (void)len;
+    (void)data;
+    const char *t = strstr(json, "\"type\":\"");
+    if (t) {
+        t += 8;
+        (void)!write(cb_pipe[1], t, strcspn(t, "\""));
+        (void)!write(cb_pipe[1], " ", 1);
+    }
+}
+
+static void on_table_end(uv_timer_t *t)
+{
+    printf("watchdog table: %s\n", watchdog_table());
+    busy_spin(3 * ms);
+    char got[256] = "-";
+    ssize_t n = cb_ok ? read(cb_pipe[0], got, sizeof got - 1) : 1;
+    got[n > 0 ? n : 0] = 0;
+    printf("callback: %s\n", got);
+    uv_close((uv_handle_t *)t, NULL);
+}
+
+static void on_table(uv_timer_t *t)
+{
+    printf("watchdog table: %s\n", watchdog_table());
+    typedef void (*cb_t)(const char *, size_t, void *);
+    int (*set)(cb_t, void *) =
+        (int (*)(cb_t, void *))dlsym(RTLD_DEFAULT, "lg_set_report_callback");
+    cb_ok = pipe(cb_pipe) == 0 && set && set(on_report, NULL) == 0;
+    if (!cb_ok)
+        printf("no callback\n");
+    fflush(stdout);
+    uv_timer_start(t, on_table_end, 2 * ms, 0);
 }
 
 static uint64_t idle_end;
@@ -334,6 +424,12 @@ int main(int argc, char **argv)
         static uv_timer_t t;
         uv_timer_init(uv_default_loop(), &t);
         uv_timer_start(&t, on_busy, 10, 0);
+        return run_loop();
+    }
+    if (!strcmp(mode, "table")) {
+        static uv_timer_t t;
+        uv_timer_init(uv_default_loop(), &t);
+        uv_timer_start(&t, on_table, ms, 0);
         return run_loop();
     }
     if (!strcmp(mode, "iterate")) {

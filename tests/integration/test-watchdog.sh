@@ -222,3 +222,24 @@ expect_count 1 "$LG_TMP/pparent.all" '.type == "blocking_call" and
     .call == "read" and .self_wait == false' \
     "pipe-parent: the child's read is reported, not as a self-wait"
 echo "ok: a pipe, socket pair or eventfd only this process writes; not with a child, a parent or a handler"
+
+# --- A single-threaded loop program: the watchdog works from a descriptor
+# table of its own (none of the program's descriptors open in it), so
+# that the program's descriptor calls stay as cheap as with one thread;
+# still writes its stall, file:line included; and comes back to the
+# program's table once a report callback is set, which then gets the
+# watchdog's records.
+run_lg "format=json:stall_ms=$MS:log=$LG_TMP/table.%p.jsonl" 20 \
+    "$prog" table $MS >"$LG_TMP/table.out"
+[ "$rc" = 0 ] || { cat "$LG_TMP/table.out"; fail "table: exit status $rc"; }
+[ "$(sed -n 1p "$LG_TMP/table.out")" = "watchdog table: own" ] &&
+    [ "$(sed -n 2p "$LG_TMP/table.out")" = "watchdog table: shared" ] &&
+    grep -q '^callback: .*stall' "$LG_TMP/table.out" || {
+    cat "$LG_TMP/table.out"
+    fail "table: want its own table, then the program's, and the stall given to the callback"
+}
+expect_count 1 "$(log table)" '.type == "stall" and .phase == "begin" and
+    any(.stack[]; .symbol == "busy_spin" and
+        (.file | endswith("prog-watch.c")))' \
+    "table: the stall, with file:line, written from the watchdog"
+echo "ok: the watchdog's own descriptor table, and back to the program's for a callback"

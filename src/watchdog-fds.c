@@ -1,0 +1,128 @@
+/* The watchdog's own descriptor table.
+ *
+ * While a process has one thread, the kernel looks each descriptor up
+ * without taking a reference on its file; once a second thread shares the
+ * table, every read, write, fcntl and epoll_wait takes and drops one: 50 to
+ * 65 ns more per call here (docs/performance.md, "Where the uv server's CPU
+ * goes"). In a single-threaded loop program the watchdog is that second
+ * thread, so it leaves the table: unshare(CLONE_FILES), then at once
+ * closes its copy of every descriptor, so that it holds none of the
+ * program's open (a socket the program closes must close). What it writes
+ * afterwards, the log and the symbolizer's socket, it borrows from the
+ * program's table with pidfd_getfd for the one write or exchange; both are
+ * open before it leaves (the log is opened, the symbolizer started).
+ *
+ * It stays in the table (as before) while the program has other threads
+ * (they share it anyway; it looks again at each tick), under a seccomp filter (which may kill
+ * on a call it does not expect), where pidfd_getfd or close_range is
+ * missing, and while an embedder's report callback is set: the callback
+ * runs on the reporting thread and may use the program's descriptors.
+ * Setting one later moves the watchdog back (lg__watch_reshare). */
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "lg-internal.h"
+
+#ifndef SYS_pidfd_open
+#define SYS_pidfd_open 434
+#endif
+#ifndef SYS_pidfd_getfd
+#define SYS_pidfd_getfd 438
+#endif
+#ifndef SYS_close_range
+#define SYS_close_range 436
+#endif
+
+static int self_pidfd = -1;   /* the watchdog's, in its own table */
+
+static void raw_close(int fd)
+{
+    syscall(SYS_close, fd);
+}
+
+/* "Seccomp:\t0" in /proc/self/status: no filter and not strict. */
+static int no_seccomp(void)
+{
+    FILE *f = fopen("/proc/self/status", "re");
+    if (!f)
+        return 0;
+    char line[128];
+    int mode = -1;
+    while (fgets(line, sizeof line, f))
+        if (sscanf(line, "Seccomp: %d", &mode) == 1)
+            break;
+    fclose(f);
+    return mode == 0;
+}
+
+/* pidfd_getfd and close_range work here (kernel 5.9 and later, no policy
+ * refusing them). Made in the program's table, and undone at once. */
+static int calls_work(void)
+{
+    if (syscall(SYS_close_range, ~0U, ~0U, 0) != 0)
+        return 0;
+    int pidfd = (int)syscall(SYS_pidfd_open, getpid(), 0);
+    if (pidfd < 0)
+        return 0;
+    int copy = (int)syscall(SYS_pidfd_getfd, pidfd, pidfd, 0);
+    if (copy >= 0)
+        raw_close(copy);
+    raw_close(pidfd);
+    return copy >= 0;
+}
+
+int lg__wdfd_leave(int others)
+{
+    if (others > 1)
+        return 0;
+    int saved = errno;
+    int ok = no_seccomp() && calls_work();
+    if (ok) {
+        /* What the watchdog will borrow must exist before it leaves. */
+        (void)lg__log_record_max();
+        lg__symc_start();
+        ok = unshare(CLONE_FILES) == 0;
+    }
+    if (ok) {
+        /* From here the numbers are the watchdog's own: the wrappers must
+         * not take them for the program's (raw calls besides). */
+        lg__tls.fd_private = 1;
+        syscall(SYS_close_range, 0, ~0U, 0);
+        /* 0 to 2 on /dev/null: a stray write to stderr goes nowhere, not
+         * into a file of the watchdog's own. */
+        long null = syscall(SYS_openat, AT_FDCWD, "/dev/null", O_RDWR, 0);
+        for (long fd = 1; null == 0 && fd <= 2; fd++)
+            syscall(SYS_dup3, null, fd, 0);
+        /* Without it nothing can be borrowed: the records the watchdog
+         * would have written are counted as lost. */
+        long pidfd = syscall(SYS_pidfd_open, getpid(), 0);
+        long high = pidfd >= 0 ? syscall(SYS_fcntl, pidfd, F_DUPFD_CLOEXEC,
+                                         900L)
+                               : -1;
+        if (high >= 0)
+            raw_close((int)pidfd);
+        self_pidfd = (int)(high >= 0 ? high : pidfd);
+    }
+    errno = saved;
+    return ok ? 1 : -1;
+}
+
+int lg__wdfd_borrow(int fd)
+{
+    if (!lg__tls.fd_private)
+        return fd;
+    if (fd < 0 || self_pidfd < 0)
+        return -1;
+    return (int)syscall(SYS_pidfd_getfd, self_pidfd, fd, 0);
+}
+
+void lg__wdfd_return(int borrowed)
+{
+    if (lg__tls.fd_private && borrowed >= 0)
+        raw_close(borrowed);
+}
