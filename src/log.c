@@ -282,28 +282,44 @@ static void give_up_file(int err)
 }
 
 /* The watchdog out of the program's descriptor table (watchdog-fds.c)
- * writes to a copy of the log's descriptor, taken for the one record. It
- * opens nothing (the log was opened before it left) and gives up nothing:
- * a log closed behind our back is the program threads' to open again, and
- * the record is counted lost meanwhile. Under log_lock. */
+ * writes to a copy of the log's descriptor, taken for the one record. Not
+ * open yet (the first record of a process is the watchdog's), the file is
+ * opened for the record in the watchdog's own table, with the same checks,
+ * and closed after: the program's threads open theirs at their first
+ * record, as before, so that a process that never reports leaves no empty
+ * log behind. It gives up nothing: a log closed behind our back is the
+ * program threads' to open again, and the record is counted lost
+ * meanwhile. Under log_lock. */
 static int log_write_borrowed(const char *buf, size_t len)
 {
     int ret = -1;
     sigset_t old, pending;
-    int fd = lg__wdfd_borrow(log_fd);
+    int fd, own = 0;
     struct stat st;
-    if (fd >= 0 && (log_fd <= 2 || (fstat(fd, &st) == 0 &&
-                                    st.st_dev == log_dev &&
-                                    st.st_ino == log_ino))) {
+    if (log_fd < 0 && lg__opt.log[0]) {
+        char path[sizeof log_path];
+        const char *why;
+        expand_path(path, sizeof path, lg__opt.log, getpid());
+        fd = lg__log_open_file(path, &why);
+        own = fd >= 0;
+    }
+    if (!own)
+        fd = lg__wdfd_borrow(log_fd < 0 ? 2 : log_fd);
+    if (fd >= 0 && (own || log_fd <= 2 ||
+                    (fstat(fd, &st) == 0 && st.st_dev == log_dev &&
+                     st.st_ino == log_ino))) {
         block_write_signals(&old, &pending);
         size_t done;
         int err = write_all(fd, buf, len, &done);
-        if (err && log_fd > 2)
+        if (err && (own || log_fd > 2))
             drop_partial(fd, done);
         unblock_write_signals(&old, &pending, err != 0);
         ret = err ? -1 : 0;
     }
-    lg__wdfd_return(fd);
+    if (own)
+        close(fd);
+    else
+        lg__wdfd_return(fd);
     return ret;
 }
 

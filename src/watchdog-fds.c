@@ -9,8 +9,9 @@
  * closes its copy of every descriptor, so that it holds none of the
  * program's open (a socket the program closes must close). What it writes
  * afterwards, the log and the symbolizer's socket, it borrows from the
- * program's table with pidfd_getfd for the one write or exchange; both are
- * open before it leaves (the log is opened, the symbolizer started).
+ * program's table with pidfd_getfd for the one write or exchange (a log
+ * file not open yet it opens for the record: log.c); the symbolizer is
+ * started before it leaves.
  *
  * It stays in the table (as before) while the program has other threads
  * (they share it anyway; it looks again at each tick), under a seccomp filter (which may kill
@@ -79,8 +80,7 @@ int lg__wdfd_leave(int others)
     int saved = errno;
     int ok = no_seccomp() && calls_work();
     if (ok) {
-        /* What the watchdog will borrow must exist before it leaves. */
-        (void)lg__log_record_max();
+        /* The helper the watchdog will ask must run before it leaves. */
         lg__symc_start();
         ok = unshare(CLONE_FILES) == 0;
     }

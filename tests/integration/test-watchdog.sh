@@ -242,4 +242,11 @@ expect_count 1 "$(log table)" '.type == "stall" and .phase == "begin" and
     any(.stack[]; .symbol == "busy_spin" and
         (.file | endswith("prog-watch.c")))' \
     "table: the stall, with file:line, written from the watchdog"
+# Outside the table it opens no log before its first record: a process
+# that reports nothing leaves no file behind.
+run_lg "format=json:stall_ms=$MS:log=$LG_TMP/quiet.%p.jsonl" 20 \
+    "$prog" iterate $MS
+[ "$rc" = 0 ] || fail "quiet: exit status $rc"
+set -- "$LG_TMP"/quiet.*.jsonl
+[ ! -e "$1" ] || { ls -l "$@"; fail "quiet: a log file was left behind"; }
 echo "ok: the watchdog's own descriptor table, and back to the program's for a callback"
