@@ -13,8 +13,9 @@
  * file not open yet it opens for the record: log.c); the symbolizer is
  * started before it leaves.
  *
- * It stays in the table (as before) while the program has other threads
- * (they share it anyway; it looks again at each tick), under a seccomp filter (which may kill
+ * It leaves once, when it starts for a loop (watchdog.c). It stays in the
+ * table (as before) when the program has other threads then (they share
+ * the table anyway), under a seccomp filter (which may kill
  * on a call it does not expect), where pidfd_getfd or close_range is
  * missing, and while an embedder's report callback is set: the callback
  * runs on the reporting thread and may use the program's descriptors.

@@ -345,8 +345,15 @@ static void *watchdog_main(void *arg)
     lg__tls.in_shim = 1;
     prctl(PR_SET_NAME, "loopguard");
     __atomic_store_n(&wd_tid, gettid(), __ATOMIC_RELEASE);
-    /* 0 while the program has threads of its own: looked at each tick. */
-    int left = lg__cb_set() ? -1 : leave_table();
+    /* Once, at the start, and only for a loop (a watchdog started for a
+     * loop-less program's threads leaves it when they are gone): what it
+     * does first in the program's table (/proc read, the symbolizer's
+     * socket pair) takes the program's lowest free descriptor numbers for
+     * a moment, which a program closing a number and opening another at
+     * that moment would meet; looking again at every tick would do so at
+     * every tick. */
+    if (!lg__cb_set() && __atomic_load_n(&wd_loops, __ATOMIC_ACQUIRE))
+        (void)leave_table();
     uint64_t limit = (uint64_t)lg__opt.stall_ms * 1000000;
     uint64_t tick = limit / 4;
     if (tick < 1000000)
@@ -364,8 +371,6 @@ static void *watchdog_main(void *arg)
             pthread_mutex_unlock(&tick_lock);
             return NULL;
         }
-        if (left == 0 && !lg__cb_set())
-            left = leave_table();
         uint64_t now = lg__now_ns();
         stall_check(now, limit);
         lg__deadlock_check(now, limit);
