@@ -446,8 +446,7 @@ LG__INTERNAL int lg__runtime_own_class(const char *sym);
 
 /* The watchdog's own descriptor table (watchdog-fds.c). On the watchdog
  * thread, with `others` the process's other threads: leaves the program's
- * table when that pays and is safe. 1: it left; 0: not (the program has
- * threads); -1: not safe here. */
+ * table when that pays and is safe; 1 when it did. */
 LG__INTERNAL int lg__wdfd_leave(int others);
 /* A descriptor of the program's, usable on this thread: fd itself, or on
  * the watchdog out of the table a copy (-1 when none can be had), to give

@@ -323,22 +323,10 @@ static int log_write_borrowed(const char *buf, size_t len)
     return ret;
 }
 
-int lg__log_write(const char *buf, size_t len)
+/* The write of any other thread. Under log_lock. */
+static int log_write_own(const char *buf, size_t len)
 {
-    int saved = errno;
     sigset_t old, pending;
-    if (LG__UNLIKELY(lg__tls.fd_private)) {
-        pthread_mutex_lock(&log_lock);
-        int ret = log_write_borrowed(buf, len);
-        if (ret < 0)
-            __atomic_add_fetch(&log_lost, 1, __ATOMIC_RELAXED);
-        pthread_mutex_unlock(&log_lock);
-        errno = saved;
-        return ret;
-    }
-    /* Held across the write so that a dup2 over our descriptor, which
-     * moves it first (lg__log_evacuate), cannot redirect a record. */
-    pthread_mutex_lock(&log_lock);
     log_ensure();
     block_write_signals(&old, &pending);
     size_t done;
@@ -355,6 +343,17 @@ int lg__log_write(const char *buf, size_t len)
         ret = -1;
     }
     unblock_write_signals(&old, &pending, err != 0);
+    return ret;
+}
+
+int lg__log_write(const char *buf, size_t len)
+{
+    int saved = errno;
+    /* Held across the write so that a dup2 over our descriptor, which
+     * moves it first (lg__log_evacuate), cannot redirect a record. */
+    pthread_mutex_lock(&log_lock);
+    int ret = LG__UNLIKELY(lg__tls.fd_private) ? log_write_borrowed(buf, len)
+                                              : log_write_own(buf, len);
     if (ret < 0)
         __atomic_add_fetch(&log_lost, 1, __ATOMIC_RELAXED);
     pthread_mutex_unlock(&log_lock);

@@ -124,23 +124,33 @@ int lg__fd_made_here(int fd)
             __atomic_load_n(&evids[fd], __ATOMIC_RELAXED) != 0);
 }
 
-/* fd's eventfd-id + 1, from /proc/self/fdinfo; 0 when unknown. */
-static uint32_t eventfd_id(int fd)
+/* The text after `key` in fd's /proc/self/fdinfo (read into buf), or
+ * NULL. */
+static const char *fdinfo_field(int fd, const char *key, char *buf,
+                                size_t cap)
 {
-    char path[48], buf[512];
+    char path[48];
     lg__proc_path(path, sizeof path, "/proc/self/fdinfo/", (uint64_t)fd);
     int f = open(path, O_RDONLY | O_CLOEXEC);
     if (f < 0)
-        return 0;
-    ssize_t n = read(f, buf, sizeof buf - 1);
+        return NULL;
+    ssize_t n = read(f, buf, cap - 1);
     close(f);
     if (n <= 0)
-        return 0;
+        return NULL;
     buf[n] = '\0';
-    const char *p = strstr(buf, "eventfd-id:");
+    const char *p = strstr(buf, key);
+    return p ? p + strlen(key) : NULL;
+}
+
+/* fd's eventfd-id + 1, from /proc/self/fdinfo; 0 when unknown. */
+static uint32_t eventfd_id(int fd)
+{
+    char buf[512];
+    const char *p = fdinfo_field(fd, "eventfd-id:", buf, sizeof buf);
     if (!p)
         return 0;
-    unsigned long id = strtoul(p + sizeof "eventfd-id:" - 1, NULL, 10);
+    unsigned long id = strtoul(p, NULL, 10);
     return id < UINT32_MAX ? (uint32_t)id + 1 : 0;
 }
 
@@ -170,18 +180,9 @@ static int fd_flags(int fd)
 {
     if (!lg__tls.fd_private)
         return fcntl(fd, F_GETFL);
-    char path[48], buf[256];
-    lg__proc_path(path, sizeof path, "/proc/self/fdinfo/", (uint64_t)fd);
-    int f = open(path, O_RDONLY | O_CLOEXEC);
-    if (f < 0)
-        return -1;
-    ssize_t n = read(f, buf, sizeof buf - 1);
-    close(f);
-    if (n <= 0)
-        return -1;
-    buf[n] = '\0';
-    const char *p = strstr(buf, "flags:");
-    return p ? (int)strtol(p + 6, NULL, 8) : -1;
+    char buf[512];
+    const char *p = fdinfo_field(fd, "flags:", buf, sizeof buf);
+    return p ? (int)strtol(p, NULL, 8) : -1;
 }
 
 /* Whether fd writes into what the waiting fd reads: a write end of the

@@ -545,6 +545,16 @@ static int finish_borrowed(int n, uint64_t deadline_ns, lg__srcq_cb cb)
     return r;
 }
 
+/* A helper that is gone is dropped, and one started if none runs. */
+static void helper_ready(uint64_t deadline)
+{
+    io = sock;
+    if (sock_ok() && !alive())
+        forget();
+    if (sock < 0)
+        spawn(deadline);
+}
+
 void lg__symc_start(void)
 {
     if (lg__opt.symbolize_ms <= 0)
@@ -553,11 +563,7 @@ void lg__symc_start(void)
                         (uint64_t)lg__opt.symbolize_ms * 1000000u;
     if (!lock_until(deadline))
         return;
-    io = sock;
-    if (sock_ok() && !alive())
-        forget();
-    if (sock < 0)
-        spawn(deadline);
+    helper_ready(deadline);
     pthread_mutex_unlock(&lock);
 }
 
@@ -571,11 +577,8 @@ int lg__symc_finish(int n, uint64_t deadline_ns, lg__srcq_cb cb)
         errno = saved;
         return r;
     }
-    io = sock;
-    if (n > 0 && sock_ok() && !alive())
-        forget();
-    if (n > 0 && sock < 0)
-        spawn(deadline_ns);
+    if (n > 0)
+        helper_ready(deadline_ns);
     if (n > 0 && sock >= 0) {
         cur.first = next_id;
         cur.n = n < LG__SYMC_BATCH ? n : LG__SYMC_BATCH;

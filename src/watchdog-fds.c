@@ -106,7 +106,7 @@ int lg__wdfd_leave(int others)
         self_pidfd = (int)(high >= 0 ? high : pidfd);
     }
     errno = saved;
-    return ok ? 1 : -1;
+    return ok;
 }
 
 int lg__wdfd_borrow(int fd)

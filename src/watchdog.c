@@ -330,13 +330,11 @@ static int may_leave(void)
  * intent is announced before the callback is looked at, and
  * lg__watch_reshare looks at the intent after the callback was set: one
  * of the two sees the other (both seq_cst). */
-static int leave_table(void)
+static void leave_table(void)
 {
     __atomic_store_n(&wd_private, 1, __ATOMIC_SEQ_CST);
-    int r = lg__cb_set() ? 0 : lg__wdfd_leave(other_threads());
-    if (r != 1)
+    if (lg__cb_set() || !lg__wdfd_leave(other_threads()))
         __atomic_store_n(&wd_private, 0, __ATOMIC_SEQ_CST);
-    return r;
 }
 
 static void *watchdog_main(void *arg)
@@ -352,8 +350,8 @@ static void *watchdog_main(void *arg)
      * a moment, which a program closing a number and opening another at
      * that moment would meet; looking again at every tick would do so at
      * every tick. */
-    if (!lg__cb_set() && __atomic_load_n(&wd_loops, __ATOMIC_ACQUIRE))
-        (void)leave_table();
+    if (__atomic_load_n(&wd_loops, __ATOMIC_ACQUIRE))
+        leave_table();
     uint64_t limit = (uint64_t)lg__opt.stall_ms * 1000000;
     uint64_t tick = limit / 4;
     if (tick < 1000000)
