@@ -36,7 +36,6 @@
 #define MAX_REPORTED 1024      /* cycles remembered, for once-only */
 #define KNOWN_SLOTS 65536      /* lock-free set of edges in the graph */
 #define KNOWN_MAX (KNOWN_SLOTS / 4 * 3)
-#define SCAN_GRANULES 4096     /* a longer range scans every node instead */
 
 struct edge {
     int from, to;              /* node indices; from < 0: free */
@@ -92,9 +91,9 @@ static void graph_init(void)
     edges = lg__arena_alloc(MAX_EDGES * sizeof *edges);
     buckets = lg__arena_alloc(NODE_BUCKETS * sizeof *buckets);
     dfs_stack = lg__arena_alloc(MAX_NODES * sizeof *dfs_stack);
-    known = lg__arena_alloc(KNOWN_SLOTS * sizeof *known);
+    uint64_t *k = lg__arena_alloc(KNOWN_SLOTS * sizeof *known);
     bit_users = lg__arena_alloc(LG__LOCK_BITS * sizeof *bit_users);
-    if (!nodes || !edges || !buckets || !dfs_stack || !known || !bit_users) {
+    if (!nodes || !edges || !buckets || !dfs_stack || !k || !bit_users) {
         nodes = NULL;
         return;
     }
@@ -107,6 +106,8 @@ static void graph_init(void)
         edges[i].next_free = free_edge;
         free_edge = i;
     }
+    /* Last: lg__lock_edge() reads it before pthread_once. */
+    __atomic_store_n(&known, k, __ATOMIC_RELEASE);
 }
 
 /* The home bucket of every lock in granule g. */
@@ -436,6 +437,14 @@ void lg__lock_edge(struct lg__park *p, int held, const void *to,
     }
     const void *from = p->held[held];
     const char *from_what = p->held_what[held];
+    uint64_t key = edge_key(from, to);
+    /* An edge the graph has (most misses of the thread's cache: node's
+     * threads miss five times a request) is found without a system call,
+     * a lock or a change to errno. */
+    if (__atomic_load_n(&known, __ATOMIC_ACQUIRE) && known_has(key)) {
+        cache_put(p, from, to);
+        return;
+    }
     int saved = errno;
     uint8_t was = lg__tls.in_shim;
     lg__tls.in_shim = 1;
@@ -444,11 +453,6 @@ void lg__lock_edge(struct lg__park *p, int held, const void *to,
     pthread_once(&graph_once, graph_init);
     if (!nodes)
         goto out;
-    uint64_t key = edge_key(from, to);
-    if (known_has(key)) {
-        cache_put(p, from, to);
-        goto out;
-    }
     /* The stack first, outside the lock: capturing takes ~1 us, and an
      * edge another thread added already needs none. */
     void *frames[EDGE_FRAMES];
@@ -590,12 +594,38 @@ static void node_drop(int n)
     bits_note(l, -1);
 }
 
-/* Drops every node whose lock is in [a, end); returns how many. */
+/* Drops the nodes of granule g whose lock is in [a, end); returns how
+ * many. Every lock of granule g sits on the probe sequence from its home
+ * bucket, before the first empty bucket. */
+static int granule_forget(uintptr_t g, uintptr_t a, uintptr_t end)
+{
+    int dropped = 0;
+    for (unsigned b = bucket_of_granule(g), k = 0; k < NODE_BUCKETS;
+         k++, b = (b + 1) % NODE_BUCKETS) {
+        int v = buckets[b];
+        if (v == 0)
+            break;
+        if (v < 0)
+            continue;
+        uintptr_t l = (uintptr_t)nodes[v - 1].lock;
+        if (l >> LG__LOCK_GRAIN == g && l - a < end - a) {
+            node_drop(v - 1);
+            dropped++;
+        }
+    }
+    return dropped;
+}
+
+/* Drops every node whose lock is in [a, end); returns how many. Only the
+ * granules whose bit is set are probed, found a word of bits at a time:
+ * node's heap frees 4-64 KiB blocks among a few hundred locks, and a
+ * granule at a time was most of the detector's cost there. A range of
+ * every bit or more scans the nodes instead. */
 static int nodes_forget(uintptr_t a, uintptr_t end)
 {
     int dropped = 0;
-    uintptr_t g0 = a >> LG__LOCK_GRAIN, g1 = (end - 1) >> LG__LOCK_GRAIN;
-    if (g1 - g0 >= SCAN_GRANULES) {
+    uintptr_t g = a >> LG__LOCK_GRAIN, g1 = (end - 1) >> LG__LOCK_GRAIN;
+    if (g1 - g >= LG__LOCK_BITS) {
         for (int i = 0; i < MAX_NODES; i++) {
             uintptr_t l = (uintptr_t)nodes[i].lock;
             if (l && l - a < end - a) {
@@ -605,27 +635,20 @@ static int nodes_forget(uintptr_t a, uintptr_t end)
         }
         return dropped;
     }
-    for (uintptr_t g = g0; g <= g1; g++) {
-        unsigned i = (unsigned)(g % LG__LOCK_BITS);
-        if (!((lg__lock_bits[i / 64] >> (i % 64)) & 1))
-            continue;
-        /* Every lock of granule g sits on the probe sequence from its
-         * home bucket, before the first empty bucket. */
-        for (unsigned b = bucket_of_granule(g), k = 0; k < NODE_BUCKETS;
-             k++, b = (b + 1) % NODE_BUCKETS) {
-            int v = buckets[b];
-            if (v == 0)
-                break;
-            if (v < 0)
-                continue;
-            uintptr_t l = (uintptr_t)nodes[v - 1].lock;
-            if (l >> LG__LOCK_GRAIN == g && l - a < end - a) {
-                node_drop(v - 1);
-                dropped++;
-            }
-        }
+    for (;;) {
+        unsigned i = (unsigned)(g % LG__LOCK_BITS), sh = i % 64;
+        /* A copy: node_drop() clears bits as it goes. */
+        uint64_t w = lg__lock_bits[i / 64] >> sh;
+        uintptr_t left = g1 - g;       /* granules after g */
+        if (left < 63)
+            w &= (2ull << left) - 1;
+        for (; w; w &= w - 1)
+            dropped += granule_forget(g + (unsigned)__builtin_ctzll(w), a,
+                                      end);
+        if (left < 64 - sh)
+            return dropped;
+        g += 64 - sh;
     }
-    return dropped;
 }
 
 /* The calling thread's records of held locks in [a, end) go: a lock

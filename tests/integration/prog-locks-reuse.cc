@@ -11,6 +11,9 @@
  *   init       a pthread mutex and a rwlock initialised again
  *   munmap     a mutex in an mmap'ed page, unmapped, mapped again there
  *   realloc    a mutex in a block that realloc moves away; a new block
+ *   big        mutexes across a 64 KiB block (thousands of granules, in
+ *              many words of the graph's bits), freed; the same block
+ *              again, mutexes at the same places
  *   held       a mutex freed while its thread holds it, that thread then
  *              taking another lock; a new mutex at its address, taken
  *              under that other lock
@@ -218,6 +221,30 @@ int main(int argc, char **argv)
         free(r);
         free(q);
         free(guard);
+    } else if (!strcmp(mode, "big")) {
+        /* Offsets in different words of bits, at a word's edge (1024 B =
+         * 64 granules) and at the block's end. */
+        static const size_t at[] = {0, 1008, 1024, 33000 & ~7u, 65536 - 48};
+        const size_t len = 65536;
+        auto take = [](char *b, void (*order)(pthread_mutex_t *)) {
+            for (size_t o : at) {
+                *(pthread_mutex_t *)(b + o) =
+                    (pthread_mutex_t)PTHREAD_MUTEX_INITIALIZER;
+                order((pthread_mutex_t *)(b + o));
+            }
+        };
+        char *p = (char *)malloc(len);
+        if (!p)
+            return 3;
+        take(p, mutex_then_a);
+        uintptr_t first = (uintptr_t)p;
+        free(p);
+        char *q = (char *)malloc(len);
+        if (!q)
+            return 3;
+        take(q, a_then_mutex);
+        reused(first, (uintptr_t)q);
+        free(q);
     } else if (!strcmp(mode, "held")) {
         pthread_mutex_t *m = (pthread_mutex_t *)malloc(sizeof *m);
         if (!m)

@@ -28,7 +28,7 @@ case_run() {
     f=$1
 }
 
-for mode in cxx destroy init munmap realloc held; do
+for mode in cxx destroy init munmap realloc big held; do
     case_run $mode
     if ! grep -qx 'reused 1' "$out"; then
         skip_case "$mode" "the second lock did not get the first one's" \
