@@ -98,7 +98,7 @@ static int classify(int64_t t, int epfd, void *caller, struct pset set)
     }
     if (lg__tls.depth != 0)
         return lg__loop_own_wait(epfd, caller) ? OWN : WATCH;
-    if (lg__stack_loops)
+    if (lg__stack_loops & LG__SL_RUNNER)
         return WATCH;
     if (epfd >= 0) {
         lg__epoll_hint(epfd, caller);
@@ -116,7 +116,8 @@ static int classify(int64_t t, int epfd, void *caller, struct pset set)
         int64_t t = (timeout_expr);                                           \
         int fd_ = (fd_expr);                                                  \
         int how = classify(t, fd_, caller,                                    \
-                           lg__tls.depth || lg__stack_loops ? no_set          \
+                           lg__tls.depth || lg__stack_loops & LG__SL_RUNNER   \
+                               ? no_set                                       \
                                                             : (set_expr));    \
         ret r;                                                                \
         if (how == FORWARD)                                                   \

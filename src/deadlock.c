@@ -147,8 +147,10 @@ int lg__async_handler(void)
         struct sigaction sa;
         if (sigaction(sig, NULL, &sa) != 0)
             continue;
-        if ((sa.sa_flags & SA_SIGINFO) ||
-            (sa.sa_handler != SIG_DFL && sa.sa_handler != SIG_IGN))
+        if (sa.sa_flags & SA_SIGINFO)
+            return 1;
+        if (sa.sa_handler != SIG_DFL && sa.sa_handler != SIG_IGN &&
+            !lg__py_own_handler(sig, (const void *)sa.sa_handler))
             return 1;
     }
     return 0;

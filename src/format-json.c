@@ -71,6 +71,19 @@ static void json_frame(struct lg__buf *b, const struct lg__sym *s)
  * innermost first, then its own. */
 static void json_frame_all(struct lg__buf *b, const struct lg__sym *s)
 {
+    if (lg__sym_python(s)) {
+        lg__buf_str(b, "{\"pc\":null,\"symbol\":");
+        lg__buf_json_strn(b, s->name, SYM_MAX);
+        lg__buf_str(b, ",\"offset\":null,\"module\":null,\"file\":");
+        lg__buf_json_strn(b, s->module, MODULE_MAX);
+        lg__buf_str(b, ",\"line\":");
+        if (s->modoff)
+            lg__buf_u64(b, s->modoff);
+        else
+            lg__buf_str(b, "null");
+        lg__buf_str(b, ",\"inlined\":false,\"python\":true}");
+        return;
+    }
     const struct lg__src *src = NULL;
     int n = lg__src_find(s, &src);
     for (int i = 0; i < n - 1; i++) {

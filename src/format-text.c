@@ -79,6 +79,20 @@ static void text_line(struct lg__buf *b, int *num, const struct lg__sym *s,
  * first, as llvm-symbolizer lists them), then its own. */
 static void text_frame(struct lg__buf *b, int *num, const struct lg__sym *s)
 {
+    if (lg__sym_python(s)) {
+        lg__buf_str(b, "    #");
+        lg__buf_u64(b, (uint64_t)(*num)++);
+        lg__buf_str(b, " in ");
+        text_name(b, s->name[0] ? s->name : "??");
+        lg__buf_chr(b, ' ');
+        text_name(b, s->module[0] ? s->module : "<unknown file>");
+        if (s->modoff) {
+            lg__buf_chr(b, ':');
+            lg__buf_u64(b, s->modoff);
+        }
+        lg__buf_str(b, " (Python)\n");
+        return;
+    }
     const struct lg__src *src = NULL;
     int n = lg__src_find(s, &src);
     for (int i = 0; i < n - 1; i++)
@@ -194,7 +208,14 @@ static void text_blocking(struct lg__buf *b, const struct lg__record *r,
                        "  a certain self-deadlock, unless it times out\n");
     }
     text_stacks(b, r, max_frames, NULL);
-    if (r->has_loop && r->loop_kind == LG__LOOP_TOKIO)
+    if (r->py_frames)
+        lg__buf_str(b, "  A wait here stalls every task on this loop. Await "
+                       "asyncio's own (asyncio.sleep,\n  asyncio.Queue, "
+                       "streams), or run it in a thread: await "
+                       "asyncio.to_thread(...)\n  or "
+                       "loop.run_in_executor(...) (docs/guide.md, "
+                       "Python).\n");
+    else if (r->has_loop && r->loop_kind == LG__LOOP_TOKIO)
         lg__buf_str(b, "  A wait here stalls every task on this runtime. "
                        "Await it (tokio::sync), or move it to\n"
                        "  tokio::task::spawn_blocking (docs/migration.md)."

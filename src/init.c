@@ -127,6 +127,7 @@ static void init_once_fn(void)
     lg__symc_init();          /* its lock is taken under lockorder's */
     lg__stack_init();
     lg__loopcat_init();
+    lg__py_init();
     lg__report_init();
     lg__log_init();
     pthread_atfork(fork_prepare, fork_parent, fork_child);

@@ -71,9 +71,13 @@ extern __thread struct lg__tls lg__tls
     __attribute__((tls_model("initial-exec"), visibility("default")));
 
 /* Set once at start-up when the program has a loop runner compiled in
- * (loopcat.c): then every thread's waits go to the slow path, where the
- * stack tells whether the thread is inside that runner. */
+ * (LG__SL_RUNNER, loopcat.c) or is CPython 3.11, whose asyncio loops run
+ * in Python code (LG__SL_PYTHON, python.c): then every thread's waits go
+ * to the slow path, where the stack, or the Python frames, tell whether
+ * the thread is inside a loop. */
 extern uint8_t lg__stack_loops __attribute__((visibility("default")));
+#define LG__SL_RUNNER 1
+#define LG__SL_PYTHON 2
 
 /* True when the calling thread is, or may be, on a loop and not already
  * inside loopguard: the only test a wrapper's fast path makes. */
@@ -340,7 +344,8 @@ LG__INTERNAL void lg__park_fork_child(void);
     XX(GLIB, "glib")                                                          \
     XX(TOKIO, "tokio")                                                        \
     XX(POLL, "poll")                                                          \
-    XX(MANUAL, "manual")
+    XX(MANUAL, "manual")                                                      \
+    XX(ASYNCIO, "asyncio")
 
 enum lg__loop_kind {
 #define XX(e, s) LG__LOOP_##e,
@@ -443,6 +448,40 @@ LG__INTERNAL int lg__runtime_own_wait(void *const *pcs, int n,
 /* The class of one symbol (0 foreign, 1 a primitive looked through, 2 the
  * runtime's own waiting point): for tests. */
 LG__INTERNAL int lg__runtime_own_class(const char *sym);
+
+/* CPython (python.c), read from the calling thread's own interpreter
+ * state without calling the interpreter. */
+#define LG__PY_FRAMES 32              /* Python frames in a report */
+struct lg__pyframe {
+    const void *code;                 /* its code object */
+    int lasti;                        /* instruction, in code units */
+    uint8_t entry;                    /* the first Python frame of its C
+                                         _PyEval_EvalFrameDefault call */
+};
+struct lg__pyname {
+    int line;                         /* 0: unknown */
+    char func[96];                    /* qualified name, UTF-8 */
+    char file[192];
+};
+/* Looks for the interpreter's exports; from lg__init() only. */
+LG__INTERNAL void lg__py_init(void);
+/* 1: the process runs CPython 3.11, whose layout is known; -1 another
+ * CPython; 0 none. */
+LG__INTERNAL int lg__py_known(void);
+/* The calling thread's Python frames, innermost first, into out[0..max)
+ * and, unless names is NULL, their names and lines into names[]; how
+ * many. */
+LG__INTERNAL int lg__py_frames(struct lg__pyframe *out,
+                               struct lg__pyname *names, int max);
+/* The asyncio event loop the calling thread runs (the self of the
+ * innermost BaseEventLoop.run_forever on its frame stack), or NULL. */
+LG__INTERNAL const void *lg__py_loop(void);
+/* Whether a wait on an asyncio loop thread is CPython's own, by the
+ * Python function that made it (a thread's start, a child's exec). */
+LG__INTERNAL int lg__py_own_wait(void);
+/* Whether the handler of signal sig is CPython's SIGINT handler, which
+ * wakes no wait the deadlock check looks at (python.c says why). */
+LG__INTERNAL int lg__py_own_handler(int sig, const void *handler);
 
 /* The watchdog's own descriptor table (watchdog-fds.c). On the watchdog
  * thread, with `others` the process's other threads: leaves the program's
@@ -707,6 +746,15 @@ struct lg__sym {
     uintptr_t symoff;         /* pc - symbol start */
 };
 
+/* A Python frame in a report's stack (report.c) has no pc: name is its
+ * function's qualified name, module its file, modoff its line (0
+ * unknown), and symoff this tag. */
+#define LG__SYM_PYTHON UINTPTR_MAX
+static inline int lg__sym_python(const struct lg__sym *s)
+{
+    return s->pc == 0 && s->symoff == LG__SYM_PYTHON;
+}
+
 /* Resolves one address. `is_return` is 1 for return addresses (looked up at
  * pc - 1 so a call at the end of a function names that function). Finds the
  * object with _dl_find_object and the name in the object's own symbol table
@@ -907,6 +955,7 @@ struct lg__record {
     const struct lg__sym *loop_stack;
     int nloop_stack;
     int self_wait;            /* only this thread ever signalled object */
+    int py_frames;            /* Python frames in stack[] */
     /* blocking_end (also call, site) */
     uint64_t blocked_ns;      /* how long the reported call took */
     /* stall (also call, object, timeout_ns, loop, stack, loop_stack) */

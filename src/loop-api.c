@@ -35,7 +35,10 @@ int lg_thread_is_loop(void)
 {
     if (lg__tls.depth != 0)
         return 1;
-    if (!__atomic_load_n(&lg__stack_loops, __ATOMIC_ACQUIRE))
+    uint8_t bits = __atomic_load_n(&lg__stack_loops, __ATOMIC_ACQUIRE);
+    if ((bits & LG__SL_PYTHON) && lg__py_loop())
+        return 1;
+    if (!(bits & LG__SL_RUNNER))
         return 0;
     /* A runner compiled into the program: ask the stack. */
     void *pcs[LG__MAX_FRAMES];

@@ -22,7 +22,10 @@
  * poll() loop. One descriptor is a wait for it, not a loop (a synchronous
  * client's poll of its socket); a set that changes from turn to turn is
  * found once it holds still for three. Its own wait is that call site;
- * the mark lasts, as an epoll one, while the function that polled runs. */
+ * the mark lasts, as an epoll one, while the function that polled runs.
+ *
+ * CPython's asyncio polls from Python code (python.c): its epoll mark
+ * becomes an asyncio one, which lasts while the loop's run_forever runs. */
 #include <string.h>
 
 #include "lg-internal.h"
@@ -150,7 +153,7 @@ static int bottom_is(const struct lg__loop_mark *m, void *const *pcs, int n,
                   (size_t)k * sizeof *pcs) == 0;
 }
 
-int lg__loop_mark_live(struct lg__loop_mark *m, void *const *pcs, int n)
+static int native_live(struct lg__loop_mark *m, void *const *pcs, int n)
 {
     /* frames[0] returns into the function that polled; frames[1..] are
      * its callers, which stay the bottom of every stack while it runs. A
@@ -168,4 +171,20 @@ int lg__loop_mark_live(struct lg__loop_mark *m, void *const *pcs, int n)
     else if (m->via == LG__VIA_POLL && bottom_is(m, pcs, n, 2))
         m->skip = 2;
     return m->skip != 0;
+}
+
+int lg__loop_mark_live(struct lg__loop_mark *m, void *const *pcs, int n)
+{
+    if (m->kind != LG__LOOP_ASYNCIO && native_live(m, pcs, n))
+        return 1;
+    /* asyncio polls in select.epoll.poll, which has returned by the time
+     * a callback runs, and every Python call of 3.11 runs in one C
+     * function: the loop lasts while its run_forever is on the thread's
+     * Python frame stack. */
+    const void *py = m->via == LG__VIA_EPOLL ? lg__py_loop() : NULL;
+    if (!py)
+        return 0;
+    m->kind = LG__LOOP_ASYNCIO;
+    m->id = py;
+    return 1;
 }

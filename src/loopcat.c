@@ -162,7 +162,7 @@ static struct range *ranges;          /* the program's, sorted */
 static size_t nranges;
 static struct range obj_ranges[MAX_OBJ_RANGES];
 static int nobj_ranges;
-uint8_t lg__stack_loops;              /* a runner was found */
+uint8_t lg__stack_loops;              /* LG__SL_* (lg-internal.h) */
 uint8_t lg__stack_uv_fs;              /* and libuv's fs work */
 
 /* Copies a demangled Rust name without generic arguments and without the
@@ -447,7 +447,7 @@ void lg__loopcat_init(void)
     ranges = r;
     nranges = n;
     __atomic_store_n(&lg__stack_uv_fs, (uint8_t)c.fs_work, __ATOMIC_RELEASE);
-    __atomic_store_n(&lg__stack_loops, 1, __ATOMIC_RELEASE);
+    __atomic_or_fetch(&lg__stack_loops, LG__SL_RUNNER, __ATOMIC_RELEASE);
 }
 
 static const struct range *find(uintptr_t pc)
@@ -516,7 +516,8 @@ int lg__loopcat_classify(void *const *pcs, int n, struct lg__stack_loop *v)
 {
     memset(v, 0, sizeof *v);
     v->runner = -1;
-    if (!__atomic_load_n(&lg__stack_loops, __ATOMIC_ACQUIRE))
+    if (!(__atomic_load_n(&lg__stack_loops, __ATOMIC_ACQUIRE) &
+          LG__SL_RUNNER))
         return 0;
     int first = -1, poll = 0, uv_runs = 0;
     for (int i = 0; i < n; i++) {

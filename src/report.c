@@ -132,7 +132,16 @@ static uint64_t site_hash(const char *call, void *const *pcs, int n)
         h = (h ^ (uint8_t)*c) * 1099511628211ull;
     for (int i = 0; i < n; i++)
         h = mix(h, (uintptr_t)pcs[i]);
-    return mix(h, (uint64_t)n);
+    h = mix(h, (uint64_t)n);
+    /* Python code makes every call from the interpreter's few native
+     * call sites: its sites differ by their Python frames. */
+    if (lg__py_known() == 1) {
+        struct lg__pyframe f[LG__PY_FRAMES];
+        int k = lg__py_frames(f, NULL, LG__PY_FRAMES);
+        for (int i = 0; i < k; i++)
+            h = mix(mix(h, (uintptr_t)f[i].code), (uint64_t)f[i].lasti);
+    }
+    return h;
 }
 
 /* Adds key to the set of sites past the table: 1 when it was not there
@@ -343,6 +352,43 @@ static int symbolize_call(const struct lg__wait *w, void *const *pcs, int n,
     return ns;
 }
 
+/* Emits r with the calling thread's Python frames in its stack: each C
+ * call of _PyEval_EvalFrameDefault runs the Python frames from the one
+ * it entered with to the innermost, which go just above it. Frames the
+ * native stack has no place for (it was cut) go at its end. Out of line:
+ * only a Python thread needs the room. */
+static __attribute__((noinline)) int emit_python(struct lg__record *r)
+{
+    struct lg__pyframe f[LG__PY_FRAMES];
+    struct lg__pyname names[LG__PY_FRAMES];
+    struct lg__sym merged[LG__MAX_FRAMES + 1 + LG__PY_FRAMES];
+    int k = lg__py_frames(f, names, LG__PY_FRAMES), used = 0, m = 0;
+    if (k == 0)
+        return emit(r);
+    for (int i = 0; i <= r->nstack; i++) {
+        int eval = i == r->nstack ||
+                   (r->stack[i].name &&
+                    strcmp(r->stack[i].name, "_PyEval_EvalFrameDefault") ==
+                        0);
+        /* A C eval call's frames end with the one it was entered with. */
+        while (eval && used < k) {
+            merged[m++] = (struct lg__sym){
+                .name = names[used].func,
+                .module = names[used].file,
+                .modoff = (uintptr_t)names[used].line,
+                .symoff = LG__SYM_PYTHON};
+            if (f[used++].entry && i < r->nstack)
+                break;
+        }
+        if (i < r->nstack)
+            merged[m++] = r->stack[i];
+    }
+    r->stack = merged;
+    r->nstack = m;
+    r->py_frames = k;
+    return emit(r);
+}
+
 /* The loop of the report: the thread's innermost mark, or the runner
  * found in its stack (sl, when sl->runner >= 0). The stack is the call's,
  * symbolized (ns < 0: not yet). Returns 1 when it was written. */
@@ -394,6 +440,8 @@ static int report(const struct lg__wait *w, void *const *pcs, int n,
         r.loop_stack = lstack;
         r.nloop_stack = nl;
     }
+    if (lg__py_known() == 1)
+        return emit_python(&r);
     return emit(&r);
 }
 
@@ -467,6 +515,11 @@ void lg__wait_begin(struct lg__wait *w)
         }
         goto out;
     }
+    /* CPython with no runner compiled in: a thread on no loop is on one
+     * only inside asyncio's run_forever, asked before a stack is taken. */
+    if (lg__tls.depth == 0 && !w->decided &&
+        !(lg__stack_loops & LG__SL_RUNNER) && !lg__py_loop())
+        goto out;
     void *pcs[LG__MAX_FRAMES];
     int n = lg__stack_capture(pcs, LG__MAX_FRAMES);
     if (n == 0 && w->caller)
@@ -484,9 +537,17 @@ void lg__wait_begin(struct lg__wait *w)
     /* A thread that entered no loop by a wrapped runner or the API is on
      * one only inside a runner found in its stack, and not in its park. */
     struct lg__stack_loop sl = {.runner = -1};
-    if (lg__tls.depth == 0 && !w->decided) {
-        if (!lg__loopcat_classify(pcs, n, &sl))
+    if (lg__tls.depth == 0 && !w->decided &&
+        !lg__loopcat_classify(pcs, n, &sl)) {
+        /* asyncio's loop thread, before its loop first polled: the seed's
+         * shape, a first task that blocks. */
+        const void *py = lg__py_loop();
+        if (!py || lg__loop_enter(LG__LOOP_ASYNCIO, LG__VIA_EPOLL, py, NULL,
+                                  w->caller) != 0)
             goto out;
+        lg__loop_in_call(w, pcs, n);
+        w->noted = 1;
+    } else if (lg__tls.depth == 0 && !w->decided) {
         if (!sl.own && lg__loop_dormant())
             goto out;
         lg__loop_found();
@@ -509,9 +570,10 @@ void lg__wait_begin(struct lg__wait *w)
     /* On a loop thread: V8's, Node's and CPython's own waits are not the
      * program's. */
     if (!w->decided &&
-        lg__runtime_own_wait(pcs, n,
-                             strncmp(w->object, "cond", 4) == 0 ? w->touch
-                                                                : NULL))
+        (lg__runtime_own_wait(pcs, n,
+                              strncmp(w->object, "cond", 4) == 0 ? w->touch
+                                                                 : NULL) ||
+         (lg__py_known() == 1 && lg__py_own_wait())))
         goto out;
     /* An epoll or poll loop lasts while the function that polled runs
      * (in a fork child too: one that left it may poll a loop of its own,

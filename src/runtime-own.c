@@ -30,9 +30,12 @@
  * runtime state, the exported object _PyRuntime (the main interpreter's
  * state is inside it from 3.12 on, the GIL with it); nothing else of
  * CPython's waits on a cond inside it. Its import lock is a waiting point
- * by name (_PyImport_AcquireLock), through the lock primitive of
- * PyThread_acquire_lock(_timed), which a program's threading.Lock also
- * uses, from a function of its own (which decides). */
+ * by name (_PyImport_AcquireLock), and so is PyThread_acquire_lock, the
+ * untimed lock call C code makes for its mutexes; a program's
+ * threading.Lock waits through PyThread_acquire_lock_timed, looked
+ * through, from a function of its own (which decides). Waits of CPython's
+ * own Python code (a thread's start) are told by their Python frames
+ * (python.c). */
 #include <elf.h>
 #include <link.h>
 #include <string.h>
@@ -99,7 +102,11 @@ static const struct {
     uint8_t cls;
 } py_cat[] = {
     {"PyThread_acquire_lock_timed", RT_THROUGH},
-    {"PyThread_acquire_lock", RT_THROUGH},
+    /* The untimed call is C code's mutex (the interpreter's thread list,
+     * its import lock, a buffered file's lock): a mutex is no receive,
+     * as pthread_mutex_lock is none. The program's threading locks and
+     * queue waits come through the timed one. */
+    {"PyThread_acquire_lock", RT_OWN},
     {"_PyImport_AcquireLock", RT_OWN},
 };
 

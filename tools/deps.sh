@@ -65,6 +65,8 @@ else
     # python3 is first on PATH). Tests only: loopguard itself needs neither.
     command -v chromium >/dev/null 2>&1 || need="$need chromium"
     [ -x /usr/bin/python3 ] || need="$need python3"
+    # test-python runs its asyncio cases on uvloop too (on the system libuv).
+    dpkg -s python3-uvloop >/dev/null 2>&1 || need="$need python3-uvloop"
     # test-compat-*: programs from Debian's archive run under the preload
     # (docs/compatibility.md). Tests only: loopguard needs none of them.
     command -v memcached >/dev/null 2>&1 || need="$need memcached"

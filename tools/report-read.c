@@ -284,6 +284,21 @@ static int put_frame(struct lg__buf *b, uint64_t num, const struct json *f,
     void *release = NULL;
     uint64_t off;
     int n = 0;
+    const struct json *py = json_get(f, "python");
+    if (json_is(py, JSON_BOOL) && py->boolean) {
+        /* A Python frame: "    #N in FUNC FILE:LINE (Python)", as the
+         * text report has it. */
+        lg__buf_str(b, "    #");
+        lg__buf_u64(b, num);
+        lg__buf_str(b, " in ");
+        if (json_is(sym, JSON_STRING))
+            put_text(b, sym);
+        else
+            lg__buf_str(b, "??");
+        put_src(b, f);
+        lg__buf_str(b, " (Python)\n");
+        return 1;
+    }
     /* "file" present (even null): the writer asked already. */
     if (!json_get(f, "file") && json_is(mod, JSON_STRING) &&
         strlen(mod->str) == mod->len && json_u64(json_get(f, "offset"), &off)

@@ -6,6 +6,21 @@
 #         take_gil (a cond in _PyRuntime) under PyEval_RestoreThread: the
 #         interpreter's own wait, not reported. The loop is seen (the
 #         program asks lg_thread_is_loop() in a coroutine).
+#   CASE  python/asyncio-blocking.py CASE: time.sleep, queue.Queue.get,
+#         threading.Event.wait, socket.recv, subprocess.run, urllib.request
+#         in a coroutine, and a first task that blocks before the loop
+#         ever polled: each reported once on an asyncio loop, its stack
+#         naming the line marked "# BLOCK: CASE" as a Python frame; the
+#         time.sleep made after the loop is not. The same for time.sleep
+#         under run_until_complete, run_forever, and on another thread.
+#   clean python/asyncio-clean.py (executors, asyncio.Queue, streams, a
+#         subprocess, threads on their own queues): nothing reported.
+#   uvloop the same cases and the clean program on a uvloop loop (a libuv
+#         loop, entered by uv_run), the frames still Python's.
+#   text  the text report names the Python frame and the way out.
+#   deadlock  python/asyncio-deadlock.py, the seed's shape: the first task
+#         waits on a queue.Queue whose only producer is a task of the same
+#         loop: the blocking call (its Python line) and the deadlock.
 . tests/integration/lib.sh
 command -v jq >/dev/null 2>&1 || skip "jq not installed"
 py=/usr/bin/python3
@@ -20,3 +35,82 @@ grep -qx 'loop 1' "$LG_TMP/gil.out" ||
     { cat "$LG_TMP/gil.out"; fail "gil: the detector did not see the loop"; }
 expect_count 0 "$f" '.type == "blocking_call"' "gil: the GIL's wait"
 echo "ok: gil: taking the GIL back on the loop thread is not reported"
+
+script="$dir/asyncio-blocking.py"
+# block_line CASE: the line of the call CASE makes.
+block_line() {
+    grep -n "# BLOCK: $1\$" "$script" | cut -d: -f1
+}
+
+# blocking CASE ENTRY MARK [KIND]: one run; the call is reported once, on
+# a loop of KIND (asyncio), with the Python frame of line MARK.
+blocking() {
+    kind=${4:-asyncio}
+    f="$LG_TMP/$1-$2.jsonl" out="$LG_TMP/$1-$2.out"
+    run_lg "format=json:log=$f" 120 "$py" "$script" "$1" "$2" >"$out" 2>&1
+    [ "$rc" -eq 0 ] && grep -qx done "$out" ||
+        { cat "$out"; fail "$1 ($2): exit $rc"; }
+    line=$(block_line "$3")
+    [ -n "$line" ] || fail "no line marked # BLOCK: $3"
+    expect_count 1 "$f" '.type == "blocking_call"' "$1 ($2): one report"
+    expect_count 1 "$f" '.type == "blocking_call" and
+        .loop.kind == "'"$kind"'" and
+        any(.stack[]; .python == true and .line == '"$line"' and
+            (.file | endswith("/asyncio-blocking.py")))' \
+        "$1 ($2): on the $kind loop, at line $line"
+    echo "ok: $1 ($2): reported at line $line"
+}
+
+for c in sleep queue event recv subprocess urllib; do
+    blocking $c run $c
+done
+blocking first run queue
+for e in until forever thread; do
+    blocking sleep $e sleep
+done
+
+# clean [uvloop]
+clean() {
+    f="$LG_TMP/clean$1.jsonl" out="$LG_TMP/clean$1.out"
+    run_lg "format=json:log=$f" 120 "$py" "$dir/asyncio-clean.py" $1 \
+        >"$out" 2>&1
+    [ "$rc" -eq 0 ] && grep -qx done "$out" ||
+        { cat "$out"; fail "clean $1: exit $rc"; }
+    expect_count 0 "$f" '.type == "blocking_call"' "clean $1: nothing blocks"
+    grep -qx 'loop 1' "$out" ||
+        { cat "$out"; fail "clean $1: the detector did not see the loop"; }
+    echo "ok: clean $1: executors, asyncio's own waits and threads: no report"
+}
+clean
+
+# uvloop: the loop is libuv's (uv_run, entered), the frames Python's.
+if "$py" -c 'import uvloop' 2>/dev/null; then
+    for c in sleep queue event recv subprocess urllib; do
+        blocking $c uvloop $c libuv
+    done
+    clean uvloop
+else
+    skip_case uvloop "python3-uvloop is not installed (make deps installs it)"
+fi
+
+f="$LG_TMP/text.log"
+run_lg "log=$f" 120 "$py" "$script" event >"$LG_TMP/text.out" 2>&1
+[ "$rc" -eq 0 ] || { cat "$LG_TMP/text.out"; fail "text: exit $rc"; }
+grep -q "in blocking .*/asyncio-blocking.py:$(block_line event) (Python)$" \
+    "$f" || { cat "$f"; fail "text: no Python frame line"; }
+grep -q "asyncio.to_thread" "$f" || { cat "$f"; fail "text: no advice"; }
+echo "ok: text: the Python frame and asyncio.to_thread"
+
+f="$LG_TMP/deadlock.jsonl"
+run_lg "format=json:log=$f:stall_ms=200" 5 "$py" "$dir/asyncio-deadlock.py" \
+    >"$LG_TMP/deadlock.out" 2>&1
+case $rc in
+124|137) ;;
+*) cat "$LG_TMP/deadlock.out"; fail "deadlock: hangs until killed, not $rc" ;;
+esac
+line=$(grep -n "# BLOCK: deadlock\$" "$dir/asyncio-deadlock.py" | cut -d: -f1)
+expect_count 1 "$f" '.type == "blocking_call" and .loop.kind == "asyncio" and
+    any(.stack[]; .python == true and .line == '"$line"')' \
+    "deadlock: the consumer's get, at line $line"
+expect_count 1 "$f" '.type == "deadlock"' "deadlock: the deadlock record"
+echo "ok: deadlock: the queue.Queue.get and the deadlock"

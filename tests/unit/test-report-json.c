@@ -268,7 +268,8 @@ static void test_report_json_loop_forms(void **state)
     /* Every kind and via by its documented name; out-of-range values
      * fall back instead of indexing past the tables. */
     static const char *const kinds[] = {"libuv", "epoll", "libevent", "libev",
-                                        "glib",  "tokio", "poll",     "manual"};
+                                        "glib",  "tokio", "poll",     "manual",
+                                        "asyncio"};
     static const char *const vias[] = {"entry", "stack", "epoll", "poll",
                                        "api"};
     for (int k = -1; k <= LG__LOOP_KIND_COUNT; k++) {

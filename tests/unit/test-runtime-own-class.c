@@ -59,15 +59,16 @@ static void test_runtime_own_through(void **state)
 }
 
 /* CPython's, as Debian's stripped python3.11 exports them: the import
- * lock decides; the lock primitive, which threading.Lock uses too, is
- * looked through; the GIL's functions are no waiting point by name (their
+ * lock decides, and so does the untimed lock call, C code's mutex; the
+ * timed one, which threading.Lock uses, is looked through; the GIL's
+ * functions are no waiting point by name (their
  * wait is in take_gil, which has none: the GIL is known by its cond). */
 static void test_runtime_own_python(void **state)
 {
     (void)state;
     expect("_PyImport_AcquireLock", OWN);
     expect("PyThread_acquire_lock_timed", THROUGH);
-    expect("PyThread_acquire_lock", THROUGH);
+    expect("PyThread_acquire_lock", OWN);
     expect("PyEval_RestoreThread", FOREIGN);
     expect("PyGILState_Ensure", FOREIGN);
     expect("_PyImport_ReleaseLock", FOREIGN);

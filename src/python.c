@@ -1,0 +1,366 @@
+/* CPython's own state, read from the calling thread: whether it runs an
+ * asyncio event loop (BaseEventLoop.run_forever is on its Python frame
+ * stack), and its Python frames for reports. asyncio's loop is Python code
+ * run by one C function (3.11 runs every Python call in the same
+ * _PyEval_EvalFrameDefault), and Debian's interpreter is stripped: neither
+ * its native stack nor its symbols tell a coroutine from module code. The
+ * interpreter's frames do, the way py-spy and austin read them from
+ * outside.
+ *
+ * Nothing here calls into the interpreter, which the thread may not hold
+ * (a blocking call lets the GIL go first). The thread's state is found by
+ * the thread-local key CPython keeps it under (_PyRuntime's autoTSSkey),
+ * checked by its native thread id; from there only the thread's own frame
+ * chain is read, which cannot change while the thread is in a call, and
+ * the code objects and strings the frames hold references to. Every object
+ * is checked against its exported type before it is read.
+ *
+ * The layout is CPython 3.11's (Include/cpython/pystate.h, code.h,
+ * unicodeobject.h; Include/internal/pycore_frame.h, pycore_runtime.h),
+ * the same for every 3.11 release; Py_Version says which interpreter runs.
+ * Other versions get no frames and no loop (docs/guide.md). */
+#include <dlfcn.h>
+#include <signal.h>
+#include <string.h>
+
+#include "lg-internal.h"
+
+/* CPython 3.11 offsets. */
+#define RT_TSS_INITIALIZED 592       /* _PyRuntime.gilstate.autoTSSkey */
+#define RT_TSS_KEY 596
+#define TS_CFRAME 56                 /* PyThreadState */
+#define TS_NATIVE_ID 160
+#define CF_CURRENT 8                 /* _PyCFrame.current_frame */
+#define FR_CODE 32                   /* _PyInterpreterFrame */
+#define FR_PREVIOUS 48
+#define FR_PREV_INSTR 56
+#define FR_IS_ENTRY 68
+#define FR_OWNER 69
+#define FR_LOCALS 72                 /* localsplus[0]: a method's self */
+#define OWNED_BY_GENERATOR 1
+#define OB_TYPE 8
+#define CO_FIRSTLINENO 72            /* PyCodeObject */
+#define CO_FILENAME 112
+#define CO_QUALNAME 128
+#define CO_LINETABLE 136
+#define CO_FIRSTTRACEABLE 168
+#define CO_CODE 184
+#define BYTES_SIZE 16                /* PyBytesObject */
+#define BYTES_DATA 32
+#define STR_LENGTH 16                /* PyASCIIObject */
+#define STR_STATE 32
+#define STR_ASCII_DATA 48
+#define STR_UTF8_LENGTH 48           /* PyCompactUnicodeObject */
+#define STR_UTF8 56
+#define STR_DATA 72
+
+#define MAX_WALK 256                 /* frames looked at, at most */
+
+static const char *runtime;
+static const void *code_type, *str_type, *bytes_type;
+static int layout;                   /* 1: CPython 3.11; -1 another; 0 none */
+
+void lg__py_init(void)
+{
+    const uint32_t *version = dlsym(RTLD_DEFAULT, "Py_Version");
+    runtime = dlsym(RTLD_DEFAULT, "_PyRuntime");
+    if (!version || !runtime) {
+        layout = 0;
+        return;
+    }
+    code_type = dlsym(RTLD_DEFAULT, "PyCode_Type");
+    str_type = dlsym(RTLD_DEFAULT, "PyUnicode_Type");
+    bytes_type = dlsym(RTLD_DEFAULT, "PyBytes_Type");
+    layout = (*version >> 16) == 0x030b && code_type && str_type && bytes_type
+                ? 1
+                : -1;
+    if (layout == 1)
+        __atomic_or_fetch(&lg__stack_loops, LG__SL_PYTHON, __ATOMIC_RELEASE);
+}
+
+int lg__py_known(void)
+{
+    return layout;
+}
+
+static const void *ptr_at(const void *o, size_t off)
+{
+    const void *v;
+    memcpy(&v, (const char *)o + off, sizeof v);
+    return v;
+}
+
+static int is(const void *o, const void *type)
+{
+    return o && ptr_at(o, OB_TYPE) == type;
+}
+
+/* The calling thread's PyThreadState, or NULL. */
+static const char *thread_state(void)
+{
+    if (layout != 1)
+        return NULL;
+    int init;
+    unsigned key;
+    memcpy(&init, runtime + RT_TSS_INITIALIZED, sizeof init);
+    memcpy(&key, runtime + RT_TSS_KEY, sizeof key);
+    if (init != 1)
+        return NULL;
+    const char *ts = pthread_getspecific((pthread_key_t)key);
+    unsigned long id;
+    if (!ts)
+        return NULL;
+    memcpy(&id, ts + TS_NATIVE_ID, sizeof id);
+    return id == (unsigned long)lg__gettid() ? ts : NULL;
+}
+
+static const char *first_frame(void)
+{
+    const char *ts = thread_state();
+    const char *cf = ts ? ptr_at(ts, TS_CFRAME) : NULL;
+    return cf ? ptr_at(cf, CF_CURRENT) : NULL;
+}
+
+/* The frame's code object, or NULL (then the walk ends). */
+static const char *frame_code(const char *f)
+{
+    const char *co = ptr_at(f, FR_CODE);
+    return is(co, code_type) ? co : NULL;
+}
+
+/* The instruction a frame is at, in code units; -1 for a frame that has
+ * not started its code (CPython leaves those out of tracebacks). */
+static int frame_lasti(const char *f, const char *co)
+{
+    const char *prev = ptr_at(f, FR_PREV_INSTR);
+    int first;
+    memcpy(&first, co + CO_FIRSTTRACEABLE, sizeof first);
+    long lasti = (prev - (co + CO_CODE)) / 2;
+    if (f[FR_OWNER] != OWNED_BY_GENERATOR && lasti < first)
+        return -1;
+    return lasti < 0 ? 0 : (int)lasti;
+}
+
+/* The calling thread's frames that have started their code, innermost
+ * first: set w->f to NULL, then each walk_next() gives the next frame, its
+ * code object and instruction, until it returns 0. */
+struct walk {
+    const char *f, *co;
+    int lasti, steps;
+};
+
+static int walk_next(struct walk *w)
+{
+    for (;;) {
+        w->f = w->steps++ == 0 ? first_frame() : ptr_at(w->f, FR_PREVIOUS);
+        if (!w->f || w->steps > MAX_WALK || !(w->co = frame_code(w->f)))
+            return 0;
+        w->lasti = frame_lasti(w->f, w->co);
+        if (w->lasti >= 0)
+            return 1;
+    }
+}
+
+/* A str's text as UTF-8 into out[0..cap), cut at a character; "" when it
+ * is no compact str. */
+static void str_copy(const char *s, char *out, size_t cap)
+{
+    out[0] = '\0';
+    if (!is(s, str_type))
+        return;
+    uint32_t state;
+    long len;
+    memcpy(&state, s + STR_STATE, sizeof state);
+    memcpy(&len, s + STR_LENGTH, sizeof len);
+    unsigned kind = (state >> 2) & 7, compact = (state >> 5) & 1,
+             ascii = (state >> 6) & 1;
+    if (!compact || len < 0)
+        return;
+    size_t o = 0;
+    if (ascii) {
+        o = (size_t)len < cap - 1 ? (size_t)len : cap - 1;
+        memcpy(out, s + STR_ASCII_DATA, o);
+        out[o] = '\0';
+        return;
+    }
+    const char *data = s + STR_DATA;
+    for (long i = 0; i < len; i++) {
+        uint32_t c = kind == 1   ? ((const uint8_t *)data)[i]
+                     : kind == 2 ? ((const uint16_t *)data)[i]
+                                 : ((const uint32_t *)data)[i];
+        char u[4];
+        size_t k;
+        if (c < 0x80) {
+            u[0] = (char)c;
+            k = 1;
+        } else if (c < 0x800) {
+            u[0] = (char)(0xc0 | c >> 6);
+            u[1] = (char)(0x80 | (c & 0x3f));
+            k = 2;
+        } else if (c < 0x10000) {
+            u[0] = (char)(0xe0 | c >> 12);
+            u[1] = (char)(0x80 | (c >> 6 & 0x3f));
+            u[2] = (char)(0x80 | (c & 0x3f));
+            k = 3;
+        } else {
+            u[0] = (char)(0xf0 | c >> 18);
+            u[1] = (char)(0x80 | (c >> 12 & 0x3f));
+            u[2] = (char)(0x80 | (c >> 6 & 0x3f));
+            u[3] = (char)(0x80 | (c & 0x3f));
+            k = 4;
+        }
+        if (o + k >= cap)
+            break;
+        memcpy(out + o, u, k);
+        o += k;
+    }
+    out[o] = '\0';
+}
+
+/* Whether str s is ASCII and ends with `tail` (whole when exact). */
+static int str_is(const char *s, const char *tail, int exact)
+{
+    if (!is(s, str_type))
+        return 0;
+    uint32_t state;
+    long len;
+    memcpy(&state, s + STR_STATE, sizeof state);
+    memcpy(&len, s + STR_LENGTH, sizeof len);
+    size_t n = strlen(tail);
+    if (!((state >> 5) & 1) || !((state >> 6) & 1) || len < (long)n ||
+        (exact && len != (long)n))
+        return 0;
+    return memcmp(s + STR_ASCII_DATA + len - (long)n, tail, n) == 0;
+}
+
+static unsigned varint(const uint8_t **p, const uint8_t *end)
+{
+    unsigned v = 0, shift = 0;
+    while (*p < end) {
+        uint8_t b = *(*p)++;
+        v |= (unsigned)(b & 63) << shift;
+        shift += 6;
+        if (!(b & 64) || shift > 24)
+            break;
+    }
+    return v;
+}
+
+/* The source line of instruction lasti (code units) of code object co,
+ * from 3.11's location table (Objects/locations.md); 0 when it has none. */
+static int code_line(const char *co, int lasti)
+{
+    const char *table = ptr_at(co, CO_LINETABLE);
+    if (!is(table, bytes_type))
+        return 0;
+    long size;
+    memcpy(&size, table + BYTES_SIZE, sizeof size);
+    const uint8_t *p = (const uint8_t *)table + BYTES_DATA, *end = p + size;
+    int line, addr = 0;
+    memcpy(&line, co + CO_FIRSTLINENO, sizeof line);
+    while (p < end) {
+        uint8_t head = *p++;
+        if (!(head & 0x80))
+            return 0;             /* not an entry's first byte: lost */
+        int code = (head >> 3) & 15, len = (head & 7) + 1;
+        int delta = 0;
+        if (code == 13 || code == 14) {
+            unsigned u = varint(&p, end);
+            delta = u & 1 ? -(int)(u >> 1) : (int)(u >> 1);
+        } else if (code >= 10 && code <= 12) {
+            delta = code - 10;
+        }
+        line += delta;
+        if (lasti < addr + len)
+            return code == 15 ? 0 : line;
+        addr += len;
+        while (p < end && !(*p & 0x80))
+            p++;
+    }
+    return 0;
+}
+
+int lg__py_frames(struct lg__pyframe *out, struct lg__pyname *names,
+                  int max)
+{
+    int n = 0;
+    for (struct walk w = {0}; n < max && walk_next(&w); n++) {
+        out[n].code = w.co;
+        out[n].lasti = w.lasti;
+        out[n].entry = w.f[FR_IS_ENTRY] != 0;
+        if (names) {
+            struct lg__pyname *p = &names[n];
+            p->line = code_line(w.co, w.lasti);
+            str_copy(ptr_at(w.co, CO_QUALNAME), p->func, sizeof p->func);
+            str_copy(ptr_at(w.co, CO_FILENAME), p->file, sizeof p->file);
+        }
+    }
+    return n;
+}
+
+const void *lg__py_loop(void)
+{
+    /* The code object of run_forever, once seen: later walks compare
+     * pointers (a code object lives as long as its module). */
+    static const char *run_forever;
+    for (struct walk w = {0}; walk_next(&w);) {
+        if (w.co != __atomic_load_n(&run_forever, __ATOMIC_RELAXED)) {
+            if (!str_is(ptr_at(w.co, CO_QUALNAME),
+                        "BaseEventLoop.run_forever", 1) ||
+                !str_is(ptr_at(w.co, CO_FILENAME), "/asyncio/base_events.py",
+                        0))
+                continue;
+            __atomic_store_n(&run_forever, w.co, __ATOMIC_RELAXED);
+        }
+        return ptr_at(w.f, FR_LOCALS);
+    }
+    return NULL;
+}
+
+/* CPython's own waits, by the Python function that makes them: the
+ * innermost frame not looked through decides. */
+static const struct {
+    const char *file, *func;
+    uint8_t own;              /* 0: looked through */
+} own_waits[] = {
+    {"/threading.py", "Condition.wait", 0},
+    {"/threading.py", "Event.wait", 0},
+    /* The new thread sets the event first, before any code of the
+     * program runs on it. */
+    {"/threading.py", "Thread.start", 1},
+    /* The child's exec: the pipe closes when it happens. */
+    {"/subprocess.py", "Popen._execute_child", 1},
+    {"/threading.py", "Thread.join", 0},
+    {"/threading.py", "Thread._wait_for_tstate_lock", 0},
+    /* asyncio.run's last step joins the thread that shut the executor
+     * down, once it said so. */
+    {"/asyncio/base_events.py", "BaseEventLoop.shutdown_default_executor",
+     1},
+};
+
+int lg__py_own_wait(void)
+{
+    for (struct walk w = {0}; walk_next(&w);) {
+        size_t i = 0, n = sizeof own_waits / sizeof *own_waits;
+        while (i < n &&
+               !(str_is(ptr_at(w.co, CO_QUALNAME), own_waits[i].func, 1) &&
+                 str_is(ptr_at(w.co, CO_FILENAME), own_waits[i].file, 0)))
+            i++;
+        if (i == n)
+            return 0;
+        if (own_waits[i].own)
+            return 1;
+    }
+    return 0;
+}
+
+int lg__py_own_handler(int sig, const void *handler)
+{
+    /* CPython's C handler only flags the signal for the main thread's
+     * eval loop, and SIGINT's Python handler, unless the program set one,
+     * raises KeyboardInterrupt: an interrupt is no way out of a deadlock.
+     * Any other signal's handler was set by the program. */
+    Dl_info h, rt;
+    return sig == SIGINT && layout != 0 && dladdr(handler, &h) &&
+           dladdr(runtime, &rt) && h.dli_fbase == rt.dli_fbase;
+}
