@@ -208,7 +208,19 @@ static void text_blocking(struct lg__buf *b, const struct lg__record *r,
                        "  a certain self-deadlock, unless it times out\n");
     }
     text_stacks(b, r, max_frames, NULL);
-    if (r->py_frames)
+    if (r->py_frames < 0) {
+        unsigned minor = lg__py_minor();
+        lg__buf_str(b, "  (no Python frames: loopguard reads those of "
+                       "CPython 3.11 to 3.13, this is ");
+        if (minor) {
+            lg__buf_str(b, "3.");
+            lg__buf_u64(b, minor);
+        } else {
+            lg__buf_str(b, "an older one");
+        }
+        lg__buf_str(b, ")\n");
+    }
+    if (r->py_frames > 0)
         lg__buf_str(b, "  A wait here stalls every task on this loop. Await "
                        "asyncio's own (asyncio.sleep,\n  asyncio.Queue, "
                        "streams), or run it in a thread: await "

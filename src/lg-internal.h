@@ -71,7 +71,7 @@ extern __thread struct lg__tls lg__tls
     __attribute__((tls_model("initial-exec"), visibility("default")));
 
 /* Set once at start-up when the program has a loop runner compiled in
- * (LG__SL_RUNNER, loopcat.c) or is CPython 3.11, whose asyncio loops run
+ * (LG__SL_RUNNER, loopcat.c) or is CPython 3.11 to 3.13, whose asyncio loops run
  * in Python code (LG__SL_PYTHON, python.c): then every thread's waits go
  * to the slow path, where the stack, or the Python frames, tell whether
  * the thread is inside a loop. */
@@ -465,9 +465,10 @@ struct lg__pyname {
 };
 /* Looks for the interpreter's exports; from lg__init() only. */
 LG__INTERNAL void lg__py_init(void);
-/* 1: the process runs CPython 3.11, whose layout is known; -1 another
- * CPython; 0 none. */
+/* 1: the process runs CPython 3.11, 3.12 or 3.13, whose layouts are
+ * known; -1 another CPython (3.x: lg__py_minor() says which); 0 none. */
 LG__INTERNAL int lg__py_known(void);
+LG__INTERNAL unsigned lg__py_minor(void);
 /* The calling thread's Python frames, innermost first, into out[0..max)
  * and, unless names is NULL, their names and lines into names[]; how
  * many. */
@@ -955,7 +956,8 @@ struct lg__record {
     const struct lg__sym *loop_stack;
     int nloop_stack;
     int self_wait;            /* only this thread ever signalled object */
-    int py_frames;            /* Python frames in stack[] */
+    int py_frames;            /* Python frames in stack[]; -1: a CPython
+                                 whose frames loopguard cannot read */
     /* blocking_end (also call, site) */
     uint64_t blocked_ns;      /* how long the reported call took */
     /* stall (also call, object, timeout_ns, loop, stack, loop_stack) */

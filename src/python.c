@@ -15,67 +15,87 @@
  * the code objects and strings the frames hold references to. Every object
  * is checked against its exported type before it is read.
  *
- * The layout is CPython 3.11's (Include/cpython/pystate.h, code.h,
- * unicodeobject.h; Include/internal/pycore_frame.h, pycore_runtime.h),
- * the same for every 3.11 release; Py_Version says which interpreter runs.
- * Other versions get no frames and no loop (docs/guide.md). */
+ * The layouts are CPython 3.11's, 3.12's and 3.13's (Include/cpython/
+ * pystate.h, code.h, unicodeobject.h; Include/internal/pycore_frame.h,
+ * pycore_runtime.h of each), the same for every release of a minor
+ * version (the default build: not 3.13's free-threaded one, whose objects
+ * fail the type checks); Py_Version says which interpreter runs. Other
+ * versions get no frames and no loop (docs/guide.md). */
 #include <dlfcn.h>
+#include <limits.h>
 #include <signal.h>
 #include <string.h>
 
 #include "lg-internal.h"
 
-/* CPython 3.11 offsets. */
-#define RT_TSS_INITIALIZED 592       /* _PyRuntime.gilstate.autoTSSkey */
-#define RT_TSS_KEY 596
-#define TS_CFRAME 56                 /* PyThreadState */
-#define TS_NATIVE_ID 160
-#define CF_CURRENT 8                 /* _PyCFrame.current_frame */
-#define FR_CODE 32                   /* _PyInterpreterFrame */
-#define FR_PREVIOUS 48
-#define FR_PREV_INSTR 56
-#define FR_IS_ENTRY 68
-#define FR_OWNER 69
+/* Where CPython keeps what is read here, by minor version (-1: absent in
+ * that version). Object headers are the same in each: ob_type at 8, a
+ * bytes object's size at 16 and data at 32, a str's length at 16 and its
+ * state bits at 32 (kind in bits 2-4, compact 5, ascii 6). */
+struct layout {
+    unsigned minor;                   /* 3.minor */
+    long tss;                         /* _PyRuntime's autoTSSkey */
+    long ts_native_id;                /* PyThreadState */
+    long ts_cframe, cf_current;       /* ->cframe->current_frame (3.11,
+                                         3.12) */
+    long ts_current;                  /* ->current_frame (3.13) */
+    long fr_code, fr_previous, fr_instr, fr_owner;  /* _PyInterpreterFrame */
+    long fr_is_entry;                 /* 3.11; later a C-stack frame
+                                         (owner 3) marks the entry */
+    long co_firstlineno, co_firsttraceable, co_code;    /* PyCodeObject */
+    long str_ascii_data, str_data;    /* compact str's characters */
+};
+
+static const struct layout layouts[] = {
+    {11, 592, 160, 56, 8, -1, 32, 48, 56, 69, 68, 72, 168, 184, 48, 72},
+    {12, 1544, 144, 56, 0, -1, 0, 8, 56, 70, -1, 68, 176, 192, 40, 56},
+    {13, 2160, 160, -1, -1, 72, 0, 8, 56, 70, -1, 68, 184, 200, 40, 56},
+};
+
 #define FR_LOCALS 72                 /* localsplus[0]: a method's self */
 #define OWNED_BY_GENERATOR 1
+#define OWNED_BY_CSTACK 3
 #define OB_TYPE 8
-#define CO_FIRSTLINENO 72            /* PyCodeObject */
 #define CO_FILENAME 112
 #define CO_QUALNAME 128
 #define CO_LINETABLE 136
-#define CO_FIRSTTRACEABLE 168
-#define CO_CODE 184
-#define BYTES_SIZE 16                /* PyBytesObject */
+#define BYTES_SIZE 16
 #define BYTES_DATA 32
-#define STR_LENGTH 16                /* PyASCIIObject */
+#define STR_LENGTH 16
 #define STR_STATE 32
-#define STR_ASCII_DATA 48
-#define STR_UTF8_LENGTH 48           /* PyCompactUnicodeObject */
-#define STR_UTF8 56
-#define STR_DATA 72
 
 #define MAX_WALK 256                 /* frames looked at, at most */
 
 static const char *runtime;
 static const void *code_type, *str_type, *bytes_type;
-static int layout;                   /* 1: CPython 3.11; -1 another; 0 none */
+static const struct layout *L;       /* NULL: not known */
+static int layout;                   /* 1 known; -1 another CPython; 0 none */
+static unsigned py_minor;
 
 void lg__py_init(void)
 {
     const uint32_t *version = dlsym(RTLD_DEFAULT, "Py_Version");
     runtime = dlsym(RTLD_DEFAULT, "_PyRuntime");
-    if (!version || !runtime) {
+    if (!runtime) {
         layout = 0;
         return;
     }
+    layout = -1;              /* without Py_Version: 3.10 or older */
+    if (!version)
+        return;
     code_type = dlsym(RTLD_DEFAULT, "PyCode_Type");
     str_type = dlsym(RTLD_DEFAULT, "PyUnicode_Type");
     bytes_type = dlsym(RTLD_DEFAULT, "PyBytes_Type");
-    layout = (*version >> 16) == 0x030b && code_type && str_type && bytes_type
-                ? 1
-                : -1;
-    if (layout == 1)
-        __atomic_or_fetch(&lg__stack_loops, LG__SL_PYTHON, __ATOMIC_RELEASE);
+    py_minor = *version >> 16 & 0xff;
+    if (*version >> 24 != 3 || !code_type || !str_type || !bytes_type)
+        return;
+    for (size_t i = 0; i < sizeof layouts / sizeof *layouts; i++)
+        if (layouts[i].minor == py_minor)
+            L = &layouts[i];
+    if (!L)
+        return;
+    layout = 1;
+    __atomic_or_fetch(&lg__stack_loops, LG__SL_PYTHON, __ATOMIC_RELEASE);
 }
 
 int lg__py_known(void)
@@ -83,7 +103,12 @@ int lg__py_known(void)
     return layout;
 }
 
-static const void *ptr_at(const void *o, size_t off)
+unsigned lg__py_minor(void)
+{
+    return py_minor;
+}
+
+static const void *ptr_at(const void *o, long off)
 {
     const void *v;
     memcpy(&v, (const char *)o + off, sizeof v);
@@ -98,33 +123,37 @@ static int is(const void *o, const void *type)
 /* The calling thread's PyThreadState, or NULL. */
 static const char *thread_state(void)
 {
-    if (layout != 1)
+    if (!L)
         return NULL;
     int init;
     unsigned key;
-    memcpy(&init, runtime + RT_TSS_INITIALIZED, sizeof init);
-    memcpy(&key, runtime + RT_TSS_KEY, sizeof key);
-    if (init != 1)
+    memcpy(&init, runtime + L->tss, sizeof init);
+    memcpy(&key, runtime + L->tss + 4, sizeof key);
+    if (init != 1 || key >= PTHREAD_KEYS_MAX)
         return NULL;
     const char *ts = pthread_getspecific((pthread_key_t)key);
     unsigned long id;
     if (!ts)
         return NULL;
-    memcpy(&id, ts + TS_NATIVE_ID, sizeof id);
+    memcpy(&id, ts + L->ts_native_id, sizeof id);
     return id == (unsigned long)lg__gettid() ? ts : NULL;
 }
 
 static const char *first_frame(void)
 {
     const char *ts = thread_state();
-    const char *cf = ts ? ptr_at(ts, TS_CFRAME) : NULL;
-    return cf ? ptr_at(cf, CF_CURRENT) : NULL;
+    if (!ts)
+        return NULL;
+    if (L->ts_current >= 0)
+        return ptr_at(ts, L->ts_current);
+    const char *cf = ptr_at(ts, L->ts_cframe);
+    return cf ? ptr_at(cf, L->cf_current) : NULL;
 }
 
 /* The frame's code object, or NULL (then the walk ends). */
 static const char *frame_code(const char *f)
 {
-    const char *co = ptr_at(f, FR_CODE);
+    const char *co = ptr_at(f, L->fr_code);
     return is(co, code_type) ? co : NULL;
 }
 
@@ -132,13 +161,23 @@ static const char *frame_code(const char *f)
  * not started its code (CPython leaves those out of tracebacks). */
 static int frame_lasti(const char *f, const char *co)
 {
-    const char *prev = ptr_at(f, FR_PREV_INSTR);
+    const char *instr = ptr_at(f, L->fr_instr);
     int first;
-    memcpy(&first, co + CO_FIRSTTRACEABLE, sizeof first);
-    long lasti = (prev - (co + CO_CODE)) / 2;
-    if (f[FR_OWNER] != OWNED_BY_GENERATOR && lasti < first)
+    memcpy(&first, co + L->co_firsttraceable, sizeof first);
+    long lasti = (instr - (co + L->co_code)) / 2;
+    if (f[L->fr_owner] != OWNED_BY_GENERATOR && lasti < first)
         return -1;
     return lasti < 0 ? 0 : (int)lasti;
+}
+
+/* Whether frame f is the first Python frame of its C call of
+ * _PyEval_EvalFrameDefault. */
+static int frame_entry(const char *f)
+{
+    if (L->fr_is_entry >= 0)
+        return f[L->fr_is_entry] != 0;
+    const char *prev = ptr_at(f, L->fr_previous);
+    return !prev || prev[L->fr_owner] == OWNED_BY_CSTACK;
 }
 
 /* The calling thread's frames that have started their code, innermost
@@ -152,8 +191,13 @@ struct walk {
 static int walk_next(struct walk *w)
 {
     for (;;) {
-        w->f = w->steps++ == 0 ? first_frame() : ptr_at(w->f, FR_PREVIOUS);
-        if (!w->f || w->steps > MAX_WALK || !(w->co = frame_code(w->f)))
+        w->f = w->steps++ == 0 ? first_frame() : ptr_at(w->f, L->fr_previous);
+        if (!w->f || w->steps > MAX_WALK)
+            return 0;
+        /* 3.12 on: the entry shim of a C call (3.13's has no code). */
+        if (L->fr_is_entry < 0 && w->f[L->fr_owner] == OWNED_BY_CSTACK)
+            continue;
+        if (!(w->co = frame_code(w->f)))
             return 0;
         w->lasti = frame_lasti(w->f, w->co);
         if (w->lasti >= 0)
@@ -179,11 +223,11 @@ static void str_copy(const char *s, char *out, size_t cap)
     size_t o = 0;
     if (ascii) {
         o = (size_t)len < cap - 1 ? (size_t)len : cap - 1;
-        memcpy(out, s + STR_ASCII_DATA, o);
+        memcpy(out, s + L->str_ascii_data, o);
         out[o] = '\0';
         return;
     }
-    const char *data = s + STR_DATA;
+    const char *data = s + L->str_data;
     for (long i = 0; i < len; i++) {
         uint32_t c = kind == 1   ? ((const uint8_t *)data)[i]
                      : kind == 2 ? ((const uint16_t *)data)[i]
@@ -230,7 +274,7 @@ static int str_is(const char *s, const char *tail, int exact)
     if (!((state >> 5) & 1) || !((state >> 6) & 1) || len < (long)n ||
         (exact && len != (long)n))
         return 0;
-    return memcmp(s + STR_ASCII_DATA + len - (long)n, tail, n) == 0;
+    return memcmp(s + L->str_ascii_data + len - (long)n, tail, n) == 0;
 }
 
 static unsigned varint(const uint8_t **p, const uint8_t *end)
@@ -257,7 +301,7 @@ static int code_line(const char *co, int lasti)
     memcpy(&size, table + BYTES_SIZE, sizeof size);
     const uint8_t *p = (const uint8_t *)table + BYTES_DATA, *end = p + size;
     int line, addr = 0;
-    memcpy(&line, co + CO_FIRSTLINENO, sizeof line);
+    memcpy(&line, co + L->co_firstlineno, sizeof line);
     while (p < end) {
         uint8_t head = *p++;
         if (!(head & 0x80))
@@ -287,7 +331,7 @@ int lg__py_frames(struct lg__pyframe *out, struct lg__pyname *names,
     for (struct walk w = {0}; n < max && walk_next(&w); n++) {
         out[n].code = w.co;
         out[n].lasti = w.lasti;
-        out[n].entry = w.f[FR_IS_ENTRY] != 0;
+        out[n].entry = (uint8_t)frame_entry(w.f);
         if (names) {
             struct lg__pyname *p = &names[n];
             p->line = code_line(w.co, w.lasti);

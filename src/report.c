@@ -442,6 +442,8 @@ static int report(const struct lg__wait *w, void *const *pcs, int n,
     }
     if (lg__py_known() == 1)
         return emit_python(&r);
+    if (lg__py_known() < 0)
+        r.py_frames = -1;     /* a CPython whose frames are not read */
     return emit(&r);
 }
 

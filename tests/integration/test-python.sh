@@ -18,6 +18,8 @@
 #   uvloop the same cases and the clean program on a uvloop loop (a libuv
 #         loop, entered by uv_run), the frames still Python's.
 #   text  the text report names the Python frame and the way out.
+#   3.12, 3.13  the first cases and the clean program on CPython 3.12 and
+#         3.13, where the machine has them (pyenv's builds count).
 #   deadlock  python/asyncio-deadlock.py, the seed's shape: the first task
 #         waits on a queue.Queue whose only producer is a task of the same
 #         loop: the blocking call (its Python line) and the deadlock.
@@ -37,6 +39,7 @@ expect_count 0 "$f" '.type == "blocking_call"' "gil: the GIL's wait"
 echo "ok: gil: taking the GIL back on the loop thread is not reported"
 
 script="$dir/asyncio-blocking.py"
+tag=                          # told apart: each interpreter's logs
 # block_line CASE: the line of the call CASE makes.
 block_line() {
     grep -n "# BLOCK: $1\$" "$script" | cut -d: -f1
@@ -46,7 +49,7 @@ block_line() {
 # a loop of KIND (asyncio), with the Python frame of line MARK.
 blocking() {
     kind=${4:-asyncio}
-    f="$LG_TMP/$1-$2.jsonl" out="$LG_TMP/$1-$2.out"
+    f="$LG_TMP/$1-$2$tag.jsonl" out="$LG_TMP/$1-$2$tag.out"
     run_lg "format=json:log=$f" 120 "$py" "$script" "$1" "$2" >"$out" 2>&1
     [ "$rc" -eq 0 ] && grep -qx done "$out" ||
         { cat "$out"; fail "$1 ($2): exit $rc"; }
@@ -71,7 +74,7 @@ done
 
 # clean [uvloop]
 clean() {
-    f="$LG_TMP/clean$1.jsonl" out="$LG_TMP/clean$1.out"
+    f="$LG_TMP/clean$1$tag.jsonl" out="$LG_TMP/clean$1$tag.out"
     run_lg "format=json:log=$f" 120 "$py" "$dir/asyncio-clean.py" $1 \
         >"$out" 2>&1
     [ "$rc" -eq 0 ] && grep -qx done "$out" ||
@@ -91,6 +94,29 @@ if "$py" -c 'import uvloop' 2>/dev/null; then
     clean uvloop
 else
     skip_case uvloop "python3-uvloop is not installed (make deps installs it)"
+fi
+
+# Other CPythons whose layout loopguard knows (3.12, 3.13), where this
+# machine has them (Debian 12 has only 3.11; pyenv's builds count).
+others=
+for p in /usr/bin/python3.12 /usr/bin/python3.13 \
+         "${HOME:-/root}"/.pyenv/versions/3.1[23].*/bin/python3; do
+    [ -x "$p" ] && others="$others $p"
+done
+if [ -n "$others" ]; then
+    for p in $others; do
+        v=$("$p" -c 'import sys; print("%d.%d" % sys.version_info[:2])')
+        py=$p tag=-$v
+        for c in sleep queue event; do
+            blocking $c run $c
+        done
+        blocking first run queue
+        clean
+        echo "ok: CPython $v ($p)"
+    done
+    py=/usr/bin/python3 tag=
+else
+    skip_case other-versions "no CPython 3.12 or 3.13 on this machine"
 fi
 
 f="$LG_TMP/text.log"

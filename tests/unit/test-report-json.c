@@ -208,6 +208,43 @@ static void test_report_json_full(void **state)
     json_free(j);
 }
 
+/* A Python frame: no pc, offset or module; its function, file and line,
+ * and "python": true, which no native frame has. */
+static void test_report_json_python(void **state)
+{
+    (void)state;
+    const struct lg__sym st[] = {
+        stack4[0],
+        {.name = "Queue.get", .module = "/usr/lib/python3.11/queue.py",
+         .modoff = 180, .symoff = LG__SYM_PYTHON},
+        {.name = "<module>", .module = "/srv/\"app\".py",
+         .symoff = LG__SYM_PYTHON},
+    };
+    struct lg__record r = base_record();
+    r.stack = st;
+    r.nstack = 3;
+    r.py_frames = 2;
+    struct json *j = format_parse(&r, BIG_CAP, LG__MAX_FRAMES, NULL);
+    const struct json *s = json_get(j, "stack");
+    assert_int_equal(json_count(s), 3);
+    assert_null(json_get(json_at(s, 0), "python"));
+    const struct json *f = json_at(s, 1);
+    assert_true(json_is(json_get(f, "pc"), JSON_NULL));
+    assert_true(json_is(json_get(f, "offset"), JSON_NULL));
+    assert_true(json_is(json_get(f, "module"), JSON_NULL));
+    assert_string_equal(json_str(json_get(f, "symbol")), "Queue.get");
+    assert_string_equal(json_str(json_get(f, "file")),
+                        "/usr/lib/python3.11/queue.py");
+    uint64_t line;
+    assert_true(json_u64(json_get(f, "line"), &line));
+    assert_int_equal(line, 180);
+    assert_true(json_get(f, "python")->boolean);
+    f = json_at(s, 2);
+    assert_string_equal(json_str(json_get(f, "file")), "/srv/\"app\".py");
+    assert_true(json_is(json_get(f, "line"), JSON_NULL));
+    json_free(j);
+}
+
 static void test_report_json_no_loop(void **state)
 {
     (void)state;
@@ -716,6 +753,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_report_json_full),
+        cmocka_unit_test(test_report_json_python),
         cmocka_unit_test(test_report_json_no_loop),
         cmocka_unit_test(test_report_json_loop_forms),
         cmocka_unit_test(test_report_json_escapes),

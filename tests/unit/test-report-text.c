@@ -245,6 +245,44 @@ static void test_report_text_self_wait_unnamed(void **state)
     }
 }
 
+/* Python frames (report.c puts them in): a line each, numbered with the
+ * native ones; the way out is asyncio's. A CPython whose frames are not
+ * read says so in one line, and keeps the C advice. */
+static void test_report_text_python(void **state)
+{
+    (void)state;
+    const struct lg__sym st[] = {
+        stack4[0],
+        {.name = "Queue.get", .module = "/usr/lib/python3.11/queue.py",
+         .modoff = 180, .symoff = LG__SYM_PYTHON},
+        {.name = "handler\n", .module = "/srv/app.py",
+         .symoff = LG__SYM_PYTHON},
+        stack4[1],
+    };
+    struct lg__record r = base_record();
+    r.stack = st;
+    r.nstack = 4;
+    r.py_frames = 2;
+    format_lines(&r, BIG_CAP, LG__MAX_FRAMES);
+    assert_string_equal(line[2], stack4_lines[0]);
+    assert_string_equal(line[3], "    #1 in Queue.get "
+                                 "/usr/lib/python3.11/queue.py:180 (Python)");
+    assert_string_equal(line[4], "    #2 in handler? /srv/app.py (Python)");
+    assert_string_equal(line[5], "    #3 0x5581e1a0b2f4 in queue_pop "
+                                 "(/usr/local/bin/app+0x12f4)");
+    assert_non_null(strstr(buf, "await asyncio.to_thread(...)"));
+    assert_non_null(strstr(buf, "loop.run_in_executor(...)"));
+    assert_null(strstr(buf, "lg_chan_recv_start"));
+
+    r = base_record();
+    r.py_frames = -1;
+    format_lines(&r, BIG_CAP, LG__MAX_FRAMES);
+    assert_true(find_line("  (no Python frames: loopguard reads those of "
+                          "CPython 3.11 to 3.13, this is an older one)") >
+                0);
+    expect_hint_last();
+}
+
 static void test_report_text_truncated(void **state)
 {
     (void)state;
@@ -595,6 +633,7 @@ int main(void)
         cmocka_unit_test(test_report_text_full),
         cmocka_unit_test(test_report_text_variants),
         cmocka_unit_test(test_report_text_self_wait_unnamed),
+        cmocka_unit_test(test_report_text_python),
         cmocka_unit_test(test_report_text_truncated),
         cmocka_unit_test(test_report_text_threads_truncated),
         cmocka_unit_test(test_report_text_cap_sweep),
