@@ -75,6 +75,7 @@ else
         need="$need dnsmasq-base"
     command -v dig >/dev/null 2>&1 || need="$need bind9-dnsutils"
     command -v tmux >/dev/null 2>&1 || need="$need tmux"
+    dpkg -s python3-aiosmtpd >/dev/null 2>&1 || need="$need python3-aiosmtpd"
 fi
 if [ -n "$need" ]; then
     echo "deps: installing$need"
