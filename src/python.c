@@ -34,6 +34,7 @@
  * state bits at 32 (kind in bits 2-4, compact 5, ascii 6). */
 struct layout {
     unsigned minor;                   /* 3.minor */
+    long finalizing;                  /* _PyRuntime's _finalizing */
     long tss;                         /* _PyRuntime's autoTSSkey */
     long ts_native_id;                /* PyThreadState */
     long ts_cframe, cf_current;       /* ->cframe->current_frame (3.11,
@@ -47,9 +48,9 @@ struct layout {
 };
 
 static const struct layout layouts[] = {
-    {11, 592, 160, 56, 8, -1, 32, 48, 56, 69, 68, 72, 168, 184, 48, 72},
-    {12, 1544, 144, 56, 0, -1, 0, 8, 56, 70, -1, 68, 176, 192, 40, 56},
-    {13, 2160, 160, -1, -1, 72, 0, 8, 56, 70, -1, 68, 184, 200, 40, 56},
+    {11, 24, 592, 160, 56, 8, -1, 32, 48, 56, 69, 68, 72, 168, 184, 48, 72},
+    {12, 24, 1544, 144, 56, 0, -1, 0, 8, 56, 70, -1, 68, 176, 192, 40, 56},
+    {13, 608, 2160, 160, -1, -1, 72, 0, 8, 56, 70, -1, 68, 184, 200, 40, 56},
 };
 
 #define FR_LOCALS 72                 /* localsplus[0]: a method's self */
@@ -123,7 +124,11 @@ static int is(const void *o, const void *type)
 /* The calling thread's PyThreadState, or NULL. */
 static const char *thread_state(void)
 {
-    if (!L)
+    /* Finalizing, the interpreter frees other threads' states while
+     * their keys still point to them (a daemon thread in C code). */
+    if (!L || __atomic_load_n((const void *const *)(const void *)(runtime +
+                                                                L->finalizing),
+                              __ATOMIC_ACQUIRE))
         return NULL;
     int init;
     unsigned key;
