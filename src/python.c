@@ -45,12 +45,16 @@ struct layout {
                                          (owner 3) marks the entry */
     long co_firstlineno, co_firsttraceable, co_code;    /* PyCodeObject */
     long str_ascii_data, str_data;    /* compact str's characters */
+    uint8_t op_with;                  /* opcode BEFORE_WITH */
 };
 
 static const struct layout layouts[] = {
-    {11, 24, 592, 160, 56, 8, -1, 32, 48, 56, 69, 68, 72, 168, 184, 48, 72},
-    {12, 24, 1544, 144, 56, 0, -1, 0, 8, 56, 70, -1, 68, 176, 192, 40, 56},
-    {13, 608, 2160, 160, -1, -1, 72, 0, 8, 56, 70, -1, 68, 184, 200, 40, 56},
+    {11, 24, 592, 160, 56, 8, -1, 32, 48, 56, 69, 68, 72, 168, 184, 48, 72,
+     53},
+    {12, 24, 1544, 144, 56, 0, -1, 0, 8, 56, 70, -1, 68, 176, 192, 40, 56,
+     53},
+    {13, 608, 2160, 160, -1, -1, 72, 0, 8, 56, 70, -1, 68, 184, 200, 40, 56,
+     2},
 };
 
 #define FR_LOCALS 72                 /* localsplus[0]: a method's self */
@@ -377,6 +381,9 @@ static const struct {
     /* The new thread sets the event first, before any code of the
      * program runs on it. */
     {"/threading.py", "Thread.start", 1},
+    /* A Condition's lock, taken by `with cond:` (or a Queue's methods):
+     * a mutex, which no receive is. */
+    {"/threading.py", "Condition.__enter__", 1},
     /* The child's exec: the pipe closes when it happens. */
     {"/subprocess.py", "Popen._execute_child", 1},
     {"/threading.py", "Thread.join", 0},
@@ -389,7 +396,14 @@ static const struct {
 
 int lg__py_own_wait(void)
 {
-    for (struct walk w = {0}; walk_next(&w);) {
+    int innermost = 1;
+    for (struct walk w = {0}; walk_next(&w); innermost = 0) {
+        /* `with lock:` takes a mutex (a lock wait made by the statement
+         * itself, the innermost frame at its BEFORE_WITH), as
+         * pthread_mutex_lock does, which no receive is. */
+        if (innermost &&
+            (uint8_t)w.co[L->co_code + 2 * (long)w.lasti] == L->op_with)
+            return 1;
         size_t i = 0, n = sizeof own_waits / sizeof *own_waits;
         while (i < n &&
                !(str_is(ptr_at(w.co, CO_QUALNAME), own_waits[i].func, 1) &&

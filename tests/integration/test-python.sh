@@ -7,14 +7,15 @@
 #         interpreter's own wait, not reported. The loop is seen (the
 #         program asks lg_thread_is_loop() in a coroutine).
 #   CASE  python/asyncio-blocking.py CASE: time.sleep, queue.Queue.get,
-#         threading.Event.wait, socket.recv, subprocess.run, urllib.request
-#         in a coroutine, and a first task that blocks before the loop
+#         threading.Event.wait, socket.recv, subprocess.run, urllib.request,
+#         threading.Lock.acquire of a held lock in a coroutine, and a first task that blocks before the loop
 #         ever polled: each reported once on an asyncio loop, its stack
 #         naming the line marked "# BLOCK: CASE" as a Python frame; the
 #         time.sleep made after the loop is not. The same for time.sleep
 #         under run_until_complete, run_forever, and on another thread.
 #   clean python/asyncio-clean.py (executors, asyncio.Queue, streams, a
-#         subprocess, threads on their own queues): nothing reported.
+#         subprocess, threads on their own queues, `with lock:` on a held
+#         lock): nothing reported.
 #   uvloop the same cases and the clean program on a uvloop loop (a libuv
 #         loop, entered by uv_run), the frames still Python's.
 #   text  the text report names the Python frame and the way out.
@@ -64,7 +65,7 @@ blocking() {
     echo "ok: $1 ($2): reported at line $line"
 }
 
-for c in sleep queue event recv subprocess urllib; do
+for c in sleep queue event recv subprocess urllib acquire; do
     blocking $c run $c
 done
 blocking first run queue

@@ -8,6 +8,7 @@ CASE:  sleep     time.sleep
        recv      socket.recv on a blocking socket, a thread sends later
        subprocess  subprocess.run (the wait for the child)
        urllib    urllib.request against an http.server on 127.0.0.1
+       acquire   threading.Lock.acquire of a lock a thread holds 50 ms
        first     queue.Queue.get in the very first task, before the loop
                  ever waited in epoll (the seed's shape, with a timeout)
 ENTRY: run (asyncio.run, the default), until (run_until_complete on a new
@@ -59,6 +60,9 @@ def blocking(case):
         with urllib.request.urlopen(url) as r:  # BLOCK: urllib
             r.read()
         srv.server_close()
+    elif case == "acquire":
+        LOCK.acquire()  # BLOCK: acquire
+        LOCK.release()
     else:
         sys.exit("no case " + case)
 
@@ -69,9 +73,28 @@ async def coro(case):
     blocking(case)
 
 
+LOCK = threading.Lock()
+
+
+def hold_lock():
+    """For "acquire": a thread holds LOCK from before the loop starts until
+    well after the coroutine asks for it."""
+    held = threading.Event()
+
+    def holder():
+        with LOCK:
+            held.set()
+            time.sleep(0.3)
+    t = threading.Thread(target=holder)
+    t.start()
+    held.wait()
+    return t
+
+
 def main():
     case = sys.argv[1]
     entry = sys.argv[2] if len(sys.argv) > 2 else "run"
+    holder = hold_lock() if case == "acquire" else None
     if entry == "run":
         asyncio.run(coro(case))
     elif entry == "until":
@@ -98,6 +121,8 @@ def main():
         t.join()
     else:
         sys.exit("no entry " + entry)
+    if holder:
+        holder.join()
     time.sleep(0.02)
     print("done")
 

@@ -1,7 +1,8 @@
 """asyncio-clean.py: an asyncio program that blocks its loop nowhere
 (issue 19): run_in_executor, asyncio.to_thread, asyncio.Queue, streams
 over 127.0.0.1, create_subprocess_exec, and threads of its own that block
-on their own queue.Queue. The detector reports nothing. Prints "loop N",
+on their own queue.Queue, and `with lock:` on a lock a thread holds (a
+mutex's use, as pthread_mutex_lock). The detector reports nothing. Prints "loop N",
 N what lg_thread_is_loop() says in a coroutine ("-" without the
 detector), then "done". With the argument "uvloop", on a uvloop loop
 (Debian's python3-uvloop)."""
@@ -75,6 +76,19 @@ async def main():
     inbox.put(None)
     await asyncio.to_thread(t.join)
     assert outbox.qsize() == 5
+
+    lock, held = threading.Lock(), threading.Event()
+
+    def holder():
+        with lock:
+            held.set()
+            time.sleep(0.05)
+    t = threading.Thread(target=holder)
+    t.start()
+    await asyncio.to_thread(held.wait)
+    with lock:
+        pass
+    await asyncio.to_thread(t.join)
     try:
         seen = ctypes.CDLL(None).lg_thread_is_loop()
     except AttributeError:
