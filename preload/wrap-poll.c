@@ -138,6 +138,8 @@ static int classify(int64_t t, int epfd, void *caller, struct pset set)
     }                                                                         \
     LG_EXPORT ret name params                                                 \
     {                                                                         \
+        if (LG__UNLIKELY(lg__stack_loops & LG__SL_PYTHON))                    \
+            lg__tls.py_polled = 1;                                            \
         if ((fast) || lg__tls.in_shim)                                        \
             return REAL(name) args;                                           \
         return name##_slow(__builtin_return_address(0), LG_UNPAREN args);     \

@@ -20,17 +20,21 @@ static LG__COLD int sem_slow(const char *call, void *caller, sem_t *s,
                              int timed)
 {
     int64_t t = timed ? lg_until(clk, abs) : -1;
-    int r, v;
+    int r;
     if (t == LG_NOT_BLOCKING)
         return timed == 2 ? REAL(sem_clockwait)(s, clk, abs)
                           : REAL(sem_timedwait)(s, abs);
     /* CPython tries a program's lock before it waits for it: a sem_wait
-     * there that finds the semaphore free is C code taking a mutex of its
-     * own (3.12's argument parser, the thread list), which no receive is. */
-    if (!timed && (lg__stack_loops & LG__SL_PYTHON) &&
-        sem_getvalue(s, &v) == 0 && v > 0) {
-        LG_PARKED(call, "sem", s, sem_private(s), r = REAL(sem_wait)(s));
-        return r;
+     * there that gets the semaphore at once is C code taking a mutex of
+     * its own (3.12's argument parser, the thread list), which no receive
+     * is. Tried, not read first: another thread may take it in between.
+     * sem_wait is a cancellation point; sem_trywait is not. */
+    if (!timed && (lg__stack_loops & LG__SL_PYTHON)) {
+        int saved = errno;
+        pthread_testcancel();
+        if (sem_trywait(s) == 0)
+            return 0;
+        errno = saved;
     }
     struct lg__wait w;
     void *fn = timed == 2   ? (void *)REAL(sem_clockwait)

@@ -50,6 +50,9 @@ struct lg__tls {
     uint8_t fd_private : 1;   /* the watchdog, in a descriptor table of
                                  its own (watchdog-fds.c): numbers are not
                                  the program's */
+    uint8_t py_polled : 1;    /* in CPython, the thread has polled (an
+                                 asyncio loop polls before it runs any
+                                 callback): its waits take the slow path */
     uint8_t sync_fs;          /* inside a libuv fs request made without a
                                  callback on a loop thread (the preload's
                                  uv_fs_* wrappers): libuv's calls are the
@@ -71,10 +74,11 @@ extern __thread struct lg__tls lg__tls
     __attribute__((tls_model("initial-exec"), visibility("default")));
 
 /* Set once at start-up when the program has a loop runner compiled in
- * (LG__SL_RUNNER, loopcat.c) or is CPython 3.11 to 3.13, whose asyncio loops run
- * in Python code (LG__SL_PYTHON, python.c): then every thread's waits go
- * to the slow path, where the stack, or the Python frames, tell whether
- * the thread is inside a loop. */
+ * (LG__SL_RUNNER, loopcat.c): then every thread's waits go to the slow
+ * path, where the stack tells whether the thread is inside that runner;
+ * or when it is CPython 3.11 to 3.13, whose asyncio loops run in Python
+ * code (LG__SL_PYTHON, python.c): then the waits of every thread that has
+ * polled do, where the Python frames tell. */
 extern uint8_t lg__stack_loops __attribute__((visibility("default")));
 #define LG__SL_RUNNER 1
 #define LG__SL_PYTHON 2
@@ -83,7 +87,9 @@ extern uint8_t lg__stack_loops __attribute__((visibility("default")));
  * inside loopguard: the only test a wrapper's fast path makes. */
 static inline int lg__tls_on_loop(void)
 {
-    return LG__UNLIKELY(lg__tls.depth != 0 || lg__stack_loops) &&
+    uint8_t sl = lg__stack_loops;
+    return LG__UNLIKELY(lg__tls.depth != 0 ||
+                        (sl && ((sl & LG__SL_RUNNER) || lg__tls.py_polled))) &&
            !lg__tls.in_shim;
 }
 
@@ -475,8 +481,12 @@ LG__INTERNAL unsigned lg__py_minor(void);
 LG__INTERNAL int lg__py_frames(struct lg__pyframe *out,
                                struct lg__pyname *names, int max);
 /* The asyncio event loop the calling thread runs (the self of the
- * innermost BaseEventLoop.run_forever on its frame stack), or NULL. */
+ * innermost BaseEventLoop.run_forever or _run_once on its frame stack),
+ * or NULL. */
 LG__INTERNAL const void *lg__py_loop(void);
+/* Whether a poll of the calling thread is its asyncio loop's own: its
+ * selector's select, called by the loop's turn. */
+LG__INTERNAL int lg__py_own_poll(void);
 /* Whether a wait on an asyncio loop thread is CPython's own, by the
  * Python function that made it (a thread's start, a child's exec). */
 LG__INTERNAL int lg__py_own_wait(void);

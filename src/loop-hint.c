@@ -70,6 +70,17 @@ static int own_wait(int fd, void *caller, int adopt)
     uintptr_t pc = (uintptr_t)real_caller(caller);
     if (pc >= m->own_lo && pc < m->own_hi)
         return 1;
+    if (fd >= 0 && m->own_fd == fd)
+        return 1;
+    /* asyncio's: made by its selector (a poll or select one has no fd;
+     * an epoll one found the thread before it polled has none yet). */
+    if (m->kind == LG__LOOP_ASYNCIO) {
+        if (!lg__py_own_poll())
+            return 0;
+        if (adopt && fd >= 0 && m->own_fd < 0)
+            m->own_fd = fd;
+        return 1;
+    }
     if (fd < 0)
         return 0;
     if (adopt && m->own_fd < 0 &&

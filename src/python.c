@@ -69,13 +69,59 @@ static const struct layout layouts[] = {
 #define STR_LENGTH 16
 #define STR_STATE 32
 
-#define MAX_WALK 256                 /* frames looked at, at most */
+#define MAX_WALK 100000              /* frames looked at, at most: a
+                                        guard against a broken chain */
 
 static const char *runtime;
 static const void *code_type, *str_type, *bytes_type;
 static const struct layout *L;       /* NULL: not known */
 static int layout;                   /* 1 known; -1 another CPython; 0 none */
 static unsigned py_minor;
+
+/* 3.13 publishes its offsets at the start of _PyRuntime (_Py_DebugOffsets,
+ * for debuggers): where the table's entries are in it, and the table's
+ * value each must have. A later 3.13 release that moved a field, or the
+ * free-threaded build, whose objects are laid out otherwise, fails. */
+static const struct {
+    uint16_t at;              /* offset in _Py_DebugOffsets */
+    uint16_t want;
+} debug_13[] = {
+    {16, 0},                  /* free_threaded */
+    {32, 608},                /* runtime_state.finalizing */
+    {184, 72},                /* thread_state.current_frame */
+    {200, 160},               /* thread_state.native_thread_id */
+    {232, 8},                 /* interpreter_frame.previous */
+    {240, 0},                 /* interpreter_frame.executable */
+    {248, 56},                /* interpreter_frame.instr_ptr */
+    {256, 72},                /* interpreter_frame.localsplus */
+    {264, 70},                /* interpreter_frame.owner */
+    {280, 112},               /* code_object.filename */
+    {296, 128},               /* code_object.qualname */
+    {304, 136},               /* code_object.linetable */
+    {312, 68},                /* code_object.firstlineno */
+    {344, 200},               /* code_object.co_code_adaptive */
+    {360, 8},                 /* pyobject.ob_type */
+    {520, 16},                /* bytes_object.ob_size */
+    {528, 32},                /* bytes_object.ob_sval */
+    {544, 32},                /* unicode_object.state */
+    {552, 16},                /* unicode_object.length */
+    {560, 40},                /* unicode_object.asciiobject_size */
+};
+
+static int debug_offsets_agree(void)
+{
+    if (L->minor != 13)
+        return 1;
+    if (memcmp(runtime, "xdebugpy", 8) != 0)
+        return 0;
+    for (size_t i = 0; i < sizeof debug_13 / sizeof *debug_13; i++) {
+        uint64_t v;
+        memcpy(&v, runtime + debug_13[i].at, sizeof v);
+        if (v != debug_13[i].want)
+            return 0;
+    }
+    return 1;
+}
 
 void lg__py_init(void)
 {
@@ -97,6 +143,8 @@ void lg__py_init(void)
     for (size_t i = 0; i < sizeof layouts / sizeof *layouts; i++)
         if (layouts[i].minor == py_minor)
             L = &layouts[i];
+    if (L && !debug_offsets_agree())
+        L = NULL;
     if (!L)
         return;
     layout = 1;
@@ -351,23 +399,54 @@ int lg__py_frames(struct lg__pyframe *out, struct lg__pyname *names,
     return n;
 }
 
+/* The functions that run an asyncio loop, with the loop their first
+ * argument: asyncio's own, and nest_asyncio's replacements (Jupyter's
+ * nested loops), which do not call them. run_forever is on the stack
+ * from the first task on, _run_once in every turn. */
+static const struct {
+    const char *file, *func;
+} loop_runners[] = {
+    {"/asyncio/base_events.py", "BaseEventLoop.run_forever"},
+    {"/asyncio/base_events.py", "BaseEventLoop._run_once"},
+    {"/nest_asyncio.py", "_patch_loop.<locals>.run_forever"},
+    {"/nest_asyncio.py", "_patch_loop.<locals>._run_once"},
+};
+#define N_RUNNERS (sizeof loop_runners / sizeof *loop_runners)
+
+/* Whether code object co is one of loop_runners. The code objects seen
+ * are kept: later walks compare pointers (a code object lives as long as
+ * its module). */
+static int is_runner(const char *co)
+{
+    static const char *seen[N_RUNNERS];
+    for (size_t i = 0; i < N_RUNNERS; i++)
+        if (co == __atomic_load_n(&seen[i], __ATOMIC_RELAXED))
+            return 1;
+    for (size_t i = 0; i < N_RUNNERS; i++)
+        if (str_is(ptr_at(co, CO_QUALNAME), loop_runners[i].func, 1) &&
+            str_is(ptr_at(co, CO_FILENAME), loop_runners[i].file, 0)) {
+            __atomic_store_n(&seen[i], co, __ATOMIC_RELAXED);
+            return 1;
+        }
+    return 0;
+}
+
 const void *lg__py_loop(void)
 {
-    /* The code object of run_forever, once seen: later walks compare
-     * pointers (a code object lives as long as its module). */
-    static const char *run_forever;
-    for (struct walk w = {0}; walk_next(&w);) {
-        if (w.co != __atomic_load_n(&run_forever, __ATOMIC_RELAXED)) {
-            if (!str_is(ptr_at(w.co, CO_QUALNAME),
-                        "BaseEventLoop.run_forever", 1) ||
-                !str_is(ptr_at(w.co, CO_FILENAME), "/asyncio/base_events.py",
-                        0))
-                continue;
-            __atomic_store_n(&run_forever, w.co, __ATOMIC_RELAXED);
-        }
-        return ptr_at(w.f, FR_LOCALS);
-    }
+    for (struct walk w = {0}; walk_next(&w);)
+        if (is_runner(w.co))
+            return ptr_at(w.f, FR_LOCALS);
     return NULL;
+}
+
+int lg__py_own_poll(void)
+{
+    /* The selector's select, called by the loop's turn. */
+    struct walk w = {0};
+    return walk_next(&w) &&
+           str_is(ptr_at(w.co, CO_QUALNAME), "Selector.select", 0) &&
+           str_is(ptr_at(w.co, CO_FILENAME), "/selectors.py", 0) &&
+           walk_next(&w) && is_runner(w.co);
 }
 
 /* CPython's own waits, by the Python function that makes them: the
@@ -420,9 +499,11 @@ int lg__py_own_wait(void)
 int lg__py_own_handler(int sig, const void *handler)
 {
     /* CPython's C handler only flags the signal for the main thread's
-     * eval loop, and SIGINT's Python handler, unless the program set one,
-     * raises KeyboardInterrupt: an interrupt is no way out of a deadlock.
-     * Any other signal's handler was set by the program. */
+     * eval loop, and SIGINT's default Python handler raises
+     * KeyboardInterrupt: an interrupt is no way out of a deadlock. A
+     * Python handler the program sets for SIGINT comes through the same C
+     * handler and is not told apart (docs/guide.md says so). Any other
+     * signal's handler was set by the program. */
     Dl_info h, rt;
     return sig == SIGINT && layout != 0 && dladdr(handler, &h) &&
            dladdr(runtime, &rt) && h.dli_fbase == rt.dli_fbase;

@@ -61,6 +61,15 @@ static pthread_mutex_t site_lock = PTHREAD_MUTEX_INITIALIZER;
  * own lock (in that order, as lg__lock_register has them for fork). */
 static pthread_mutex_t emit_lock = PTHREAD_MUTEX_INITIALIZER;
 static char emit_buf[LG__RECORD_MAX];
+/* A report's Python frames (emit_python), static for the same reason
+ * (14 KiB; CPython lets a thread have 32 KiB of stack); py_lock is held
+ * around emit_lock. */
+static pthread_mutex_t py_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct {
+    struct lg__pyframe f[LG__PY_FRAMES];
+    struct lg__pyname names[LG__PY_FRAMES];
+    struct lg__sym merged[LG__MAX_FRAMES + 1 + LG__PY_FRAMES];
+} py_buf;
 static struct site *sites;
 static unsigned n_sites;
 static uint64_t n_violations;  /* atomic */
@@ -83,6 +92,7 @@ static int emit(const struct lg__record *r);
 void lg__report_init(void)
 {
     lg__lock_register(&site_lock);
+    lg__lock_register(&py_lock);
     lg__lock_register(&emit_lock);
     lg__cb_init();
 }
@@ -355,17 +365,15 @@ static int symbolize_call(const struct lg__wait *w, void *const *pcs, int n,
 /* Emits r with the calling thread's Python frames in its stack: each C
  * call of _PyEval_EvalFrameDefault runs the Python frames from the one
  * it entered with to the innermost, which go just above it. Frames the
- * native stack has no place for (it was cut) go at its end. Out of line:
- * only a Python thread needs the room. */
-static __attribute__((noinline)) int emit_python(struct lg__record *r)
+ * native stack has no place for (it was cut) go at its end. */
+static int emit_python(struct lg__record *r)
 {
-    struct lg__pyframe f[LG__PY_FRAMES];
-    struct lg__pyname names[LG__PY_FRAMES];
-    struct lg__sym merged[LG__MAX_FRAMES + 1 + LG__PY_FRAMES];
+    pthread_mutex_lock(&py_lock);
+    struct lg__pyframe *f = py_buf.f;
+    struct lg__pyname *names = py_buf.names;
+    struct lg__sym *merged = py_buf.merged;
     int k = lg__py_frames(f, names, LG__PY_FRAMES), used = 0, m = 0;
-    if (k == 0)
-        return emit(r);
-    for (int i = 0; i <= r->nstack; i++) {
+    for (int i = 0; k && i <= r->nstack; i++) {
         int eval = i == r->nstack ||
                    (r->stack[i].name &&
                     strcmp(r->stack[i].name, "_PyEval_EvalFrameDefault") ==
@@ -383,10 +391,14 @@ static __attribute__((noinline)) int emit_python(struct lg__record *r)
         if (i < r->nstack)
             merged[m++] = r->stack[i];
     }
-    r->stack = merged;
-    r->nstack = m;
-    r->py_frames = k;
-    return emit(r);
+    if (k) {
+        r->stack = merged;
+        r->nstack = m;
+        r->py_frames = k;
+    }
+    int written = emit(r);
+    pthread_mutex_unlock(&py_lock);
+    return written;
 }
 
 /* The loop of the report: the thread's innermost mark, or the runner

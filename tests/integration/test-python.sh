@@ -12,7 +12,10 @@
 #         ever polled: each reported once on an asyncio loop, its stack
 #         naming the line marked "# BLOCK: CASE" as a Python frame; the
 #         time.sleep made after the loop is not. The same for time.sleep
-#         under run_until_complete, run_forever, and on another thread.
+#         under run_until_complete, run_forever, on another thread, on a
+#         poll or select selector (whose own waits are not reported), on
+#         a thread with a 32 KiB stack, and under a run_forever replaced
+#         as nest_asyncio replaces it.
 #   clean python/asyncio-clean.py (executors, asyncio.Queue, streams, a
 #         subprocess, threads on their own queues, `with lock:` on a held
 #         lock): nothing reported.
@@ -69,7 +72,7 @@ for c in sleep queue event recv subprocess urllib acquire; do
     blocking $c run $c
 done
 blocking first run queue
-for e in until forever thread; do
+for e in until forever thread poll select smallstack replaced; do
     blocking sleep $e sleep
 done
 

@@ -14,12 +14,18 @@ CASE:  sleep     time.sleep
 ENTRY: run (asyncio.run, the default), until (run_until_complete on a new
        loop), forever (run_forever, stopped by the callback), thread
        (asyncio.run on another thread), uvloop (run_until_complete on a
-       uvloop loop: Debian's python3-uvloop, on the system libuv).
+       uvloop loop: Debian's python3-uvloop, on the system libuv), poll
+       and select (a SelectorEventLoop on a PollSelector or SelectSelector,
+       idle between the two awaits), smallstack (asyncio.run on a thread
+       with a 32 KiB stack, CPython's least), replaced (run_forever
+       replaced by one that drives _run_once itself, as nest_asyncio's
+       does).
 After the loop: time.sleep on the same thread, which is no loop then.
 Prints "done"."""
 import asyncio
 import http.server
 import queue
+import selectors
 import socket
 import subprocess
 import sys
@@ -71,6 +77,17 @@ async def coro(case):
     if case != "first":
         await asyncio.sleep(0.05)   # the loop has polled by now
     blocking(case)
+    await asyncio.sleep(0.1)        # the loop waits in its own poll
+
+
+def replaced_run_forever(self):
+    asyncio.events._set_running_loop(self)
+    try:
+        while not self._stopping:
+            self._run_once()
+    finally:
+        self._stopping = False
+        asyncio.events._set_running_loop(None)
 
 
 LOCK = threading.Lock()
@@ -115,6 +132,20 @@ def main():
         loop = uvloop.new_event_loop()
         loop.run_until_complete(coro(case))
         loop.close()
+    elif entry in ("poll", "select"):
+        sel = {"poll": selectors.PollSelector,
+               "select": selectors.SelectSelector}[entry]
+        loop = asyncio.SelectorEventLoop(sel())
+        loop.run_until_complete(coro(case))
+        loop.close()
+    elif entry == "smallstack":
+        threading.stack_size(32768)
+        t = threading.Thread(target=asyncio.run, args=(coro(case),))
+        t.start()
+        t.join()
+    elif entry == "replaced":
+        asyncio.BaseEventLoop.run_forever = replaced_run_forever
+        asyncio.run(coro(case))
     elif entry == "thread":
         t = threading.Thread(target=asyncio.run, args=(coro(case),))
         t.start()
