@@ -56,10 +56,12 @@ static void fork_prepare(void)
     for (int i = 0; i < n_locks; i++)
         pthread_mutex_lock(locks[i]);
     pthread_mutex_lock(lg__arena_lock());
+    lg__py_fork_prepare();    /* under locks_lock: one fork at a time */
 }
 
 static void fork_parent(void)
 {
+    lg__py_fork_parent();
     pthread_mutex_unlock(lg__arena_lock());
     for (int i = n_locks - 1; i >= 0; i--)
         pthread_mutex_unlock(locks[i]);

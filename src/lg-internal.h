@@ -487,6 +487,13 @@ LG__INTERNAL const void *lg__py_loop(void);
 /* Whether a poll of the calling thread is its asyncio loop's own: its
  * selector's select, called by the loop's turn. */
 LG__INTERNAL int lg__py_own_poll(void);
+/* Whether the calling thread runs Python code (has a Python frame). */
+LG__INTERNAL int lg__py_running(void);
+/* Around a fork (init.c): the forking thread's innermost Python frame,
+ * which a fork child takes as the end of its own frames; the parent keeps
+ * its own. */
+LG__INTERNAL void lg__py_fork_prepare(void);
+LG__INTERNAL void lg__py_fork_parent(void);
 /* Whether a wait on an asyncio loop thread is CPython's own, by the
  * Python function that made it (a thread's start, a child's exec). */
 LG__INTERNAL int lg__py_own_wait(void);

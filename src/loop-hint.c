@@ -25,7 +25,8 @@
  * the mark lasts, as an epoll one, while the function that polled runs.
  *
  * CPython's asyncio polls from Python code (python.c): its epoll mark
- * becomes an asyncio one, which lasts while the loop's run_forever runs. */
+ * becomes an asyncio one, which lasts while the loop's run_forever runs.
+ * A thread running Python code hosts no poll loop by behaviour. */
 #include <string.h>
 
 #include "lg-internal.h"
@@ -122,6 +123,11 @@ static __thread struct {
 
 int lg__poll_hint(uint64_t sig, int nfds, void *caller)
 {
+    /* Every poll of Python code comes from one C call site (the select
+     * module's): a call site tells no loop there. asyncio's loops are
+     * found by their frames (python.c). */
+    if ((lg__stack_loops & LG__SL_PYTHON) && lg__py_running())
+        return 0;
     caller = real_caller(caller);
     if (nfds < 2 || cand.caller != caller || cand.sig != sig) {
         cand.caller = nfds < 2 ? NULL : caller;

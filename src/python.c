@@ -431,11 +431,39 @@ static int is_runner(const char *co)
     return 0;
 }
 
+/* In a fork child, the innermost Python frame of the thread that forked,
+ * as it was then: it and every frame outside it are the parent's. A loop
+ * run by those is the parent's, whose callback the child is still in (as
+ * the C loops' dormant marks, registry.c); a loop the child runs itself
+ * has its runner inside it. Set before each fork; the parent puts its own
+ * value (NULL, or the one it got as a child) back. */
+static const char *fork_frame, *fork_saved;
+
+void lg__py_fork_prepare(void)
+{
+    fork_saved = fork_frame;
+    if (L)
+        fork_frame = first_frame();
+}
+
+void lg__py_fork_parent(void)
+{
+    fork_frame = fork_saved;
+}
+
+int lg__py_running(void)
+{
+    return L && first_frame() != NULL;
+}
+
 const void *lg__py_loop(void)
 {
-    for (struct walk w = {0}; walk_next(&w);)
+    for (struct walk w = {0}; walk_next(&w);) {
+        if (fork_frame && w.f == fork_frame)
+            return NULL;
         if (is_runner(w.co))
             return ptr_at(w.f, FR_LOCALS);
+    }
     return NULL;
 }
 

@@ -8,7 +8,9 @@
 #         program asks lg_thread_is_loop() in a coroutine).
 #   CASE  python/asyncio-blocking.py CASE: time.sleep, queue.Queue.get,
 #         threading.Event.wait, socket.recv, subprocess.run, urllib.request,
-#         threading.Lock.acquire of a held lock in a coroutine, and a first task that blocks before the loop
+#         threading.Lock.acquire of a held lock, os.fork's wait for the
+#         child (whose own sleep, in its parent's coroutine, is not) in a
+#         coroutine, and a first task that blocks before the loop
 #         ever polled: each reported once on an asyncio loop, its stack
 #         naming the line marked "# BLOCK: CASE" as a Python frame; the
 #         time.sleep made after the loop is not. The same for time.sleep
@@ -18,7 +20,7 @@
 #         as nest_asyncio replaces it.
 #   clean python/asyncio-clean.py (executors, asyncio.Queue, streams, a
 #         subprocess, threads on their own queues, `with lock:` on a held
-#         lock): nothing reported.
+#         lock, a ProcessPoolExecutor): nothing reported.
 #   uvloop the same cases and the clean program on a uvloop loop (a libuv
 #         loop, entered by uv_run), the frames still Python's.
 #   text  the text report names the Python frame and the way out.
@@ -68,7 +70,7 @@ blocking() {
     echo "ok: $1 ($2): reported at line $line"
 }
 
-for c in sleep queue event recv subprocess urllib acquire; do
+for c in sleep queue event recv subprocess urllib acquire fork; do
     blocking $c run $c
 done
 blocking first run queue

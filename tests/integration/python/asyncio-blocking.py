@@ -9,6 +9,8 @@ CASE:  sleep     time.sleep
        subprocess  subprocess.run (the wait for the child)
        urllib    urllib.request against an http.server on 127.0.0.1
        acquire   threading.Lock.acquire of a lock a thread holds 50 ms
+       fork      os.fork; the child sleeps (in its parent's coroutine: no
+                 loop of its own, not reported), the parent waits for it
        first     queue.Queue.get in the very first task, before the loop
                  ever waited in epoll (the seed's shape, with a timeout)
 ENTRY: run (asyncio.run, the default), until (run_until_complete on a new
@@ -24,6 +26,7 @@ After the loop: time.sleep on the same thread, which is no loop then.
 Prints "done"."""
 import asyncio
 import http.server
+import os
 import queue
 import selectors
 import socket
@@ -66,6 +69,12 @@ def blocking(case):
         with urllib.request.urlopen(url) as r:  # BLOCK: urllib
             r.read()
         srv.server_close()
+    elif case == "fork":
+        pid = os.fork()
+        if pid == 0:
+            time.sleep(0.05)
+            os._exit(0)
+        os.waitpid(pid, 0)  # BLOCK: fork
     elif case == "acquire":
         LOCK.acquire()  # BLOCK: acquire
         LOCK.release()

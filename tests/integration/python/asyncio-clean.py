@@ -1,12 +1,15 @@
 """asyncio-clean.py: an asyncio program that blocks its loop nowhere
 (issue 19): run_in_executor, asyncio.to_thread, asyncio.Queue, streams
 over 127.0.0.1, create_subprocess_exec, and threads of its own that block
-on their own queue.Queue, and `with lock:` on a lock a thread holds (a
-mutex's use, as pthread_mutex_lock). The detector reports nothing. Prints "loop N",
+on their own queue.Queue, `with lock:` on a lock a thread holds (a
+mutex's use, as pthread_mutex_lock), and a ProcessPoolExecutor (its
+manager thread polls its pipes; its workers are fork children of the loop
+thread, inside its coroutine). The detector reports nothing. Prints "loop N",
 N what lg_thread_is_loop() says in a coroutine ("-" without the
 detector), then "done". With the argument "uvloop", on a uvloop loop
 (Debian's python3-uvloop)."""
 import asyncio
+import concurrent.futures
 import ctypes
 import queue
 import sys
@@ -17,6 +20,10 @@ import time
 def work(q):
     time.sleep(0.01)
     return q.get()
+
+
+def square(x):
+    return x * x
 
 
 def own_thread(inbox, outbox):
@@ -89,6 +96,12 @@ async def main():
     with lock:
         pass
     await asyncio.to_thread(t.join)
+    pool = concurrent.futures.ProcessPoolExecutor(2)
+    got = await asyncio.gather(*(loop.run_in_executor(pool, square, i)
+                                 for i in range(6)))
+    assert got == [0, 1, 4, 9, 16, 25], got
+    await asyncio.to_thread(pool.shutdown)
+
     try:
         seen = ctypes.CDLL(None).lg_thread_is_loop()
     except AttributeError:
