@@ -399,13 +399,23 @@ int lg__py_frames(struct lg__pyframe *out, struct lg__pyname *names,
     return n;
 }
 
+/* A Python function by its file's tail and its qualified name. */
+struct py_func {
+    const char *file, *func;
+};
+
+/* Whether code object co is function f's. */
+static int code_is(const char *co, const struct py_func *f)
+{
+    return str_is(ptr_at(co, CO_QUALNAME), f->func, 1) &&
+           str_is(ptr_at(co, CO_FILENAME), f->file, 0);
+}
+
 /* The functions that run an asyncio loop, with the loop their first
  * argument: asyncio's own, and nest_asyncio's replacements (Jupyter's
  * nested loops), which do not call them. run_forever is on the stack
  * from the first task on, _run_once in every turn. */
-static const struct {
-    const char *file, *func;
-} loop_runners[] = {
+static const struct py_func loop_runners[] = {
     {"/asyncio/base_events.py", "BaseEventLoop.run_forever"},
     {"/asyncio/base_events.py", "BaseEventLoop._run_once"},
     {"/nest_asyncio.py", "_patch_loop.<locals>.run_forever"},
@@ -423,8 +433,7 @@ static int is_runner(const char *co)
         if (co == __atomic_load_n(&seen[i], __ATOMIC_RELAXED))
             return 1;
     for (size_t i = 0; i < N_RUNNERS; i++)
-        if (str_is(ptr_at(co, CO_QUALNAME), loop_runners[i].func, 1) &&
-            str_is(ptr_at(co, CO_FILENAME), loop_runners[i].file, 0)) {
+        if (code_is(co, &loop_runners[i])) {
             __atomic_store_n(&seen[i], co, __ATOMIC_RELAXED);
             return 1;
         }
@@ -480,24 +489,24 @@ int lg__py_own_poll(void)
 /* CPython's own waits, by the Python function that makes them: the
  * innermost frame not looked through decides. */
 static const struct {
-    const char *file, *func;
+    struct py_func fn;
     uint8_t own;              /* 0: looked through */
 } own_waits[] = {
-    {"/threading.py", "Condition.wait", 0},
-    {"/threading.py", "Event.wait", 0},
+    {{"/threading.py", "Condition.wait"}, 0},
+    {{"/threading.py", "Event.wait"}, 0},
     /* The new thread sets the event first, before any code of the
      * program runs on it. */
-    {"/threading.py", "Thread.start", 1},
+    {{"/threading.py", "Thread.start"}, 1},
     /* A Condition's lock, taken by `with cond:` (or a Queue's methods):
      * a mutex, which no receive is. */
-    {"/threading.py", "Condition.__enter__", 1},
+    {{"/threading.py", "Condition.__enter__"}, 1},
     /* The child's exec: the pipe closes when it happens. */
-    {"/subprocess.py", "Popen._execute_child", 1},
-    {"/threading.py", "Thread.join", 0},
-    {"/threading.py", "Thread._wait_for_tstate_lock", 0},
+    {{"/subprocess.py", "Popen._execute_child"}, 1},
+    {{"/threading.py", "Thread.join"}, 0},
+    {{"/threading.py", "Thread._wait_for_tstate_lock"}, 0},
     /* asyncio.run's last step joins the thread that shut the executor
      * down, once it said so. */
-    {"/asyncio/base_events.py", "BaseEventLoop.shutdown_default_executor",
+    {{"/asyncio/base_events.py", "BaseEventLoop.shutdown_default_executor"},
      1},
 };
 
@@ -512,9 +521,7 @@ int lg__py_own_wait(void)
             (uint8_t)w.co[L->co_code + 2 * (long)w.lasti] == L->op_with)
             return 1;
         size_t i = 0, n = sizeof own_waits / sizeof *own_waits;
-        while (i < n &&
-               !(str_is(ptr_at(w.co, CO_QUALNAME), own_waits[i].func, 1) &&
-                 str_is(ptr_at(w.co, CO_FILENAME), own_waits[i].file, 0)))
+        while (i < n && !code_is(w.co, &own_waits[i].fn))
             i++;
         if (i == n)
             return 0;

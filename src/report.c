@@ -529,10 +529,13 @@ void lg__wait_begin(struct lg__wait *w)
         }
         goto out;
     }
-    /* CPython with no runner compiled in: a thread on no loop is on one
-     * only inside asyncio's run_forever, asked before a stack is taken. */
+    /* CPython: a thread on no loop may be inside asyncio's; with no
+     * runner compiled in, only there, which is asked before a stack is
+     * taken. */
+    const void *py = lg__tls.depth == 0 && !w->decided ? lg__py_loop()
+                                                       : NULL;
     if (lg__tls.depth == 0 && !w->decided &&
-        !(lg__stack_loops & LG__SL_RUNNER) && !lg__py_loop())
+        !(lg__stack_loops & LG__SL_RUNNER) && !py)
         goto out;
     void *pcs[LG__MAX_FRAMES];
     int n = lg__stack_capture(pcs, LG__MAX_FRAMES);
@@ -555,7 +558,6 @@ void lg__wait_begin(struct lg__wait *w)
         !lg__loopcat_classify(pcs, n, &sl)) {
         /* asyncio's loop thread, before its loop first polled: the seed's
          * shape, a first task that blocks. */
-        const void *py = lg__py_loop();
         if (!py || lg__loop_enter(LG__LOOP_ASYNCIO, LG__VIA_EPOLL, py, NULL,
                                   w->caller) != 0)
             goto out;
