@@ -26,6 +26,7 @@ After the loop: time.sleep on the same thread, which is no loop then.
 Prints "done"."""
 import asyncio
 import http.server
+import lockhold
 import os
 import queue
 import selectors
@@ -105,14 +106,7 @@ LOCK = threading.Lock()
 def hold_lock():
     """For "acquire": a thread holds LOCK from before the loop starts until
     well after the coroutine asks for it."""
-    held = threading.Event()
-
-    def holder():
-        with LOCK:
-            held.set()
-            time.sleep(0.3)
-    t = threading.Thread(target=holder)
-    t.start()
+    t, held = lockhold.hold(LOCK, 0.3)
     held.wait()
     return t
 

@@ -11,6 +11,7 @@ detector), then "done". With the argument "uvloop", on a uvloop loop
 import asyncio
 import concurrent.futures
 import ctypes
+import lockhold
 import queue
 import sys
 import threading
@@ -84,14 +85,8 @@ async def main():
     await asyncio.to_thread(t.join)
     assert outbox.qsize() == 5
 
-    lock, held = threading.Lock(), threading.Event()
-
-    def holder():
-        with lock:
-            held.set()
-            time.sleep(0.05)
-    t = threading.Thread(target=holder)
-    t.start()
+    lock = threading.Lock()
+    t, held = lockhold.hold(lock, 0.05)
     await asyncio.to_thread(held.wait)
     with lock:
         pass
