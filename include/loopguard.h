@@ -51,8 +51,8 @@ extern "C" {
 
 /* Marks the calling thread as running the loop `id` of kind `kind` until the
  * matching lg_loop_leave(). `kind` is one of "libuv", "epoll", "libevent",
- * "libev", "glib", "tokio", "poll" or "manual"; NULL or any other string is
- * recorded as "manual". `id` identifies the loop in reports (e.g. its uv_loop_t *) and
+ * "libev", "glib", "tokio", "poll", "manual" or "asyncio"; NULL or any other
+ * string is recorded as "manual". `id` identifies the loop in reports (e.g. its uv_loop_t *) and
  * may be NULL. Records the current stack as the place the loop began.
  * Returns 0, or -EOVERFLOW when marks are nested more than 255 deep (the
  * mark is then not taken; do not call lg_loop_leave() for it). */
@@ -64,8 +64,10 @@ LG_EXTERN int lg_loop_leave(void);
 
 /* Returns 1 when the calling thread is inside a loop (marked by the preload or
  * by lg_loop_enter(), or, in a program with a runner compiled in, inside that
- * runner by its stack), else 0. Async-signal-safe, except in a program with
- * a runner compiled in, where it captures the stack. */
+ * runner by its stack, or, in CPython 3.11 to 3.13, inside asyncio's loop by
+ * its Python frames), else 0. Async-signal-safe, except in a program with a
+ * runner compiled in, where it captures the stack, and in CPython, where it
+ * calls pthread_getspecific to find the thread's Python state. */
 LG_EXTERN int lg_thread_is_loop(void);
 
 /* ---------------------------------------------------------------------------
