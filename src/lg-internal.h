@@ -502,9 +502,8 @@ LG__INTERNAL int lg__py_own_wait(void);
 LG__INTERNAL int lg__py_own_handler(int sig, const void *handler);
 
 /* The watchdog's own descriptor table (watchdog-fds.c). On the watchdog
- * thread, with `others` the process's other threads: leaves the program's
- * table when that pays and is safe; 1 when it did. */
-LG__INTERNAL int lg__wdfd_leave(int others);
+ * thread: leaves the program's table when that is safe; 1 when it did. */
+LG__INTERNAL int lg__wdfd_leave(void);
 /* A descriptor of the program's, usable on this thread: fd itself, or on
  * the watchdog out of the table a copy (-1 when none can be had), to give
  * back with lg__wdfd_return once used. */
@@ -514,9 +513,6 @@ LG__INTERNAL void lg__wdfd_return(int borrowed);
 LG__INTERNAL void lg__watch_reshare(void);
 /* An embedder's report callback is set. */
 LG__INTERNAL int lg__cb_set(void);
-/* Starts the symbolizer's helper now, if symbolize_ms allows and none
- * runs (the watchdog, before it leaves the table). */
-LG__INTERNAL void lg__symc_start(void);
 
 /* The outermost recorded mark of the calling thread, or NULL. */
 LG__INTERNAL const struct lg__loop_mark *lg__loop_outer(void);

@@ -55,25 +55,6 @@ struct batch {
     struct lg__srcq q[LG__SYMC_BATCH];
 };
 
-/* Everything below is guarded by `lock`. */
-static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
-static int sock = -1;         /* our end, or -1 */
-static int io = -1;           /* what this exchange reads and writes: sock,
-                                 or the watchdog's copy of it (below) */
-static dev_t sock_dev;        /* its identity: the host may close it */
-static ino_t sock_ino;
-static pid_t sock_pid;        /* the process that started the helper */
-static pid_t helper;          /* its pid */
-static pid_t keeper;          /* a keeper of ours, to reap once it exits */
-static int spawns;            /* helpers started in this process */
-static int warned;            /* the one line on stderr was said */
-static uint32_t next_id;
-static struct batch cur, prev;
-static char in[IN_CAP];       /* answers read, not yet parsed */
-static size_t in_len;
-static char out[OUT_CAP];     /* requests not yet sent */
-static struct lg__symp_answer ans;
-
 /* What the clones need, in memory they share with us. */
 struct spawn {
     char path[PATH_BUF];
@@ -89,12 +70,45 @@ struct spawn {
     pid_t c_tid;              /* the keeper's tid while it runs: set by
                                  CLONE_PARENT_SETTID, cleared by the
                                  kernel at its exit (CLONE_CHILD_CLEARTID):
-                                 stack_c is in use until then */
+                                 stack is in use until then */
     int (*clone_fn)(int (*)(void *), void *, int, void *, ...);
 };
 
-static struct spawn sp;
-static char stack_c[STACK_SIZE] __attribute__((aligned(16)));
+/* A helper and our end of its socket. The program's threads use one whose
+ * end is in the program's descriptor table. The watchdog out of that
+ * table (watchdog-fds.c) borrows it when there is one, and otherwise
+ * starts one of its own, its end in the watchdog's table: it makes no
+ * descriptor in the program's table, where it would take a number the
+ * program is about to get back (POSIX gives the lowest free one). */
+struct conn {
+    int sock;                 /* our end, or -1 */
+    dev_t dev;                /* its identity: the host may close it */
+    ino_t ino;
+    pid_t pid;                /* the process that started the helper */
+    pid_t helper;             /* its pid */
+    pid_t keeper;             /* a keeper of ours, to reap once it exits */
+    int spawns;               /* helpers started, for this end */
+    struct spawn sp;
+    char stack[STACK_SIZE] __attribute__((aligned(16)));
+                              /* the intermediate's: a keeper's as long as
+                                 it runs */
+};
+
+/* Everything below is guarded by `lock`. */
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static struct conn prog = {.sock = -1};
+static struct conn own = {.sock = -1};  /* the watchdog's, in its table */
+static struct conn *c = &prog;          /* the one this exchange uses */
+static struct conn *last = &prog;       /* whose answers in[] holds */
+static int io = -1;           /* what this exchange reads and writes:
+                                 c->sock, or the watchdog's copy of it */
+static int warned;            /* the one line on stderr was said */
+static uint32_t next_id;
+static struct batch cur, prev;
+static char in[IN_CAP];       /* answers read, not yet parsed */
+static size_t in_len;
+static char out[OUT_CAP];     /* requests not yet sent */
+static struct lg__symp_answer ans;
 static char stack_g[STACK_SIZE] __attribute__((aligned(16)));
 
 void lg__symc_init(void)
@@ -218,10 +232,10 @@ static int helper_path(char *out, size_t cap)
  * any, with it: reaped before the next one starts). */
 static void forget(void)
 {
-    if (sock >= 0 && sock_pid == getpid())
-        close(sock);
-    sock = -1;
-    helper = 0;
+    if (c->sock >= 0 && c->pid == getpid())
+        close(c->sock);
+    c->sock = -1;
+    c->helper = 0;
     in_len = 0;
     cur.n = prev.n = 0;
 }
@@ -231,13 +245,13 @@ static void forget(void)
 static int sock_ok(void)
 {
     struct stat st;
-    if (sock < 0)
+    if (c->sock < 0)
         return 0;
-    if (sock_pid != getpid() || fstat(sock, &st) != 0 ||
-        st.st_dev != sock_dev || st.st_ino != sock_ino) {
-        if (sock_pid != getpid())
-            close(sock);      /* a copy a fork without atfork left */
-        sock = -1;
+    if (c->pid != getpid() || fstat(c->sock, &st) != 0 ||
+        st.st_dev != c->dev || st.st_ino != c->ino) {
+        if (c->pid != getpid())
+            close(c->sock);   /* a copy a fork without atfork left */
+        c->sock = -1;
         forget();
         return 0;
     }
@@ -254,21 +268,21 @@ static int is_subreaper(void)
             on);
 }
 
-/* Waits until a keeper of ours is gone (it no longer uses stack_c), and
+/* Waits until a keeper of ours is gone (it no longer uses c->stack), and
  * reaps it. 0, or -1 when it is still there at the deadline. */
 static int keeper_gone(uint64_t deadline)
 {
     struct timespec nap = {0, 200000};
-    while (__atomic_load_n(&sp.c_tid, __ATOMIC_ACQUIRE)) {
+    while (__atomic_load_n(&c->sp.c_tid, __ATOMIC_ACQUIRE)) {
         if (lg__now_ns() >= deadline)
             return -1;
         nanosleep(&nap, NULL);
     }
     /* Gone from our memory; a zombie at once or in a moment. */
-    while (keeper > 0 && waitpid(keeper, NULL, __WCLONE) < 0 &&
+    while (c->keeper > 0 && waitpid(c->keeper, NULL, __WCLONE) < 0 &&
            errno == EINTR)
         ;
-    keeper = 0;
+    c->keeper = 0;
     return 0;
 }
 
@@ -284,36 +298,37 @@ static int start_clones(uint64_t deadline)
         return -EBUSY;
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &old);
-    sp.err = 0;
-    sp.pid = -1;
-    sp.started = 0;
-    sp.clone_fn = clone;
-    int c;
-    if (sp.keeper) {
-        c = clone(intermediate, stack_c + STACK_SIZE,
-                  CLONE_VM | CLONE_PARENT_SETTID | CLONE_CHILD_CLEARTID, &sp,
-                  &sp.c_tid, NULL, &sp.c_tid);
+    c->sp.err = 0;
+    c->sp.pid = -1;
+    c->sp.started = 0;
+    c->sp.clone_fn = clone;
+    int child;
+    if (c->sp.keeper) {
+        child = clone(intermediate, c->stack + STACK_SIZE,
+                      CLONE_VM | CLONE_PARENT_SETTID | CLONE_CHILD_CLEARTID,
+                      &c->sp, &c->sp.c_tid, NULL, &c->sp.c_tid);
     } else {
-        c = clone(intermediate, stack_c + STACK_SIZE, CLONE_VM | CLONE_VFORK,
-                  &sp);
-        while (c > 0 && waitpid(c, NULL, __WCLONE) < 0 && errno == EINTR)
+        child = clone(intermediate, c->stack + STACK_SIZE,
+                      CLONE_VM | CLONE_VFORK, &c->sp);
+        while (child > 0 && waitpid(child, NULL, __WCLONE) < 0 &&
+               errno == EINTR)
             ;
     }
-    int err = c < 0 ? errno : 0;
+    int err = child < 0 ? errno : 0;
     pthread_sigmask(SIG_SETMASK, &old, NULL);
-    if (c < 0)
+    if (child < 0)
         return -err;
-    if (sp.keeper) {
-        keeper = c;
-        while (!__atomic_load_n(&sp.started, __ATOMIC_ACQUIRE)) {
+    if (c->sp.keeper) {
+        c->keeper = child;
+        while (!__atomic_load_n(&c->sp.started, __ATOMIC_ACQUIRE)) {
             if (lg__now_ns() >= deadline)
                 return -ETIMEDOUT;
             nanosleep(&nap, NULL);
         }
     }
-    if (sp.err)
-        return -sp.err;
-    helper = sp.pid;
+    if (c->sp.err)
+        return -c->sp.err;
+    c->helper = c->sp.pid;
     return 0;
 }
 
@@ -358,19 +373,20 @@ static int hello(uint64_t deadline)
 
 static void spawn(uint64_t deadline)
 {
-    if (spawns >= MAX_SPAWNS) {
-        say("exited again and again", sp.path[0] ? sp.path : HELPER_NAME, 0);
+    if (c->spawns >= MAX_SPAWNS) {
+        say("exited again and again",
+            c->sp.path[0] ? c->sp.path : HELPER_NAME, 0);
         return;
     }
-    spawns++;
-    if (helper_path(sp.path, sizeof sp.path) != 0) {
+    c->spawns++;
+    if (helper_path(c->sp.path, sizeof c->sp.path) != 0) {
         say("cannot be found", HELPER_NAME, 0);
-        spawns = MAX_SPAWNS;
+        c->spawns = MAX_SPAWNS;
         return;
     }
-    if (access(sp.path, X_OK) != 0) {
-        say("cannot be run", sp.path, errno);
-        spawns = MAX_SPAWNS;
+    if (access(c->sp.path, X_OK) != 0) {
+        say("cannot be run", c->sp.path, errno);
+        c->spawns = MAX_SPAWNS;
         return;
     }
     int sv[2];
@@ -388,31 +404,31 @@ static void spawn(uint64_t deadline)
         }
     }
     struct lg__buf b;
-    lg__buf_init(&b, sp.pid_arg, sizeof sp.pid_arg);
+    lg__buf_init(&b, c->sp.pid_arg, sizeof c->sp.pid_arg);
     lg__buf_i64(&b, getpid());
-    sp.argv[0] = HELPER_NAME;
-    sp.argv[1] = sp.pid_arg;
-    sp.argv[2] = NULL;
-    sp.envp[0] = NULL;        /* no LD_PRELOAD, no DEBUGINFOD_URLS */
-    sp.child_fd = sv[1];
-    sp.keeper = is_subreaper();
+    c->sp.argv[0] = HELPER_NAME;
+    c->sp.argv[1] = c->sp.pid_arg;
+    c->sp.argv[2] = NULL;
+    c->sp.envp[0] = NULL;        /* no LD_PRELOAD, no DEBUGINFOD_URLS */
+    c->sp.child_fd = sv[1];
+    c->sp.keeper = is_subreaper();
     int r = start_clones(deadline);
     close(sv[1]);
     struct stat st;
     if (r != 0 || fstat(sv[0], &st) != 0) {
         close(sv[0]);
-        say("cannot be started", sp.path, -r);
+        say("cannot be started", c->sp.path, -r);
         return;
     }
-    sock = io = sv[0];
-    sock_dev = st.st_dev;
-    sock_ino = st.st_ino;
-    sock_pid = getpid();
+    c->sock = io = sv[0];
+    c->dev = st.st_dev;
+    c->ino = st.st_ino;
+    c->pid = getpid();
     in_len = 0;
     if (hello(deadline) != 0) {
-        say("did not answer", sp.path, 0);
+        say("did not answer", c->sp.path, 0);
         forget();
-        spawns = MAX_SPAWNS;  /* not ours, or broken: do not retry */
+        c->spawns = MAX_SPAWNS;  /* not ours, or broken: do not retry */
     }
 }
 
@@ -523,87 +539,119 @@ static int alive(void)
            (!(p.revents & POLLIN) || read_some() >= 0);
 }
 
+/* The connection this exchange uses: answers in[] holds for another are
+ * not for this one's batches. */
+static void use(struct conn *to)
+{
+    c = to;
+    if (last != to) {
+        last = to;
+        in_len = 0;
+        prev.n = 0;
+    }
+    io = c->sock;
+}
+
 /* The watchdog out of the program's descriptor table (watchdog-fds.c)
  * asks the helper the program's threads use, through a copy of our end
- * taken for the exchange; it starts none, and drops none: a helper that is
- * gone or answers wrong is the program threads' to replace. */
+ * taken for the exchange; it drops none: a helper that is gone or answers
+ * wrong is the program threads' to replace. -2 when there is none to
+ * borrow. */
 static int finish_borrowed(int n, uint64_t deadline_ns, lg__srcq_cb cb)
 {
     struct stat st;
-    int r = -1;
-    io = n > 0 && sock >= 0 && sock_pid == getpid() ? lg__wdfd_borrow(sock)
-                                                    : -1;
-    if (io >= 0 && fstat(io, &st) == 0 && st.st_dev == sock_dev &&
-        st.st_ino == sock_ino) {
+    int r = -2;
+    if (prog.sock < 0 || prog.pid != getpid())
+        return r;
+    use(&prog);
+    io = lg__wdfd_borrow(prog.sock);
+    if (io >= 0 && fstat(io, &st) == 0 && st.st_dev == prog.dev &&
+        st.st_ino == prog.ino) {
         cur.first = next_id;
         cur.n = n < LG__SYMC_BATCH ? n : LG__SYMC_BATCH;
         next_id += (uint32_t)cur.n;
         r = exchange(deadline_ns, cb);
     }
     lg__wdfd_return(io);
-    io = sock;
+    io = -1;
     return r;
 }
 
 /* A helper that is gone is dropped, and one started if none runs. */
 static void helper_ready(uint64_t deadline)
 {
-    io = sock;
     if (sock_ok() && !alive())
         forget();
-    if (sock < 0)
+    if (c->sock < 0)
         spawn(deadline);
-}
-
-void lg__symc_start(void)
-{
-    if (lg__opt.symbolize_ms <= 0)
-        return;
-    uint64_t deadline = lg__now_ns() +
-                        (uint64_t)lg__opt.symbolize_ms * 1000000u;
-    if (!lock_until(deadline))
-        return;
-    helper_ready(deadline);
-    pthread_mutex_unlock(&lock);
 }
 
 int lg__symc_finish(int n, uint64_t deadline_ns, lg__srcq_cb cb)
 {
     int saved = errno;
     int r = -1;
-    if (lg__tls.fd_private) {
+    struct conn *to = n > 0 ? &prog : NULL;
+    if (n > 0 && lg__tls.fd_private) {
         r = finish_borrowed(n, deadline_ns, cb);
-        pthread_mutex_unlock(&lock);
-        errno = saved;
-        return r;
+        to = r == -2 ? &own : NULL;
+        if (r != -2 && own.sock >= 0) {
+            use(&own);        /* the program has one now: ours goes */
+            forget();
+        }
     }
-    if (n > 0)
+    if (to) {
+        use(to);
         helper_ready(deadline_ns);
-    if (n > 0 && sock >= 0) {
-        cur.first = next_id;
-        cur.n = n < LG__SYMC_BATCH ? n : LG__SYMC_BATCH;
-        next_id += (uint32_t)cur.n;
-        r = exchange(deadline_ns, cb);
-        if (r < 0)
-            forget();         /* the next batch starts another */
+        r = -1;
+        if (c->sock >= 0) {
+            cur.first = next_id;
+            cur.n = n < LG__SYMC_BATCH ? n : LG__SYMC_BATCH;
+            next_id += (uint32_t)cur.n;
+            r = exchange(deadline_ns, cb);
+            if (r < 0)
+                forget();     /* the next batch starts another */
+        }
     }
+    use(&prog);
     pthread_mutex_unlock(&lock);
     errno = saved;
     return r;
 }
 
+/* The watchdog leaves, its table with it: the helper it started goes
+ * (our end closes), and the next watchdog may start another. */
+void lg__symc_watchdog_exit(void)
+{
+    if (!lg__tls.fd_private)
+        return;
+    pthread_mutex_lock(&lock);
+    if (own.sock >= 0) {
+        use(&own);
+        forget();
+        own.spawns = 0;       /* it did its job: no failure to count */
+    }
+    use(&prog);
+    pthread_mutex_unlock(&lock);
+}
+
 /* The child of a fork has a copy of our descriptor: it must not share the
  * parent's helper (their answers would cross), nor keep the helper alive
- * after the parent. Its own starts when it first needs one. */
+ * after the parent. Its own starts when it first needs one. The
+ * watchdog's end was in the watchdog's table, which the child has not. */
 void lg__symc_fork_child(void)
 {
-    if (sock >= 0)
-        close(sock);
-    sock = io = -1;
-    helper = 0;
-    keeper = 0;               /* the parent's, as its stack is */
-    sp.c_tid = 0;
+    if (prog.sock >= 0)
+        close(prog.sock);
+    for (int i = 0; i < 2; i++) {
+        struct conn *k = i ? &own : &prog;
+        k->sock = -1;
+        k->helper = 0;
+        k->keeper = 0;        /* the parent's, as its stack is */
+        k->sp.c_tid = 0;
+        k->spawns = 0;
+    }
+    c = last = &prog;
+    io = -1;
     in_len = 0;
     cur.n = prev.n = 0;
-    spawns = 0;
 }

@@ -112,6 +112,9 @@ LG__INTERNAL int lg__symc_finish(int n, uint64_t deadline_ns,
 LG__INTERNAL void lg__symc_init(void);
 /* In a fork child: forgets the parent's helper (closes our end of it). */
 LG__INTERNAL void lg__symc_fork_child(void);
+/* On the watchdog, as it exits: the helper it started in its own table,
+ * if any, goes with the table. */
+LG__INTERNAL void lg__symc_watchdog_exit(void);
 
 /* ---------------------------------------------------------------------------
  * The host's table of answers (srcline.c). lg__src_find and struct lg__src

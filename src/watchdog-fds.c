@@ -1,29 +1,35 @@
 /* The watchdog's own descriptor table.
  *
- * While a process has one thread, the kernel looks each descriptor up
- * without taking a reference on its file; once a second thread shares the
- * table, every read, write, fcntl and epoll_wait takes and drops one: 50 to
- * 65 ns more per call here (docs/performance.md, "Where the uv server's CPU
- * goes"). In a single-threaded loop program the watchdog is that second
- * thread, so it leaves the table: unshare(CLONE_FILES), then at once
- * closes its copy of every descriptor, so that it holds none of the
- * program's open (a socket the program closes must close). What it writes
- * afterwards, the log and the symbolizer's socket, it borrows from the
- * program's table with pidfd_getfd for the one write or exchange (a log
- * file not open yet it opens for the record: log.c); the symbolizer is
- * started before it leaves.
+ * The watchdog opens files as it works (/proc/self/task and its threads'
+ * stat, status and syscall files, at every tick) and starts the
+ * symbolizer's helper. In the program's table each of those would take
+ * the lowest free number, which POSIX promises to the program's next
+ * open: a thread that closes 5 and makes a pipe would get 8 now and then
+ * (tests/integration/prog-watch.c, lowest-*). And while a process has one
+ * thread, the kernel looks each descriptor up without taking a reference
+ * on its file; once a second thread shares the table, every read, write,
+ * fcntl and epoll_wait takes and drops one: 50 to 65 ns more per call
+ * here (docs/performance.md, "Where the uv server's CPU goes"); in a
+ * single-threaded loop program the watchdog would be that second thread.
  *
- * It leaves once, when it starts for a loop (watchdog.c). It stays in the
- * table (as before) when the program has other threads then (they share
- * the table anyway), under a seccomp filter (which may kill
- * on a call it does not expect), where pidfd_getfd or close_range is
+ * So the watchdog leaves the table, first thing when it starts, before it
+ * opens anything: unshare(CLONE_FILES), then at once closes its copy of
+ * every descriptor, so that it holds none of the program's open (a socket
+ * the program closes must close). What it writes afterwards, the log and
+ * the symbolizer's socket, it borrows from the program's table with
+ * pidfd_getfd for the one write or exchange; a log file not open yet it
+ * opens for the record, a helper the program has none of yet it starts,
+ * both in its own table (log.c, symbolizer-client.c).
+ *
+ * It stays in the table (as before) under a seccomp filter (which may
+ * kill on a call it does not expect), where pidfd_getfd or close_range is
  * missing, and while an embedder's report callback is set: the callback
  * runs on the reporting thread and may use the program's descriptors.
  * Setting one later moves the watchdog back (lg__watch_reshare). */
 #include <errno.h>
 #include <fcntl.h>
 #include <sched.h>
-#include <stdio.h>
+#include <sys/prctl.h>
 #include <string.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -47,19 +53,11 @@ static void raw_close(int fd)
     syscall(SYS_close, fd);
 }
 
-/* "Seccomp:\t0" in /proc/self/status: no filter and not strict. */
+/* No filter and not strict, asked without a descriptor (a strict thread
+ * could not have made the watchdog: clone is not among its calls). */
 static int no_seccomp(void)
 {
-    FILE *f = fopen("/proc/self/status", "re");
-    if (!f)
-        return 0;
-    char line[128];
-    int mode = -1;
-    while (fgets(line, sizeof line, f))
-        if (sscanf(line, "Seccomp: %d", &mode) == 1)
-            break;
-    fclose(f);
-    return mode == 0;
+    return prctl(PR_GET_SECCOMP, 0, 0, 0, 0) == 0;
 }
 
 /* pidfd_open, pidfd_getfd and close_range exist (Linux 5.9 and later),
@@ -74,17 +72,10 @@ static int calls_work(void)
            syscall(SYS_pidfd_getfd, -1, 0, 0) < 0 && errno == EBADF;
 }
 
-int lg__wdfd_leave(int others)
+int lg__wdfd_leave(void)
 {
-    if (others > 1)
-        return 0;
     int saved = errno;
-    int ok = no_seccomp() && calls_work();
-    if (ok) {
-        /* The helper the watchdog will ask must run before it leaves. */
-        lg__symc_start();
-        ok = unshare(CLONE_FILES) == 0;
-    }
+    int ok = no_seccomp() && calls_work() && unshare(CLONE_FILES) == 0;
     if (ok) {
         /* From here the numbers are the watchdog's own: the wrappers must
          * not take them for the program's (raw calls besides). */

@@ -9,8 +9,8 @@
  * signals must reach the program's threads), inside loopguard for good
  * (in_shim), and never takes a lock a wrapper could hold while waiting for
  * it. Memory is fixed at start: MAX_WATCH loop threads are watched, the
- * rest are not. In a single-threaded program it works from a descriptor
- * table of its own (watchdog-fds.c). */
+ * rest are not. It works from a descriptor table of its own
+ * (watchdog-fds.c). */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "lg-internal.h"
+#include "symbolizer.h"
 
 #define MAX_WATCH 128
 
@@ -333,7 +334,7 @@ static int may_leave(void)
 static void leave_table(void)
 {
     __atomic_store_n(&wd_private, 1, __ATOMIC_SEQ_CST);
-    if (lg__cb_set() || !lg__wdfd_leave(other_threads()))
+    if (lg__cb_set() || !lg__wdfd_leave())
         __atomic_store_n(&wd_private, 0, __ATOMIC_SEQ_CST);
 }
 
@@ -343,15 +344,10 @@ static void *watchdog_main(void *arg)
     lg__tls.in_shim = 1;
     prctl(PR_SET_NAME, "loopguard");
     __atomic_store_n(&wd_tid, gettid(), __ATOMIC_RELEASE);
-    /* Once, at the start, and only for a loop (a watchdog started for a
-     * loop-less program's threads leaves it when they are gone): what it
-     * does first in the program's table (/proc read, the symbolizer's
-     * socket pair) takes the program's lowest free descriptor numbers for
-     * a moment, which a program closing a number and opening another at
-     * that moment would meet; looking again at every tick would do so at
-     * every tick. */
-    if (__atomic_load_n(&wd_loops, __ATOMIC_ACQUIRE))
-        leave_table();
+    /* First, before it opens anything: a descriptor of its own in the
+     * program's table would take a number the program's next open is
+     * owed (watchdog-fds.c). */
+    leave_table();
     uint64_t limit = (uint64_t)lg__opt.stall_ms * 1000000;
     uint64_t tick = limit / 4;
     if (tick < 1000000)
@@ -367,6 +363,7 @@ static void *watchdog_main(void *arg)
         if (gen != __atomic_load_n(&wd_gen, __ATOMIC_ACQUIRE)) {
             /* Replaced by one in the program's table: it runs now. */
             pthread_mutex_unlock(&tick_lock);
+            lg__symc_watchdog_exit();
             return NULL;
         }
         uint64_t now = lg__now_ns();
@@ -377,6 +374,7 @@ static void *watchdog_main(void *arg)
         if (leave)
             break;
     }
+    lg__symc_watchdog_exit();
     __atomic_store_n(&wd_tid, 0, __ATOMIC_RELEASE);
     return NULL;
 }

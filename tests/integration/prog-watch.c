@@ -47,7 +47,15 @@
  *              that writes each record's type into a pipe of the
  *              program's, waits 2 x MS, prints the table again, computes
  *              for 3 x MS (a stall) and prints "callback: TYPES" with what
- *              the pipe got. */
+ *              the pipe got.
+ *   lowest-loop, lowest-threads
+ *              a worker makes a pipe, closes it and makes another, again
+ *              and again for 3 x MS: POSIX gives the new pipe the lowest
+ *              free numbers, the ones just closed, unless another thread
+ *              took them meanwhile; the program's other thread runs a
+ *              libuv loop (an idle timer), or waits on a cond with a
+ *              timeout; prints "missed N of M" (pipes that did not get
+ *              the numbers back). */
 #include <dirent.h>
 #include <dlfcn.h>
 #include <pthread.h>
@@ -395,6 +403,59 @@ static void *cancellable(void *arg)
     return NULL;
 }
 
+static atomic_int lowest_stop;
+
+static void *lowest_churn(void *arg)
+{
+    int *missed = arg, p[2], q[2];
+    int n = 0;
+    /* A thread that locks: with main's wait, two that could deadlock. */
+    static pthread_mutex_t m = PTHREAD_MUTEX_INITIALIZER;
+    pthread_mutex_lock(&m);
+    pthread_mutex_unlock(&m);
+    while (!atomic_load(&lowest_stop)) {
+        if (pipe(p) != 0)
+            break;
+        close(p[0]);
+        close(p[1]);
+        if (pipe(q) != 0)
+            break;
+        *missed += q[0] != p[0] || q[1] != p[1];
+        close(q[0]);
+        close(q[1]);
+        n++;
+    }
+    return (void *)(intptr_t)n;
+}
+
+static void on_lowest_end(uv_timer_t *t)
+{
+    uv_close((uv_handle_t *)t, NULL);
+}
+
+/* The churn starts before the watchdog does: at the loop's entry, or at
+ * the first wait of a process with a second thread. */
+static int lowest(int loop)
+{
+    pthread_t th;
+    int missed = 0;
+    static uv_timer_t t;
+    if (loop)
+        uv_timer_init(uv_default_loop(), &t);
+    pthread_create(&th, NULL, lowest_churn, &missed);
+    if (loop) {
+        uv_timer_start(&t, on_lowest_end, 3 * ms, 0);
+        uv_run(uv_default_loop(), UV_RUN_DEFAULT);
+    } else {
+        timed_waiter(NULL);
+    }
+    atomic_store(&lowest_stop, 1);
+    void *n;
+    pthread_join(th, &n);
+    printf("missed %d of %d\n", missed, (int)(intptr_t)n);
+    return 0;
+}
+
 static int run_loop(void)
 {
     return uv_run(uv_default_loop(), UV_RUN_DEFAULT);
@@ -432,6 +493,8 @@ int main(int argc, char **argv)
         uv_timer_start(&t, on_table, ms, 0);
         return run_loop();
     }
+    if (!strcmp(mode, "lowest-loop") || !strcmp(mode, "lowest-threads"))
+        return lowest(!strcmp(mode, "lowest-loop"));
     if (!strcmp(mode, "iterate")) {
         static uv_idle_t h;
         idle_end = now_ms() + 3 * ms;
