@@ -24,6 +24,7 @@
 
 #define MAX_THREADS 256       /* a bigger process is never judged */
 #define REPORT_THREADS 32     /* listed with stacks; the rest counted */
+#define PY_THREADS 4          /* of those, with their Python frames */
 
 struct waiter {
     pid_t tid;
@@ -161,6 +162,7 @@ static int report(const struct waiter *w, int n)
 {
     static struct lg__thread_report th[REPORT_THREADS];
     static struct lg__sym stacks[REPORT_THREADS][LG__MAX_FRAMES + 1];
+    static struct lg__py_stack py[PY_THREADS];
     struct lg__record r = {.type = LG__REC_DEADLOCK};
     int shown = n < REPORT_THREADS ? n : REPORT_THREADS;
     for (int i = 0; i < shown; i++) {
@@ -175,6 +177,8 @@ static int report(const struct waiter *w, int n)
         for (int k = 0; k < np; k++)
             lg__symbolize((uintptr_t)pcs[k], k != 0, &stacks[i][t->nstack++]);
         t->stack = stacks[i];
+        if (i < PY_THREADS)
+            lg__py_stack_of(t->tid, &t->stack, &t->nstack, &py[i]);
     }
     lg__report_fill_thread(&r, w[0].tid);
     r.timeout_ns = -1;

@@ -269,9 +269,16 @@ static void text_stall(struct lg__buf *b, const struct lg__record *r,
     lg__buf_chr(b, '\n');
     text_stacks(b, r, max_frames,
                 "    (no stack: the thread could not be sampled)\n");
-    lg__buf_str(b, "  Every callback on this loop waits until this returns."
-                   " Move long work to a\n  thread (uv_queue_work), or "
-                   "split it across loop iterations.\n");
+    if (r->py_frames > 0)
+        lg__buf_str(b, "  Every task on this loop waits until this returns. "
+                       "Run long work in a thread:\n  await "
+                       "asyncio.to_thread(...) or loop.run_in_executor(...)"
+                       " (docs/guide.md, Python).\n");
+    else
+        lg__buf_str(b, "  Every callback on this loop waits until this "
+                       "returns. Move long work to a\n  thread "
+                       "(uv_queue_work), or split it across loop "
+                       "iterations.\n");
 }
 
 /* Bytes of a "... N more frames/threads/edges not shown" line, at most. */

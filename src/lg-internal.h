@@ -458,6 +458,7 @@ LG__INTERNAL int lg__runtime_own_class(const char *sym);
 /* CPython (python.c), read from the calling thread's own interpreter
  * state without calling the interpreter. */
 #define LG__PY_FRAMES 32              /* Python frames in a report */
+struct lg__sym;
 struct lg__pyframe {
     const void *code;                 /* its code object */
     int lasti;                        /* instruction, in code units */
@@ -480,6 +481,21 @@ LG__INTERNAL unsigned lg__py_minor(void);
  * many. */
 LG__INTERNAL int lg__py_frames(struct lg__pyframe *out,
                                struct lg__pyname *names, int max);
+/* The same for another thread, tid (the watchdog's records; the watchdog
+ * only): its state is found in the main interpreter's list and read with
+ * process_vm_readv, which fails rather than faults on memory the thread
+ * frees meanwhile. */
+LG__INTERNAL int lg__py_frames_of(pid_t tid, struct lg__pyframe *out,
+                                  struct lg__pyname *names, int max);
+/* A native stack with k Python frames (f, names) put in: each C call of
+ * _PyEval_EvalFrameDefault runs the Python frames from the one it entered
+ * with to the innermost, which go just above it; frames the native stack
+ * has no place for (it was cut) go at its end. Into merged[] (room for
+ * n + k); returns the count. */
+LG__INTERNAL int lg__py_merge(const struct lg__sym *stack, int n,
+                              const struct lg__pyframe *f,
+                              const struct lg__pyname *names, int k,
+                              struct lg__sym *merged);
 /* The asyncio event loop the calling thread runs (the self of the
  * innermost BaseEventLoop.run_forever or _run_once on its frame stack),
  * or NULL. */
@@ -768,6 +784,18 @@ static inline int lg__sym_python(const struct lg__sym *s)
 {
     return s->pc == 0 && s->symoff == LG__SYM_PYTHON;
 }
+
+/* Room for a stack with its Python frames put in (report.c). */
+struct lg__py_stack {
+    struct lg__pyframe f[LG__PY_FRAMES];
+    struct lg__pyname names[LG__PY_FRAMES];
+    struct lg__sym merged[LG__MAX_FRAMES + 1 + LG__PY_FRAMES];
+};
+/* Another thread's (tid's) Python frames put in its symbolized stack
+ * (*stack, *n), in buf; returns how many (0: none, the stack left as it
+ * was). The watchdog's records; on the watchdog only. */
+LG__INTERNAL int lg__py_stack_of(pid_t tid, const struct lg__sym **stack,
+                                 int *n, struct lg__py_stack *buf);
 
 /* Resolves one address. `is_return` is 1 for return addresses (looked up at
  * pc - 1 so a call at the end of a function names that function). Finds the

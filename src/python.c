@@ -25,6 +25,9 @@
 #include <limits.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/uio.h>
+#include <unistd.h>
 
 #include "lg-internal.h"
 
@@ -68,12 +71,26 @@ static const struct layout layouts[] = {
 #define BYTES_DATA 32
 #define STR_LENGTH 16
 #define STR_STATE 32
+#define STR_HEAD 72                  /* of a str: its header, up to the
+                                        characters of a non-ASCII one */
+#define STR_CHARS 256                /* of a str, at most, read */
+#define LINETABLE_MAX 16384          /* of another thread's code's location
+                                        table, what is read */
 
 #define MAX_WALK 100000              /* frames looked at, at most: a
                                         guard against a broken chain */
+#define FRAME_BYTES 72               /* of a frame, what is read */
+#define CODE_BYTES 192               /* of a code object */
+#define TS_BYTES 168                 /* of a PyThreadState */
+#define TS_NEXT 8                    /* its next and interp (3.11-3.13) */
+#define TS_INTERP 16
+#define MAX_THREADS 4096             /* thread states looked at, at most */
 
 static const char *runtime;
 static const void *code_type, *str_type, *bytes_type;
+/* Another thread's state is found from the main interpreter's list. */
+static const void *(*interp_main)(void);
+static const void *(*interp_head)(const void *);
 static const struct layout *L;       /* NULL: not known */
 static int layout;                   /* 1 known; -1 another CPython; 0 none */
 static unsigned py_minor;
@@ -137,6 +154,10 @@ void lg__py_init(void)
     code_type = dlsym(RTLD_DEFAULT, "PyCode_Type");
     str_type = dlsym(RTLD_DEFAULT, "PyUnicode_Type");
     bytes_type = dlsym(RTLD_DEFAULT, "PyBytes_Type");
+    interp_main = (const void *(*)(void))dlsym(RTLD_DEFAULT,
+                                               "PyInterpreterState_Main");
+    interp_head = (const void *(*)(const void *))dlsym(
+        RTLD_DEFAULT, "PyInterpreterState_ThreadHead");
     py_minor = *version >> 16 & 0xff;
     if (*version >> 24 != 3 || !code_type || !str_type || !bytes_type)
         return;
@@ -173,14 +194,34 @@ static int is(const void *o, const void *type)
     return o && ptr_at(o, OB_TYPE) == type;
 }
 
+/* n bytes at a: a itself for the calling thread's own state, which
+ * cannot change while it is in a call; for another thread's (rem), a copy
+ * into buf made by process_vm_readv, which fails where memory is gone
+ * instead of faulting: that thread may run meanwhile, and what it frees is
+ * read as whatever is there, which the type checks catch. NULL when it
+ * cannot be read. */
+static const char *get(const void *a, size_t n, char *buf, int rem)
+{
+    if (!a || !rem)
+        return a;
+    struct iovec l = {buf, n}, r = {(void *)(uintptr_t)a, n};
+    return process_vm_readv(getpid(), &l, 1, &r, 1, 0) == (ssize_t)n ? buf
+                                                                     : NULL;
+}
+
+static int finalizing(void)
+{
+    return __atomic_load_n((const void *const *)(const void *)(runtime +
+                                                             L->finalizing),
+                           __ATOMIC_ACQUIRE) != NULL;
+}
+
 /* The calling thread's PyThreadState, or NULL. */
 static const char *thread_state(void)
 {
     /* Finalizing, the interpreter frees other threads' states while
      * their keys still point to them (a daemon thread in C code). */
-    if (!L || __atomic_load_n((const void *const *)(const void *)(runtime +
-                                                                L->finalizing),
-                              __ATOMIC_ACQUIRE))
+    if (!L || finalizing())
         return NULL;
     int init;
     unsigned key;
@@ -196,76 +237,123 @@ static const char *thread_state(void)
     return id == (unsigned long)lg__gettid() ? ts : NULL;
 }
 
-static const char *first_frame(void)
+/* Thread state ts's innermost frame (ts is a copy for another thread). */
+static const char *ts_frame(const char *ts, int rem)
 {
-    const char *ts = thread_state();
-    if (!ts)
-        return NULL;
     if (L->ts_current >= 0)
         return ptr_at(ts, L->ts_current);
+    char buf[16];
     const char *cf = ptr_at(ts, L->ts_cframe);
+    cf = cf ? get(cf, (size_t)L->cf_current + 8, buf, rem) : NULL;
     return cf ? ptr_at(cf, L->cf_current) : NULL;
 }
 
-/* The frame's code object, or NULL (then the walk ends). */
-static const char *frame_code(const char *f)
+static const char *first_frame(void)
 {
-    const char *co = ptr_at(f, L->fr_code);
-    return is(co, code_type) ? co : NULL;
+    const char *ts = thread_state();
+    return ts ? ts_frame(ts, 0) : NULL;
+}
+
+/* Thread tid's innermost frame, from the main interpreter's list of
+ * thread states, read as copies; NULL when it has none. The interpreter
+ * itself lives until it finalizes. */
+static const char *frame_of(pid_t tid)
+{
+    /* Under a seccomp filter process_vm_readv might be what kills. */
+    static int filtered = -1;
+    if (filtered < 0)
+        filtered = prctl(PR_GET_SECCOMP, 0, 0, 0, 0) != 0;
+    if (!L || !interp_main || !interp_head || filtered || finalizing())
+        return NULL;
+    const void *interp = interp_main();
+    const char *ts = interp ? interp_head(interp) : NULL;
+    char buf[TS_BYTES];
+    for (int i = 0; ts && i < MAX_THREADS; i++) {
+        const char *t = get(ts, sizeof buf, buf, 1);
+        unsigned long id;
+        if (!t || ptr_at(t, TS_INTERP) != interp)
+            return NULL;
+        memcpy(&id, t + L->ts_native_id, sizeof id);
+        if (id == (unsigned long)tid)
+            return ts_frame(t, 1);
+        ts = ptr_at(t, TS_NEXT);
+    }
+    return NULL;
 }
 
 /* The instruction a frame is at, in code units; -1 for a frame that has
- * not started its code (CPython leaves those out of tracebacks). */
-static int frame_lasti(const char *f, const char *co)
+ * not started its code (CPython leaves those out of tracebacks). f and c
+ * are the frame and its code object as read, co the code's address. */
+static int frame_lasti(const char *f, const char *co, const char *c)
 {
     const char *instr = ptr_at(f, L->fr_instr);
     int first;
-    memcpy(&first, co + L->co_firsttraceable, sizeof first);
+    memcpy(&first, c + L->co_firsttraceable, sizeof first);
     long lasti = (instr - (co + L->co_code)) / 2;
     if (f[L->fr_owner] != OWNED_BY_GENERATOR && lasti < first)
         return -1;
     return lasti < 0 ? 0 : (int)lasti;
 }
 
-/* Whether frame f is the first Python frame of its C call of
- * _PyEval_EvalFrameDefault. */
-static int frame_entry(const char *f)
-{
-    if (L->fr_is_entry >= 0)
-        return f[L->fr_is_entry] != 0;
-    const char *prev = ptr_at(f, L->fr_previous);
-    return !prev || prev[L->fr_owner] == OWNED_BY_CSTACK;
-}
-
-/* The calling thread's frames that have started their code, innermost
- * first: set w->f to NULL, then each walk_next() gives the next frame, its
- * code object and instruction, until it returns 0. */
+/* A thread's frames that have started their code, innermost first: set
+ * up the walk (w = {0} for the calling thread's own; first and rem for
+ * another's, from frame_of), then each walk_next() gives the next frame,
+ * its code object and instruction, until it returns 0. f and co are their
+ * addresses, fl and cl what was read of them (the same for the calling
+ * thread's). */
 struct walk {
-    const char *f, *co;
+    const char *first;
+    int rem;
+    const char *f, *co, *fl, *cl;
     int lasti, steps;
 };
+
+/* What is read of another thread's state goes here: the watchdog alone
+ * reads another thread's, one at a time. */
+static struct {
+    char frame[FRAME_BYTES], prev[FRAME_BYTES], code[CODE_BYTES];
+    char str_head[STR_HEAD], str_data[4 * STR_CHARS];
+    char table_head[BYTES_DATA], table[LINETABLE_MAX];
+} rb;
+
+/* Whether the walk's frame is the first Python frame of its C call of
+ * _PyEval_EvalFrameDefault. */
+static int frame_entry(const struct walk *w)
+{
+    if (L->fr_is_entry >= 0)
+        return w->fl[L->fr_is_entry] != 0;
+    const char *prev = get(ptr_at(w->fl, L->fr_previous), sizeof rb.prev,
+                           rb.prev, w->rem);
+    return !prev || prev[L->fr_owner] == OWNED_BY_CSTACK;
+}
 
 static int walk_next(struct walk *w)
 {
     for (;;) {
-        w->f = w->steps++ == 0 ? first_frame() : ptr_at(w->f, L->fr_previous);
-        if (!w->f || w->steps > MAX_WALK)
+        w->f = w->steps++ ? ptr_at(w->fl, L->fr_previous)
+               : w->rem   ? w->first
+                          : first_frame();
+        if (!w->f || w->steps > MAX_WALK ||
+            !(w->fl = get(w->f, sizeof rb.frame, rb.frame, w->rem)))
             return 0;
         /* 3.12 on: the entry shim of a C call (3.13's has no code). */
-        if (L->fr_is_entry < 0 && w->f[L->fr_owner] == OWNED_BY_CSTACK)
+        if (L->fr_is_entry < 0 && w->fl[L->fr_owner] == OWNED_BY_CSTACK)
             continue;
-        if (!(w->co = frame_code(w->f)))
+        w->co = ptr_at(w->fl, L->fr_code);
+        if (!(w->cl = get(w->co, sizeof rb.code, rb.code, w->rem)) ||
+            !is(w->cl, code_type))
             return 0;
-        w->lasti = frame_lasti(w->f, w->co);
+        w->lasti = frame_lasti(w->fl, w->co, w->cl);
         if (w->lasti >= 0)
             return 1;
     }
 }
 
 /* A str's text as UTF-8 into out[0..cap), cut at a character; "" when it
- * is no compact str. */
-static void str_copy(const char *s, char *out, size_t cap)
+ * is no compact str (or, rem, cannot be read). */
+static void str_copy(const char *at, char *out, size_t cap, int rem)
 {
+    const char *s = get(at, sizeof rb.str_head, rb.str_head, rem);
     out[0] = '\0';
     if (!is(s, str_type))
         return;
@@ -275,16 +363,23 @@ static void str_copy(const char *s, char *out, size_t cap)
     memcpy(&len, s + STR_LENGTH, sizeof len);
     unsigned kind = (state >> 2) & 7, compact = (state >> 5) & 1,
              ascii = (state >> 6) & 1;
-    if (!compact || len < 0)
+    if (!compact || len < 0 || kind < 1 || kind > 4 || kind == 3)
         return;
+    if (len > STR_CHARS)
+        len = STR_CHARS;
     size_t o = 0;
     if (ascii) {
         o = (size_t)len < cap - 1 ? (size_t)len : cap - 1;
-        memcpy(out, s + L->str_ascii_data, o);
-        out[o] = '\0';
+        const char *d = get(at + L->str_ascii_data, o, rb.str_data, rem);
+        if (d)
+            memcpy(out, d, o);
+        out[d ? o : 0] = '\0';
         return;
     }
-    const char *data = s + L->str_data;
+    const char *data = get(at + L->str_data, (size_t)len * kind,
+                           rb.str_data, rem);
+    if (!data)
+        return;
     for (long i = 0; i < len; i++) {
         uint32_t c = kind == 1   ? ((const uint8_t *)data)[i]
                      : kind == 2 ? ((const uint16_t *)data)[i]
@@ -349,14 +444,21 @@ static unsigned varint(const uint8_t **p, const uint8_t *end)
 
 /* The source line of instruction lasti (code units) of code object co,
  * from 3.11's location table (Objects/locations.md); 0 when it has none. */
-static int code_line(const char *co, int lasti)
+static int code_line(const char *co, int lasti, int rem)
 {
-    const char *table = ptr_at(co, CO_LINETABLE);
+    const char *at = ptr_at(co, CO_LINETABLE);
+    const char *table = get(at, sizeof rb.table_head, rb.table_head, rem);
     if (!is(table, bytes_type))
         return 0;
     long size;
     memcpy(&size, table + BYTES_SIZE, sizeof size);
-    const uint8_t *p = (const uint8_t *)table + BYTES_DATA, *end = p + size;
+    if (size < 0 || (rem && size > LINETABLE_MAX))
+        size = rem ? LINETABLE_MAX : 0;
+    const uint8_t *p = (const uint8_t *)get(at + BYTES_DATA, (size_t)size,
+                                            rb.table, rem);
+    if (!p)
+        return 0;
+    const uint8_t *end = p + size;
     int line, addr = 0;
     memcpy(&line, co + L->co_firstlineno, sizeof line);
     while (p < end) {
@@ -381,22 +483,38 @@ static int code_line(const char *co, int lasti)
     return 0;
 }
 
-int lg__py_frames(struct lg__pyframe *out, struct lg__pyname *names,
-                  int max)
+static int frames(struct walk *w, struct lg__pyframe *out,
+                  struct lg__pyname *names, int max)
 {
     int n = 0;
-    for (struct walk w = {0}; n < max && walk_next(&w); n++) {
-        out[n].code = w.co;
-        out[n].lasti = w.lasti;
-        out[n].entry = (uint8_t)frame_entry(w.f);
+    for (; n < max && walk_next(w); n++) {
+        out[n].code = w->co;
+        out[n].lasti = w->lasti;
+        out[n].entry = (uint8_t)frame_entry(w);
         if (names) {
             struct lg__pyname *p = &names[n];
-            p->line = code_line(w.co, w.lasti);
-            str_copy(ptr_at(w.co, CO_QUALNAME), p->func, sizeof p->func);
-            str_copy(ptr_at(w.co, CO_FILENAME), p->file, sizeof p->file);
+            p->line = code_line(w->cl, w->lasti, w->rem);
+            str_copy(ptr_at(w->cl, CO_QUALNAME), p->func, sizeof p->func,
+                     w->rem);
+            str_copy(ptr_at(w->cl, CO_FILENAME), p->file, sizeof p->file,
+                     w->rem);
         }
     }
     return n;
+}
+
+int lg__py_frames(struct lg__pyframe *out, struct lg__pyname *names,
+                  int max)
+{
+    struct walk w = {0};
+    return frames(&w, out, names, max);
+}
+
+int lg__py_frames_of(pid_t tid, struct lg__pyframe *out,
+                     struct lg__pyname *names, int max)
+{
+    struct walk w = {.rem = 1, .first = frame_of(tid)};
+    return w.first ? frames(&w, out, names, max) : 0;
 }
 
 /* A Python function by its file's tail and its qualified name. */

@@ -65,11 +65,7 @@ static char emit_buf[LG__RECORD_MAX];
  * (14 KiB; CPython lets a thread have 32 KiB of stack); py_lock is held
  * around emit_lock. */
 static pthread_mutex_t py_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct {
-    struct lg__pyframe f[LG__PY_FRAMES];
-    struct lg__pyname names[LG__PY_FRAMES];
-    struct lg__sym merged[LG__MAX_FRAMES + 1 + LG__PY_FRAMES];
-} py_buf;
+static struct lg__py_stack py_buf;
 static struct site *sites;
 static unsigned n_sites;
 static uint64_t n_violations;  /* atomic */
@@ -362,22 +358,15 @@ static int symbolize_call(const struct lg__wait *w, void *const *pcs, int n,
     return ns;
 }
 
-/* Emits r with the calling thread's Python frames in its stack: each C
- * call of _PyEval_EvalFrameDefault runs the Python frames from the one
- * it entered with to the innermost, which go just above it. Frames the
- * native stack has no place for (it was cut) go at its end. */
-static int emit_python(struct lg__record *r)
+int lg__py_merge(const struct lg__sym *stack, int n,
+                 const struct lg__pyframe *f, const struct lg__pyname *names,
+                 int k, struct lg__sym *merged)
 {
-    pthread_mutex_lock(&py_lock);
-    struct lg__pyframe *f = py_buf.f;
-    struct lg__pyname *names = py_buf.names;
-    struct lg__sym *merged = py_buf.merged;
-    int k = lg__py_frames(f, names, LG__PY_FRAMES), used = 0, m = 0;
-    for (int i = 0; k && i <= r->nstack; i++) {
-        int eval = i == r->nstack ||
-                   (r->stack[i].name &&
-                    strcmp(r->stack[i].name, "_PyEval_EvalFrameDefault") ==
-                        0);
+    int used = 0, m = 0;
+    for (int i = 0; k && i <= n; i++) {
+        int eval = i == n ||
+                   (stack[i].name &&
+                    strcmp(stack[i].name, "_PyEval_EvalFrameDefault") == 0);
         /* A C eval call's frames end with the one it was entered with. */
         while (eval && used < k) {
             merged[m++] = (struct lg__sym){
@@ -385,15 +374,38 @@ static int emit_python(struct lg__record *r)
                 .module = names[used].file,
                 .modoff = (uintptr_t)names[used].line,
                 .symoff = LG__SYM_PYTHON};
-            if (f[used++].entry && i < r->nstack)
+            if (f[used++].entry && i < n)
                 break;
         }
-        if (i < r->nstack)
-            merged[m++] = r->stack[i];
+        if (i < n)
+            merged[m++] = stack[i];
     }
+    return m;
+}
+
+int lg__py_stack_of(pid_t tid, const struct lg__sym **stack, int *n,
+                    struct lg__py_stack *buf)
+{
+    if (lg__py_known() != 1)
+        return 0;
+    int k = lg__py_frames_of(tid, buf->f, buf->names, LG__PY_FRAMES);
     if (k) {
-        r->stack = merged;
-        r->nstack = m;
+        *n = lg__py_merge(*stack, *n, buf->f, buf->names, k, buf->merged);
+        *stack = buf->merged;
+    }
+    return k;
+}
+
+/* Emits r with the calling thread's Python frames in its stack
+ * (lg__py_merge). */
+static int emit_python(struct lg__record *r)
+{
+    pthread_mutex_lock(&py_lock);
+    int k = lg__py_frames(py_buf.f, py_buf.names, LG__PY_FRAMES);
+    if (k) {
+        r->nstack = lg__py_merge(r->stack, r->nstack, py_buf.f,
+                                 py_buf.names, k, py_buf.merged);
+        r->stack = py_buf.merged;
         r->py_frames = k;
     }
     int written = emit(r);

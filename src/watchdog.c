@@ -187,6 +187,8 @@ static int report_stall(const struct lg__loop_view *v, uint64_t ns)
     symbolize_pcs(pcs, n, exact, stack, &ns_);
     r.stack = stack;
     r.nstack = ns_;
+    static struct lg__py_stack py;
+    r.py_frames = lg__py_stack_of(v->tid, &r.stack, &r.nstack, &py);
     if (v->has_mark)
         loop_of(&r, &v->mark, lstack);
     return lg__report_emit(&r, 1) ? 1 : -1;

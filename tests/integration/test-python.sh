@@ -26,9 +26,14 @@
 #   text  the text report names the Python frame and the way out.
 #   3.12, 3.13  the first cases and the clean program on CPython 3.12 and
 #         3.13, where the machine has them (pyenv's builds count).
+#   busy  python/asyncio-busy.py: a coroutine computes for 1 s (stall_ms
+#         200): the watchdog's stall names the computing function at the
+#         line marked "# BUSY", and the coroutine that called it, as
+#         Python frames read from the running thread (3.12 and 3.13 too).
 #   deadlock  python/asyncio-deadlock.py, the seed's shape: the first task
 #         waits on a queue.Queue whose only producer is a task of the same
-#         loop: the blocking call (its Python line) and the deadlock.
+#         loop: the blocking call (its Python line) and the deadlock, whose
+#         thread's stack has the same Python frames.
 . tests/integration/lib.sh
 command -v jq >/dev/null 2>&1 || skip "jq not installed"
 py=/usr/bin/python3
@@ -102,6 +107,23 @@ else
     skip_case uvloop "python3-uvloop is not installed (make deps installs it)"
 fi
 
+# busy: a stall, with the Python frames of the thread that computes.
+busy() {
+    f="$LG_TMP/busy$tag.jsonl"
+    run_lg "format=json:log=$f:stall_ms=200" 60 "$py" "$dir/asyncio-busy.py" 1 \
+        >"$LG_TMP/busy$tag.out" 2>&1
+    [ "$rc" -eq 0 ] || { cat "$LG_TMP/busy$tag.out"; fail "busy$tag: exit $rc"; }
+    line=$(grep -n "# BUSY" "$dir/asyncio-busy.py" | cut -d: -f1)
+    expect_count 1 "$f" '.type == "stall" and .phase == "begin" and
+        .doing == "running" and
+        any(.stack[]; .python == true and .symbol == "crunch" and
+            .line == '"$line"' and (.file | endswith("/asyncio-busy.py"))) and
+        any(.stack[]; .python == true and .symbol == "main")' \
+        "busy$tag: the stall names crunch at line $line and main"
+}
+busy
+echo "ok: busy: a stall with the Python frames of the running thread"
+
 # Other CPythons whose layout loopguard knows (3.12, 3.13), where this
 # machine has them (Debian 12 has only 3.11; pyenv's builds count).
 others=
@@ -118,6 +140,7 @@ if [ -n "$others" ]; then
         done
         blocking first run queue
         clean
+        busy
         echo "ok: CPython $v ($p)"
     done
     py=/usr/bin/python3 tag=
@@ -144,5 +167,9 @@ line=$(grep -n "# BLOCK: deadlock\$" "$dir/asyncio-deadlock.py" | cut -d: -f1)
 expect_count 1 "$f" '.type == "blocking_call" and .loop.kind == "asyncio" and
     any(.stack[]; .python == true and .line == '"$line"')' \
     "deadlock: the consumer's get, at line $line"
-expect_count 1 "$f" '.type == "deadlock"' "deadlock: the deadlock record"
-echo "ok: deadlock: the queue.Queue.get and the deadlock"
+expect_count 1 "$f" '.type == "deadlock" and
+    any(.threads[0].stack[]; .python == true and .symbol == "consumer" and
+        .line == '"$line"') and
+    any(.threads[0].stack[]; .python == true and .symbol == "Queue.get")' \
+    "deadlock: the deadlock record, with the consumer's Python frames"
+echo "ok: deadlock: the queue.Queue.get and the deadlock, with Python frames"
