@@ -106,8 +106,18 @@ void lg__epoll_hint(int epfd, void *caller)
                        (const void *)(intptr_t)epfd, NULL, caller) != 0)
         return;
     struct lg__loop_mark *m = current_mut();
-    if (m)
-        m->own_fd = epfd;
+    if (!m)
+        return;
+    m->own_fd = epfd;
+    /* asyncio's selector: named as the asyncio loop from its first poll
+     * (as lg__loop_mark_live would at the first report), so that every
+     * record names it alike, the watchdog's stalls too. */
+    const void *py = (lg__stack_loops & LG__SL_PYTHON) ? lg__py_loop()
+                                                       : NULL;
+    if (py) {
+        m->kind = LG__LOOP_ASYNCIO;
+        m->id = py;
+    }
 }
 
 #define POLL_HINT_TURNS 3

@@ -27,7 +27,8 @@
 #   3.12, 3.13  the first cases and the clean program on CPython 3.12 and
 #         3.13, where the machine has them (pyenv's builds count).
 #   busy  python/asyncio-busy.py: a coroutine computes for 1 s (stall_ms
-#         200): the watchdog's stall names the computing function at the
+#         200): the watchdog's stall, on the asyncio loop (named so from
+#         its first poll), names the computing function at the
 #         line marked "# BUSY", and the coroutine that called it, as
 #         Python frames read from the running thread (3.12 and 3.13 too).
 #   deadlock  python/asyncio-deadlock.py, the seed's shape: the first task
@@ -115,7 +116,7 @@ busy() {
     [ "$rc" -eq 0 ] || { cat "$LG_TMP/busy$tag.out"; fail "busy$tag: exit $rc"; }
     line=$(grep -n "# BUSY" "$dir/asyncio-busy.py" | cut -d: -f1)
     expect_count 1 "$f" '.type == "stall" and .phase == "begin" and
-        .doing == "running" and
+        .doing == "running" and .loop.kind == "asyncio" and
         any(.stack[]; .python == true and .symbol == "crunch" and
             .line == '"$line"' and (.file | endswith("/asyncio-busy.py"))) and
         any(.stack[]; .python == true and .symbol == "main")' \
