@@ -124,6 +124,16 @@ size_t lg__log_record_max(void)
     if (!lg__tls.fd_private)
         log_ensure();
     size_t n = log_record_max;
+    /* The watchdog's record, before the program's threads opened the log
+     * file: log_write_borrowed opens it for the record. A regular file
+     * (or none yet: it is made one) takes the bigger records. */
+    struct stat st;
+    static char path[sizeof log_path];     /* under log_lock */
+    if (lg__tls.fd_private && log_fd < 0 && lg__opt.log[0]) {
+        expand_path(path, sizeof path, lg__opt.log, getpid());
+        if (stat(path, &st) == 0 ? S_ISREG(st.st_mode) : errno == ENOENT)
+            n = LG__RECORD_MAX;
+    }
     pthread_mutex_unlock(&log_lock);
     return n;
 }

@@ -29,8 +29,10 @@
 #   busy  python/asyncio-busy.py: a coroutine computes for 1 s (stall_ms
 #         200): the watchdog's stall, on the asyncio loop (named so from
 #         its first poll), names the computing function at the
-#         line marked "# BUSY", and the coroutine that called it, as
-#         Python frames read from the running thread (3.12 and 3.13 too).
+#         line marked "# BUSY", the coroutine that called it and the
+#         module, as Python frames read from the running thread (3.12 and
+#         3.13 too): the first record, the watchdog's, is one of a log
+#         file (16 KiB), not of a pipe (4 KiB), which would cut them.
 #   deadlock  python/asyncio-deadlock.py, the seed's shape: the first task
 #         waits on a queue.Queue whose only producer is a task of the same
 #         loop: the blocking call (its Python line) and the deadlock, whose
@@ -119,8 +121,9 @@ busy() {
         .doing == "running" and .loop.kind == "asyncio" and
         any(.stack[]; .python == true and .symbol == "crunch" and
             .line == '"$line"' and (.file | endswith("/asyncio-busy.py"))) and
-        any(.stack[]; .python == true and .symbol == "main")' \
-        "busy$tag: the stall names crunch at line $line and main"
+        any(.stack[]; .python == true and .symbol == "main") and
+        any(.stack[]; .python == true and .symbol == "<module>")' \
+        "busy$tag: the stall names crunch at line $line, main and <module>"
 }
 busy
 echo "ok: busy: a stall with the Python frames of the running thread"
