@@ -106,6 +106,8 @@ LG_EXPORT int dup3(int old, int new, int flags)
 
 static void fcntl_learn(int fd, int cmd, int r)
 {
+    if (LG__UNLIKELY(lg__tls.fd_private))
+        return;               /* the watchdog's numbers, not the program's */
     if (cmd == F_SETFL)
         lg__fd_flags_changed(fd);
     else if ((cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC) && r >= 0)

@@ -25,6 +25,11 @@ static void say_refused(const char *path, const char *why);
 static int log_fd = -1;               /* -1 until opened; 2 = stderr */
 static pid_t log_pid;                 /* process that opened log_fd */
 static size_t log_record_max = 4096;  /* PIPE_BUF unless a regular file */
+static int wd_log = -1;               /* the watchdog's copy of the log file,
+                                         in its own table, opened for its
+                                         next record */
+static pid_t wd_log_tid;              /* that watchdog (a later one, or a
+                                         fork child's, has another table) */
 static dev_t log_dev;                 /* identity of the file we opened: */
 static ino_t log_ino;                 /* a host's closefrom() or raw close
                                          may free our number for reuse */
@@ -125,13 +130,20 @@ size_t lg__log_record_max(void)
         log_ensure();
     size_t n = log_record_max;
     /* The watchdog's record, before the program's threads opened the log
-     * file: log_write_borrowed opens it for the record. A regular file
-     * (or none yet: it is made one) takes the bigger records. */
+     * file: it opens the file here, in its own table, for the record
+     * (log_write_borrowed), and a regular one takes the bigger records. */
     struct stat st;
     static char path[sizeof log_path];     /* under log_lock */
     if (lg__tls.fd_private && log_fd < 0 && lg__opt.log[0]) {
-        expand_path(path, sizeof path, lg__opt.log, getpid());
-        if (stat(path, &st) == 0 ? S_ISREG(st.st_mode) : errno == ENOENT)
+        const char *why;
+        if (wd_log >= 0 && wd_log_tid != lg__gettid())
+            wd_log = -1;
+        if (wd_log < 0) {
+            expand_path(path, sizeof path, lg__opt.log, getpid());
+            wd_log = lg__log_open_file(path, &why);
+            wd_log_tid = lg__gettid();
+        }
+        if (wd_log >= 0 && fstat(wd_log, &st) == 0 && S_ISREG(st.st_mode))
             n = LG__RECORD_MAX;
     }
     pthread_mutex_unlock(&log_lock);
@@ -306,11 +318,21 @@ static int log_write_borrowed(const char *buf, size_t len)
     sigset_t old, pending;
     int fd, own = 0;
     struct stat st;
+    if (wd_log >= 0 && wd_log_tid != lg__gettid())
+        wd_log = -1;          /* another table's number */
+    if (wd_log >= 0 && (log_fd >= 0 || !lg__opt.log[0])) {
+        close(wd_log);        /* the program's threads opened theirs */
+        wd_log = -1;
+    }
     if (log_fd < 0 && lg__opt.log[0]) {
-        char path[sizeof log_path];
-        const char *why;
-        expand_path(path, sizeof path, lg__opt.log, getpid());
-        fd = lg__log_open_file(path, &why);
+        fd = wd_log;
+        wd_log = -1;
+        if (fd < 0) {
+            char path[sizeof log_path];
+            const char *why;
+            expand_path(path, sizeof path, lg__opt.log, getpid());
+            fd = lg__log_open_file(path, &why);
+        }
         own = fd >= 0;
     }
     if (!own)

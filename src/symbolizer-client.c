@@ -72,6 +72,7 @@ struct spawn {
                                  kernel at its exit (CLONE_CHILD_CLEARTID):
                                  stack is in use until then */
     int (*clone_fn)(int (*)(void *), void *, int, void *, ...);
+    char *gstack;             /* the helper's stack, until it execs */
 };
 
 /* A helper and our end of its socket. The program's threads use one whose
@@ -85,13 +86,19 @@ struct conn {
     dev_t dev;                /* its identity: the host may close it */
     ino_t ino;
     pid_t pid;                /* the process that started the helper */
+    pid_t owner;              /* own: the watchdog thread whose table
+                                 holds sock */
     pid_t helper;             /* its pid */
     pid_t keeper;             /* a keeper of ours, to reap once it exits */
     int spawns;               /* helpers started, for this end */
+    char in[IN_CAP];          /* answers read, not yet parsed */
+    size_t in_len;
     struct spawn sp;
     char stack[STACK_SIZE] __attribute__((aligned(16)));
                               /* the intermediate's: a keeper's as long as
                                  it runs */
+    char gstack[STACK_SIZE] __attribute__((aligned(16)));
+                              /* the helper's, until it execs */
 };
 
 /* Everything below is guarded by `lock`. */
@@ -99,17 +106,13 @@ static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static struct conn prog = {.sock = -1};
 static struct conn own = {.sock = -1};  /* the watchdog's, in its table */
 static struct conn *c = &prog;          /* the one this exchange uses */
-static struct conn *last = &prog;       /* whose answers in[] holds */
 static int io = -1;           /* what this exchange reads and writes:
                                  c->sock, or the watchdog's copy of it */
 static int warned;            /* the one line on stderr was said */
 static uint32_t next_id;
 static struct batch cur, prev;
-static char in[IN_CAP];       /* answers read, not yet parsed */
-static size_t in_len;
 static char out[OUT_CAP];     /* requests not yet sent */
 static struct lg__symp_answer ans;
-static char stack_g[STACK_SIZE] __attribute__((aligned(16)));
 
 void lg__symc_init(void)
 {
@@ -179,7 +182,7 @@ NO_SAN static int intermediate(void *arg)
     if (child_fds(s) != 0)
         s->err = EBADF;
     else
-        pid = s->clone_fn(exec_helper, stack_g + STACK_SIZE,
+        pid = s->clone_fn(exec_helper, s->gstack + STACK_SIZE,
                           CLONE_VM | CLONE_VFORK | SIGCHLD, s);
     if (pid < 0 && !s->err)
         s->err = EAGAIN;
@@ -213,7 +216,11 @@ static void say(const char *what, const char *path, int err)
         lg__buf_str(&b, strerrordesc_np(err));
     }
     lg__buf_str(&b, "; frames are shown without file:line\n");
-    (void)!write(2, b.p, b.len);
+    /* The watchdog's 2 is its own /dev/null: the program's stderr. */
+    int fd = lg__wdfd_borrow(2);
+    if (fd >= 0)
+        (void)!write(fd, b.p, b.len);
+    lg__wdfd_return(fd);
 }
 
 /* The helper is beside libloopguard.so, as the preload finds that. */
@@ -236,7 +243,7 @@ static void forget(void)
         close(c->sock);
     c->sock = -1;
     c->helper = 0;
-    in_len = 0;
+    c->in_len = 0;
     cur.n = prev.n = 0;
 }
 
@@ -302,6 +309,7 @@ static int start_clones(uint64_t deadline)
     c->sp.pid = -1;
     c->sp.started = 0;
     c->sp.clone_fn = clone;
+    c->sp.gstack = c->gstack;
     int child;
     if (c->sp.keeper) {
         child = clone(intermediate, c->stack + STACK_SIZE,
@@ -346,9 +354,10 @@ static int wait_readable(uint64_t deadline)
 /* Reads what the helper sent; -1 when it is gone. */
 static int read_some(void)
 {
-    ssize_t r = recv(io, in + in_len, sizeof in - in_len, MSG_DONTWAIT);
+    ssize_t r = recv(io, c->in + c->in_len, sizeof c->in - c->in_len,
+                     MSG_DONTWAIT);
     if (r > 0) {
-        in_len += (size_t)r;
+        c->in_len += (size_t)r;
         return 1;
     }
     if (r < 0 && (errno == EAGAIN || errno == EINTR))
@@ -359,10 +368,10 @@ static int read_some(void)
 static int hello(uint64_t deadline)
 {
     for (;;) {
-        long k = lg__symp_parse_hello(in, in_len);
+        long k = lg__symp_parse_hello(c->in, c->in_len);
         if (k > 0) {
-            in_len -= (size_t)k;
-            memmove(in, in + k, in_len);
+            c->in_len -= (size_t)k;
+            memmove(c->in, c->in + k, c->in_len);
             return 0;
         }
         if (k < 0 || wait_readable(deadline) < 0 || lg__now_ns() >= deadline
@@ -424,7 +433,8 @@ static void spawn(uint64_t deadline)
     c->dev = st.st_dev;
     c->ino = st.st_ino;
     c->pid = getpid();
-    in_len = 0;
+    c->owner = lg__gettid();
+    c->in_len = 0;
     if (hello(deadline) != 0) {
         say("did not answer", c->sp.path, 0);
         forget();
@@ -446,18 +456,19 @@ static void deliver(lg__srcq_cb cb, int *answered)
         ++*answered;
 }
 
-/* Parses the answers in in[]; -1 on a malformed one. */
+/* Parses the answers in c->in[]; -1 on a malformed one. */
 static int parse_all(lg__srcq_cb cb, int *answered)
 {
     size_t at = 0;
     long k;
-    while ((k = lg__symp_parse_answer(in + at, in_len - at, &ans)) > 0) {
+    while ((k = lg__symp_parse_answer(c->in + at, c->in_len - at, &ans)) >
+           0) {
         at += (size_t)k;
         deliver(cb, answered);
     }
-    in_len -= at;
-    memmove(in, in + at, in_len);
-    return k < 0 || in_len == sizeof in ? -1 : 0;
+    c->in_len -= at;
+    memmove(c->in, c->in + at, c->in_len);
+    return k < 0 || c->in_len == sizeof c->in ? -1 : 0;
 }
 
 /* Sends cur's requests and collects answers until all came or the
@@ -529,7 +540,7 @@ struct lg__srcq *lg__symc_begin(uint64_t deadline_ns)
 }
 
 /* Whether the helper is still there: it may have died since the last
- * batch (what it sent meanwhile, late answers, is kept in in[]). */
+ * batch (what it sent meanwhile, late answers, is kept in c->in[]). */
 static int alive(void)
 {
     struct pollfd p = {.fd = io, .events = POLLIN};
@@ -539,14 +550,16 @@ static int alive(void)
            (!(p.revents & POLLIN) || read_some() >= 0);
 }
 
-/* The connection this exchange uses: answers in[] holds for another are
- * not for this one's batches. */
+/* The connection this exchange uses. Each keeps what its helper sent and
+ * was not parsed yet (an answer cut at a deadline goes on in the next
+ * exchange); the previous batch, whose late answers are delivered, is the
+ * last exchange's, on whichever connection. */
 static void use(struct conn *to)
 {
+    static struct conn *last = &prog;
     c = to;
     if (last != to) {
         last = to;
-        in_len = 0;
         prev.n = 0;
     }
     io = c->sock;
@@ -580,6 +593,9 @@ static int finish_borrowed(int n, uint64_t deadline_ns, lg__srcq_cb cb)
 /* A helper that is gone is dropped, and one started if none runs. */
 static void helper_ready(uint64_t deadline)
 {
+    /* Another watchdog's, in a table that is gone or not ours. */
+    if (c == &own && own.owner != lg__gettid())
+        own.sock = -1;
     if (sock_ok() && !alive())
         forget();
     if (c->sock < 0)
@@ -625,7 +641,10 @@ void lg__symc_watchdog_exit(void)
     if (!lg__tls.fd_private)
         return;
     pthread_mutex_lock(&lock);
-    if (own.sock >= 0) {
+    /* A successor may have started its own already (this one was leaving
+     * a process down to one thread when another came): that is not ours
+     * to close. */
+    if (own.sock >= 0 && own.owner == lg__gettid()) {
         use(&own);
         forget();
         own.spawns = 0;       /* it did its job: no failure to count */
@@ -650,8 +669,8 @@ void lg__symc_fork_child(void)
         k->sp.c_tid = 0;
         k->spawns = 0;
     }
-    c = last = &prog;
+    c = &prog;
     io = -1;
-    in_len = 0;
+    prog.in_len = own.in_len = 0;
     cur.n = prev.n = 0;
 }

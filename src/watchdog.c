@@ -377,7 +377,10 @@ static void *watchdog_main(void *arg)
             break;
     }
     lg__symc_watchdog_exit();
-    __atomic_store_n(&wd_tid, 0, __ATOMIC_RELEASE);
+    /* A successor may be running already: its tid stays. */
+    pid_t me = gettid();
+    __atomic_compare_exchange_n(&wd_tid, &me, 0, 0, __ATOMIC_ACQ_REL,
+                                __ATOMIC_RELAXED);
     return NULL;
 }
 

@@ -25,7 +25,8 @@
 #             waitpid(-1) reveals.
 #   nocld     a host whose SIGCHLD is SA_NOCLDWAIT: both reports symbolized.
 #   missing   no helper beside the libraries: one line on stderr for two
-#             reports, both written without file:line.
+#             reports, both written without file:line; the same when the
+#             first record is the watchdog's stall.
 #   silent    a helper that never answers: the report waits symbolize_ms,
 #             one line on stderr, reports written without file:line.
 #   off       symbolize_ms=0: no helper started, frames as before.
@@ -284,7 +285,19 @@ grep -qxF "$want" "$LG_TMP/missing.err" ||
     { cat "$LG_TMP/missing.err"; fail "missing: the line"; }
 expect_count 2 "$out" '.type == "blocking_call" and
     all(.stack[]; has("file") | not)' "missing: two reports, as before"
-echo "ok: missing helper: one line, reports written"
+# The same when the first record is the watchdog's (a stall): it works
+# out of the program's descriptor table, and its line still reaches the
+# program's stderr.
+out="$LG_TMP/missing-wd.jsonl"
+LOOPGUARD_OPTIONS="format=json:stall_ms=200:log=$out" \
+    LD_PRELOAD="$preload_alone" timeout -s KILL 30 \
+    "$BUILD/tests/prog-watch" busy 200 >/dev/null 2>"$LG_TMP/missing-wd.err" ||
+    fail "missing (watchdog): exit status $?"
+grep -qxF "$want" "$LG_TMP/missing-wd.err" ||
+    { cat "$LG_TMP/missing-wd.err"; fail "missing (watchdog): the line"; }
+expect_count 1 "$out" '.type == "stall" and .phase == "begin"' \
+    "missing (watchdog): the stall, as before"
+echo "ok: missing helper: one line, reports written (the watchdog's too)"
 
 # 6. A helper that never answers: each report waits symbolize_ms at most.
 cat >"$alone/loopguard-symbolizer" <<'EOF'
