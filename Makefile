@@ -410,15 +410,20 @@ stress: deps
 	    build/asan/tests/test-chan-stress
 	@sh tests/run-stress.sh $(BUILD)
 
-demo: deps all $(EXAMPLE_BIN)
+# demo and bench build in a make of their own, after deps: this one's
+# pkg-config lines ran before deps installed what they ask about (on a
+# fresh machine, bench-futexwait linked without libuv).
+demo: deps
+	@$(MAKE) --no-print-directory all $(EXAMPLE_BIN)
 	@sh examples/run-demo.sh $(BUILD)
 
-bench: deps all $(BENCH_BIN)
+bench: deps
+	@$(MAKE) --no-print-directory all $(BENCH_BIN) \
+	    $(BUILD)/bench/bench-locks-tsan
 	@sh tools/deps.sh bench
 	@sh bench/all.sh $(BUILD)
 
 # The lock workload built with ThreadSanitizer, to compare against.
-bench: $(BUILD)/bench/bench-locks-tsan
 $(BUILD)/bench/bench-locks-tsan: bench/bench-locks.c
 	@mkdir -p $(@D)
 	@echo "  CC      $@"
