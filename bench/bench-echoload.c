@@ -1,27 +1,48 @@
-/* bench-echoload PORT CONNS ROUND_TRIPS SIZE [http]: the load for the
- * servers of bench/server-proc.py: CONNS connections to 127.0.0.1:PORT,
- * one thread each, each making ROUND_TRIPS blocking round trips (send,
- * then read the whole answer): SIZE bytes echoed, or with `http` a GET on
- * a kept-alive HTTP/1.1 connection whose answer has a Content-Length of
- * SIZE. Bounded in count; a connection that fails, or an answer of another
- * size, ends the run with exit 1. Prints "LOAD round_trips=N secs=T
- * rate=R" (all connections, from the first connect to the last answer). */
+/* bench-echoload CONNS ROUND_TRIPS SIZE SLICES echo|http PORT...: the load
+ * for the servers of bench/server-proc.py, as wrk or ab make one: one
+ * thread, an epoll loop, CONNS connections to each 127.0.0.1:PORT, one
+ * request in flight on each: SIZE bytes echoed, or with `http` a GET on a
+ * kept-alive HTTP/1.1 connection whose answer has a Content-Length of SIZE.
+ *
+ * With more than one PORT (the same server, native and preloaded, all
+ * started before the load), the load goes to one server at a time, in
+ * SLICES slices: each connection makes ROUND_TRIPS / SLICES round trips in
+ * a slice, and the order of the servers rotates from slice to slice, so
+ * that a change in the machine's speed (another tenant waking up) falls on
+ * every server alike. One thread, so that the load and the server each
+ * have a CPU of the two: sixteen blocking load threads and the server
+ * sharing them spread a run's rate by a third.
+ *
+ * Bounded in count; a connection that fails, or an answer of another size,
+ * ends the run with exit 1. Prints, per PORT in the order given,
+ * "LOAD port=P round_trips=N secs=T rate=R": T is the sum of its slices,
+ * each from its first request to its last answer. */
 #include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <netinet/tcp.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
 #define MAX_CONNS 256
+#define MAX_PORTS 4
 #define MAX_SIZE 4096
 
-static int port, trips, size, http;
+struct conn {
+    int fd;
+    int done;                      /* round trips in this slice */
+    size_t got;                    /* bytes of the answer read so far */
+    char buf[MAX_SIZE + 1024];     /* an HTTP head, too */
+};
 
-static const char get[] = "GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
+static int conns, trips, size, slices, http;
+static char request[MAX_SIZE];
+static size_t request_len;
 
 static void fail(const char *what)
 {
@@ -29,106 +50,158 @@ static void fail(const char *what)
     exit(1);
 }
 
-/* One HTTP answer: its head, then a body of exactly `size` bytes. The
- * client sends one request at a time, so nothing follows the body. */
-static void read_answer(int fd, char *buf, size_t room)
+static void fail_errno(const char *what)
 {
-    size_t got = 0;
-    char *end = NULL;
-    while (!end) {
-        if (got + 1 >= room)
-            fail("an answer's head is too long");
-        ssize_t n = read(fd, buf + got, room - 1 - got);
-        if (n <= 0)
-            fail("read: connection ended");
-        got += (size_t)n;
-        buf[got] = 0;
-        end = strstr(buf, "\r\n\r\n");
-    }
-    const char *cl = strcasestr(buf, "\r\ncontent-length:");
-    if (!cl || cl > end || atoi(cl + 17) != size)
-        fail("an answer without a Content-Length of SIZE");
-    size_t want = (size_t)(end + 4 - buf) + (size_t)size;
-    while (got < want) {
-        if (want >= room)
-            fail("an answer is too long");
-        ssize_t n = read(fd, buf + got, want - got);
-        if (n <= 0)
-            fail("read: connection ended");
-        got += (size_t)n;
-    }
-    if (got != want)
-        fail("more than one answer to one request");
+    fprintf(stderr, "bench-echoload: %s: %s\n", what, strerror(errno));
+    exit(1);
 }
 
-static void *conn_main(void *arg)
+static void send_request(struct conn *c)
 {
-    (void)arg;
+    /* One request in flight on a connection whose buffers are empty: a
+     * short write would mean a full socket buffer, which cannot be. */
+    if (write(c->fd, request, request_len) != (ssize_t)request_len)
+        fail_errno("write");
+    c->got = 0;
+}
+
+/* Whether the answer is whole; one that runs past its end fails. */
+static int answer_done(struct conn *c)
+{
+    if (!http) {
+        if (c->got > (size_t)size)
+            fail("more than one answer to one request");
+        return c->got == (size_t)size;
+    }
+    c->buf[c->got] = 0;
+    char *end = strstr(c->buf, "\r\n\r\n");
+    if (!end)
+        return 0;
+    const char *cl = strcasestr(c->buf, "\r\ncontent-length:");
+    if (!cl || cl > end || atoi(cl + 17) != size)
+        fail("an answer without a Content-Length of SIZE");
+    size_t want = (size_t)(end + 4 - c->buf) + (size_t)size;
+    if (c->got > want)
+        fail("more than one answer to one request");
+    return c->got == want;
+}
+
+static int connect_to(int port)
+{
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     struct sockaddr_in a = {.sin_family = AF_INET,
                             .sin_port = htons((uint16_t)port)};
     inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
     int one = 1;
     if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof a) != 0 ||
-        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one) != 0) {
-        perror("bench-echoload: connect");
-        exit(1);
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one) != 0)
+        fail_errno("connect");
+    /* Non-blocking only after the connect, which is not measured. */
+    if (fcntl(fd, F_SETFL, O_NONBLOCK) != 0)
+        fail_errno("fcntl");
+    return fd;
+}
+
+static double now(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+/* One slice on one server: each connection makes `quota` round trips.
+ * Returns its seconds. */
+static double slice(int ep, struct conn *cs, int quota)
+{
+    double t0 = now();
+    for (int i = 0; i < conns; i++) {
+        cs[i].done = 0;
+        send_request(&cs[i]);
     }
-    char buf[MAX_SIZE + 1024];     /* an HTTP head, too */
-    memset(buf, 'x', sizeof buf);
-    for (int i = 0; i < trips && http; i++) {
-        if (write(fd, get, sizeof get - 1) != (ssize_t)(sizeof get - 1)) {
-            perror("bench-echoload: write");
-            exit(1);
-        }
-        read_answer(fd, buf, sizeof buf);
-    }
-    for (int i = 0; i < trips && !http; i++) {
-        if (write(fd, buf, (size_t)size) != size) {
-            perror("bench-echoload: write");
-            exit(1);
-        }
-        for (int got = 0; got < size;) {
-            ssize_t n = read(fd, buf + got, (size_t)(size - got));
-            if (n <= 0)
+    int active = conns;
+    struct epoll_event ev[MAX_CONNS];
+    while (active > 0) {
+        int n = epoll_wait(ep, ev, MAX_CONNS, -1);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            fail_errno("epoll_wait");
+        for (int k = 0; k < n; k++) {
+            struct conn *c = ev[k].data.ptr;
+            ssize_t r = read(c->fd, c->buf + c->got,
+                             sizeof c->buf - 1 - c->got);
+            if (r < 0 && (errno == EAGAIN || errno == EINTR))
+                continue;
+            if (r <= 0)
                 fail("read: connection ended");
-            got += (int)n;
+            c->got += (size_t)r;
+            if (!answer_done(c))
+                continue;
+            if (++c->done < quota)
+                send_request(c);
+            else
+                active--;
         }
     }
-    close(fd);
-    return NULL;
+    return now() - t0;
 }
 
 int main(int argc, char **argv)
 {
-    http = argc == 6 && strcmp(argv[5], "http") == 0;
-    if (argc != 5 && !http) {
-        fprintf(stderr, "usage: bench-echoload PORT CONNS ROUND_TRIPS "
-                        "SIZE [http]\n");
+    if (argc < 7) {
+        fprintf(stderr, "usage: bench-echoload CONNS ROUND_TRIPS SIZE "
+                        "SLICES echo|http PORT...\n");
         return 2;
     }
-    port = atoi(argv[1]);
-    int conns = atoi(argv[2]);
-    trips = atoi(argv[3]);
-    size = atoi(argv[4]);
-    if (conns < 1 || conns > MAX_CONNS || trips < 1 || size < 1 ||
-        size > MAX_SIZE) {
-        fprintf(stderr, "bench-echoload: bad arguments\n");
+    conns = atoi(argv[1]);
+    trips = atoi(argv[2]);
+    size = atoi(argv[3]);
+    slices = atoi(argv[4]);
+    http = strcmp(argv[5], "http") == 0;
+    int nports = argc - 6;
+    if (conns < 1 || conns > MAX_CONNS || size < 1 || size > MAX_SIZE ||
+        slices < 1 || trips < slices || trips % slices != 0 ||
+        nports > MAX_PORTS || (!http && strcmp(argv[5], "echo") != 0)) {
+        fprintf(stderr, "bench-echoload: bad arguments (ROUND_TRIPS a "
+                        "multiple of SLICES, at most %d ports)\n", MAX_PORTS);
         return 2;
     }
-    pthread_t th[MAX_CONNS];
-    struct timespec t0, t1;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
-    for (int i = 0; i < conns; i++)
-        if (pthread_create(&th[i], NULL, conn_main, NULL) != 0)
-            return 1;
-    for (int i = 0; i < conns; i++)
-        pthread_join(th[i], NULL);
-    clock_gettime(CLOCK_MONOTONIC, &t1);
-    double secs = (double)(t1.tv_sec - t0.tv_sec) +
-                  (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+    if (http) {
+        request_len = strlen("GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
+        memcpy(request, "GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n",
+               request_len);
+    } else {
+        request_len = (size_t)size;
+        memset(request, 'x', request_len);
+    }
+    int ports[MAX_PORTS], ep[MAX_PORTS];
+    struct conn *cs[MAX_PORTS];
+    double secs[MAX_PORTS] = {0};
+    for (int p = 0; p < nports; p++) {
+        ports[p] = atoi(argv[6 + p]);
+        cs[p] = calloc((size_t)conns, sizeof **cs);
+        ep[p] = epoll_create1(EPOLL_CLOEXEC);
+        if (!cs[p] || ep[p] < 0)
+            fail_errno("set-up");
+        for (int i = 0; i < conns; i++) {
+            cs[p][i].fd = connect_to(ports[p]);
+            struct epoll_event e = {.events = EPOLLIN,
+                                    .data.ptr = &cs[p][i]};
+            if (epoll_ctl(ep[p], EPOLL_CTL_ADD, cs[p][i].fd, &e) != 0)
+                fail_errno("epoll_ctl");
+        }
+    }
+    for (int s = 0; s < slices; s++)
+        for (int k = 0; k < nports; k++) {
+            int p = (s + k) % nports;
+            secs[p] += slice(ep[p], cs[p], trips / slices);
+        }
     long long n = (long long)conns * trips;
-    printf("LOAD round_trips=%lld secs=%.4f rate=%.0f\n", n, secs,
-           (double)n / secs);
+    for (int p = 0; p < nports; p++) {
+        printf("LOAD port=%d round_trips=%lld secs=%.4f rate=%.0f\n",
+               ports[p], n, secs[p], (double)n / secs[p]);
+        for (int i = 0; i < conns; i++)
+            close(cs[p][i].fd);
+    }
     return 0;
 }

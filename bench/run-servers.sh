@@ -6,8 +6,9 @@
 # echo server on Debian's python3. Run by `make bench`.
 #
 # Environment: SERVER_PAIRS (15), SERVER_CONNS (16), SERVER_SIZE (64), and
-# the round trips per connection: UV_TRIPS (5000), NODE_TRIPS (2500),
-# ASYNCIO_TRIPS (4000): about a second per run.
+# the round trips per connection: UV_TRIPS (10000), NODE_TRIPS (2500),
+# ASYNCIO_TRIPS (6000): about a second per server at each run, and
+# SERVER_SLICES (10).
 set -eu
 build=${1:-build}
 for f in bench-echosrv bench-echoload; do
@@ -19,9 +20,10 @@ echo "servers in their own process: $(date -u '+%Y-%m-%d %H:%M UTC')," \
     "$(uname -r), $(nproc) CPUs, not pinned," \
     "commit $(git rev-parse --short HEAD 2>/dev/null || echo '?')"
 pairs=${SERVER_PAIRS:-15} conns=${SERVER_CONNS:-16} size=${SERVER_SIZE:-64}
+slices=${SERVER_SLICES:-10}
 python3 bench/server-proc.py "$build" uv "$pairs" "$conns" \
-    "${UV_TRIPS:-5000}" "$size"
+    "${UV_TRIPS:-10000}" "$size" "$slices"
 python3 bench/server-proc.py "$build" node "$pairs" "$conns" \
-    "${NODE_TRIPS:-2500}" "$size"
+    "${NODE_TRIPS:-2500}" "$size" "$slices"
 python3 bench/server-proc.py "$build" asyncio "$pairs" "$conns" \
-    "${ASYNCIO_TRIPS:-4000}" "$size"
+    "${ASYNCIO_TRIPS:-6000}" "$size" "$slices"

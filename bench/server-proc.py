@@ -2,7 +2,7 @@
 """The detector on a server in its own process, unpinned, whole runs
 (issue 18, items 1 and 2); bench/run-servers.sh calls this.
 
-    server-proc.py BUILD SERVER PAIRS CONNS ROUND_TRIPS SIZE
+    server-proc.py BUILD SERVER PAIRS CONNS ROUND_TRIPS SIZE [SLICES]
 
 SERVER is one of
   uv       bench-echosrv: a one-thread libuv TCP echo server (C);
@@ -12,14 +12,19 @@ SERVER is one of
            an asyncio streams TCP echo server.
 A server whose runtime is absent is skipped with a line.
 
-A pair is one native run of the server and one under each preload mode,
-in an order that alternates from pair to pair; each run is a fresh
-server, a fresh bench-echoload making CONNS x ROUND_TRIPS round trips
-(SIZE bytes echoed, or an HTTP GET), then SIGTERM, and the figures: the
-load's round trips per second, and the server's CPU time (user + system
-of all its threads over its whole life, from wait4) per round trip.
-Nothing is pinned: the server and the load share the 2 CPUs, as they
-would on a host.
+A pair is a fresh server natively and one under each preload mode, all
+listening at once; one bench-echoload (one thread, an epoll loop, as wrk
+or ab load a server) makes CONNS x ROUND_TRIPS round trips (SIZE bytes
+echoed, or an HTTP GET) to each, one server at a time, in SLICES slices
+whose order of servers rotates from slice to slice, and the pair's first
+server alternates from pair to pair; then SIGTERM to each, and the
+figures: each server's round trips per second (over its slices) and its
+CPU time (user + system of all its threads over its whole life, from
+wait4) per round trip. Nothing is pinned: the server and the load share
+the 2 CPUs, as they would on a host. Runs one after another, each with
+a load of sixteen blocking threads, spread a pair by a third (the VM's
+speed drifting between runs, and seventeen threads on two CPUs): a 3 %
+target sat inside that spread.
 
 Modes: "lg" is the preload with its defaults (reports to a JSON file,
 which stays empty: these servers block nowhere; a report written is
@@ -97,25 +102,43 @@ def server_spec(build, name, size):
     sys.exit("server-proc: no server %r" % name)
 
 
-def one(build, spec, env, conns, trips, size):
+def pair(build, spec, envs, conns, trips, size, slices):
+    """One pair: a fresh server per mode (env), all listening before the
+    load starts; one bench-echoload drives them in turn, slice by slice;
+    then SIGTERM to each. Per mode: (round trips/s, server CPU ns per round
+    trip)."""
     cmd, _, load_arg = spec
-    port = free_port()
-    srv = subprocess.Popen(cmd(port), stdout=subprocess.DEVNULL, env=env)
-    wait_port(port)
-    # The probe connection above was one accept and one close: not a
-    # round trip, and the same for every mode.
-    load = subprocess.run([build + "/bench/bench-echoload", str(port),
-                           str(conns), str(trips), str(size)] + load_arg,
-                          capture_output=True, text=True, timeout=600)
-    srv.terminate()
-    _, status, ru = os.wait4(srv.pid, 0)
-    srv.returncode = os.waitstatus_to_exitcode(status)
-    if load.returncode != 0 or srv.returncode != 0:
-        sys.exit("server-proc: run failed: load %d (%s), server %d" %
-                 (load.returncode, load.stderr.strip(), srv.returncode))
-    g = dict(x.split("=") for x in load.stdout.split()[1:])
-    cpu_ns = (ru.ru_utime + ru.ru_stime) * 1e9
-    return float(g["rate"]), cpu_ns / (conns * trips)
+    ports, srvs = [], []
+    try:
+        for env in envs:
+            ports.append(free_port())
+            srvs.append(subprocess.Popen(cmd(ports[-1]),
+                                         stdout=subprocess.DEVNULL, env=env))
+            wait_port(ports[-1])
+        # The probe connection above was one accept and one close: not a
+        # round trip, and the same for every mode.
+        load = subprocess.run([build + "/bench/bench-echoload", str(conns),
+                               str(trips), str(size), str(slices),
+                               (load_arg or ["echo"])[0]] +
+                              [str(p) for p in ports],
+                              capture_output=True, text=True, timeout=600)
+    finally:
+        # Every server ends with the pair, even when the pair failed: one
+        # left behind would hold make bench's output pipe open.
+        for srv in srvs:
+            srv.terminate()
+    out = []
+    for srv in srvs:
+        _, status, ru = os.wait4(srv.pid, 0)
+        srv.returncode = os.waitstatus_to_exitcode(status)
+        out.append((ru.ru_utime + ru.ru_stime) * 1e9 / (conns * trips))
+    if load.returncode != 0 or any(s.returncode != 0 for s in srvs):
+        sys.exit("server-proc: run failed: load %d (%s), servers %s" %
+                 (load.returncode, load.stderr.strip(),
+                  [s.returncode for s in srvs]))
+    rates = [float(dict(x.split("=") for x in line.split()[1:])["rate"])
+             for line in load.stdout.splitlines() if line.startswith("LOAD")]
+    return list(zip(rates, out))
 
 
 def syscall_counts(build, spec, env, conns, trips, size):
@@ -127,9 +150,9 @@ def syscall_counts(build, spec, env, conns, trips, size):
     srv = subprocess.Popen(["strace", "-f", "-c", "-o", out] + cmd(port),
                            stdout=subprocess.DEVNULL, env=env)
     wait_port(port)
-    subprocess.run([build + "/bench/bench-echoload", str(port), str(conns),
-                    str(trips), str(size)] + load_arg, capture_output=True,
-                   timeout=600)
+    subprocess.run([build + "/bench/bench-echoload", str(conns), str(trips),
+                    str(size), "1", (load_arg or ["echo"])[0], str(port)],
+                   capture_output=True, timeout=600)
     # The server is strace's child: it gets the SIGTERM, strace then ends.
     with open("/proc/%d/task/%d/children" % (srv.pid, srv.pid)) as f:
         for child in f.read().split():
@@ -157,11 +180,12 @@ def syscalls(build, spec, env, conns, trips, size):
 
 
 def main():
-    if len(sys.argv) != 7:
+    if len(sys.argv) not in (7, 8):
         sys.exit(__doc__)
     build = os.path.abspath(sys.argv[1])
     name = sys.argv[2]
-    pairs, conns, trips, size = (int(x) for x in sys.argv[3:])
+    pairs, conns, trips, size = (int(x) for x in sys.argv[3:7])
+    slices = int(sys.argv[7]) if len(sys.argv) == 8 else 10
     spec, why = server_spec(build, name, size)
     if not spec:
         print("server-proc: %s: skipped: %s" % (name, why))
@@ -190,15 +214,16 @@ def main():
     got = {m: [] for m in names}
     for p in range(pairs):
         order = names if p % 2 == 0 else names[::-1]
-        for m in order:
-            got[m].append(one(build, spec, modes[m], conns, trips, size))
+        for m, r in zip(order, pair(build, spec, [modes[m] for m in order],
+                                    conns, trips, size, slices)):
+            got[m].append(r)
     for f in sorted(os.listdir(tmp)):
         if f.endswith(".jsonl") and os.path.getsize(os.path.join(tmp, f)):
             print("server-proc: %s: a report was written: %s" % (name, f))
             with open(os.path.join(tmp, f)) as r:
                 print(r.read()[:2000])
-    print("%s: %d pairs, %d connections x %d round trips of %d bytes, "
-          "unpinned" % (name, pairs, conns, trips, size))
+    print("%s: %d pairs, %d connections x %d round trips of %d bytes, in "
+          "%d slices, unpinned" % (name, pairs, conns, trips, size, slices))
     print("%s: native: %.0f round trips/s, %.0f ns of server CPU per round "
           "trip (medians)" % (name,
                               statistics.median(r for r, _ in got["native"]),
