@@ -62,8 +62,10 @@ struct lg__tls {
     uint32_t id;              /* unique per thread, from 1, given on first
                                  touch (touch.c); 0 before */
     uint32_t touch_epoch;     /* lg__touch_epoch when touch_done was set */
-    const void *touch_done;   /* an object whose touch record this thread
-                                 can no longer change (touch.c) */
+    const void *touch_done[2]; /* objects whose touch records this thread
+                                  can no longer change, newest first
+                                  (touch.c): two, for CPython's GIL, whose
+                                  every hand-over signals two conds */
     struct lg__thread *rec;   /* registry record, allocated on first
                                  loop entry; NULL before */
     struct lg__park *park;    /* untimed-wait slot (park.c), claimed on
@@ -1189,13 +1191,14 @@ LG__INTERNAL int lg__supp_used(struct lg__summary_rule *out, int max);
 /* Who touched a cond or futex word (touch.c): the calling thread signals
  * it (signal 1) or waits on it (0). A thread that signals the same object
  * again and again (a producer's cond, a mutex's futex word) finds it in its
- * one-entry cache: two loads, no table. lg__touch_forget bumps the epoch,
+ * two-entry cache: a few loads, no table. lg__touch_forget bumps the epoch,
  * which empties every thread's cache at once. */
 LG__INTERNAL void lg__touch_slow(const void *obj, int signal);
 LG__INTERNAL extern uint32_t lg__touch_epoch;
 static inline int lg__touch_cached(const void *obj)
 {
-    return LG__LIKELY(obj == lg__tls.touch_done) &&
+    return LG__LIKELY(obj == lg__tls.touch_done[0] ||
+                      obj == lg__tls.touch_done[1]) &&
            LG__LIKELY(lg__tls.touch_epoch ==
                       __atomic_load_n(&lg__touch_epoch, __ATOMIC_RELAXED));
 }

@@ -10,7 +10,7 @@
  * thread already recorded is a read and nothing else; once the record says
  * this thread signalled it (and, if another thread was first, "many"), no
  * touch by this thread can change it, and the thread keeps the object in
- * its one-entry cache (lg-internal.h) until an epoch bump. */
+ * its two-entry cache (lg-internal.h) until an epoch bump. */
 #include "lg-internal.h"
 
 #define TOUCH_SLOTS 65536
@@ -97,7 +97,11 @@ void lg__touch_slow(const void *obj, int signal)
     /* Final for this thread: it signalled, and it is the one recorded or
      * the record already says many. A forget since `epoch` voids it. */
     if ((f & T_SIGNALLED) && (who == me || (f & T_MANY))) {
-        lg__tls.touch_done = obj;
+        /* The older entry stays only if no forget came since it was set:
+         * both share one epoch. */
+        lg__tls.touch_done[1] = lg__tls.touch_epoch == epoch
+                                    ? lg__tls.touch_done[0] : NULL;
+        lg__tls.touch_done[0] = obj;
         lg__tls.touch_epoch = epoch;
     }
 }
