@@ -338,6 +338,8 @@ static inline const void *lg__pipe_key(int fd)
 
 /* Copies the slot of thread tid; 0 when it has none. */
 LG__INTERNAL int lg__park_find(pid_t tid, struct lg__park *out);
+/* Whether some thread waits in its slot now (a read of the table). */
+LG__INTERNAL int lg__park_any_waiting(void);
 /* In a fork child: frees every slot but the caller's. */
 LG__INTERNAL void lg__park_fork_child(void);
 

@@ -126,6 +126,18 @@ int lg__park_find(pid_t tid, struct lg__park *out)
     return 0;
 }
 
+int lg__park_any_waiting(void)
+{
+    if (!__atomic_load_n(&slots, __ATOMIC_ACQUIRE))
+        return 0;
+    int used = __atomic_load_n(&slots_used, __ATOMIC_ACQUIRE);
+    for (int i = 0; i < used; i++)
+        if (__atomic_load_n(&slots[i].tid, __ATOMIC_ACQUIRE) &&
+            (__atomic_load_n(&slots[i].seq, __ATOMIC_ACQUIRE) & 1))
+            return 1;
+    return 0;
+}
+
 void lg__park_fork_child(void)
 {
     if (!slots)

@@ -39,6 +39,9 @@ else
     # The symbolizer's test of libc's own static functions reads libc's
     # debug file; the launcher's test of capability programs runs setcap.
     dpkg -s libc6-dbg >/dev/null 2>&1 || need="$need libc6-dbg"
+    # test-watchdog asserts which system calls the watchdog's idle ticks
+    # make (none but their sleep); make bench counts a server's per request.
+    command -v strace >/dev/null 2>&1 || need="$need strace"
     # test-install renders the installed manual page.
     command -v man >/dev/null 2>&1 || need="$need man-db"
     command -v setcap >/dev/null 2>&1 || [ -x /sbin/setcap ] ||

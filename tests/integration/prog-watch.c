@@ -487,6 +487,13 @@ int main(int argc, char **argv)
         uv_timer_start(&t, on_busy, 10, 0);
         return run_loop();
     }
+    if (!strcmp(mode, "idle")) {
+        /* A loop asleep in its wait for 3 x ms: nothing is parked. */
+        static uv_timer_t t;
+        uv_timer_init(uv_default_loop(), &t);
+        uv_timer_start(&t, on_lowest_end, 3 * ms, 0);
+        return run_loop();
+    }
     if (!strcmp(mode, "table")) {
         static uv_timer_t t;
         uv_timer_init(uv_default_loop(), &t);

@@ -265,3 +265,28 @@ for kind in loop threads; do
         fail "lowest-$kind: the program's lowest free numbers were taken: $(cat "$LG_TMP/lowest.out")"
 done
 echo "ok: the watchdog never takes the program's lowest free descriptor number"
+
+# --- A loop asleep in its wait for 3 x 400 ms at stall_ms=40: about 120
+# ticks, and nothing parked. A tick reads /proc only once a thread waits
+# in its slot (the deadlock check), so the watchdog's system calls are its
+# start and its sleeps: a server's every tick made two openat and a read
+# before, counted per request under strace (docs/performance.md).
+if command -v strace >/dev/null 2>&1; then
+    LD_PRELOAD= strace -f -qq -o "$LG_TMP/idle.strace" env \
+        LD_PRELOAD="$LG_PRELOAD" \
+        LOOPGUARD_OPTIONS="stall_ms=40:log=$LG_TMP/idle.%p" \
+        "$prog" idle 400 || fail "idle: exit status $?"
+    wd=$(awk '/PR_SET_NAME, "loopguard"/ { print $1; exit }' \
+        "$LG_TMP/idle.strace")
+    [ -n "$wd" ] || fail "idle: no watchdog thread under strace"
+    ticks=$(awk -v t="$wd" '$1 == t && /nanosleep\(/' "$LG_TMP/idle.strace" |
+        wc -l)
+    opens=$(awk -v t="$wd" '$1 == t && /(openat|getdents64|read)\(/' \
+        "$LG_TMP/idle.strace" | wc -l)
+    [ "$ticks" -ge 20 ] || fail "idle: only $ticks ticks"
+    [ "$opens" -le 2 ] ||
+        fail "idle: the watchdog opened or read $opens times in $ticks ticks"
+    echo "ok: idle ticks make no system call but their sleep ($ticks ticks)"
+else
+    skip_case idle "no strace (make deps installs it)"
+fi
