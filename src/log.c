@@ -123,6 +123,29 @@ static void log_ensure(void)
     }
 }
 
+/* wd_log held by another watchdog is a number of another table: not
+ * ours to use or close. Under log_lock. */
+static void wd_log_forget_stale(void)
+{
+    if (wd_log >= 0 && wd_log_tid != lg__gettid())
+        wd_log = -1;
+}
+
+/* The calling watchdog's copy of the log file, opened in its own table if
+ * it has none yet; -1 when it cannot be opened. Under log_lock. */
+static int wd_log_open(void)
+{
+    static char path[sizeof log_path];
+    const char *why;
+    wd_log_forget_stale();
+    if (wd_log < 0) {
+        expand_path(path, sizeof path, lg__opt.log, getpid());
+        wd_log = lg__log_open_file(path, &why);
+        wd_log_tid = lg__gettid();
+    }
+    return wd_log;
+}
+
 size_t lg__log_record_max(void)
 {
     pthread_mutex_lock(&log_lock);
@@ -133,17 +156,9 @@ size_t lg__log_record_max(void)
      * file: it opens the file here, in its own table, for the record
      * (log_write_borrowed), and a regular one takes the bigger records. */
     struct stat st;
-    static char path[sizeof log_path];     /* under log_lock */
     if (lg__tls.fd_private && log_fd < 0 && lg__opt.log[0]) {
-        const char *why;
-        if (wd_log >= 0 && wd_log_tid != lg__gettid())
-            wd_log = -1;
-        if (wd_log < 0) {
-            expand_path(path, sizeof path, lg__opt.log, getpid());
-            wd_log = lg__log_open_file(path, &why);
-            wd_log_tid = lg__gettid();
-        }
-        if (wd_log >= 0 && fstat(wd_log, &st) == 0 && S_ISREG(st.st_mode))
+        int fd = wd_log_open();
+        if (fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode))
             n = LG__RECORD_MAX;
     }
     pthread_mutex_unlock(&log_lock);
@@ -318,21 +333,14 @@ static int log_write_borrowed(const char *buf, size_t len)
     sigset_t old, pending;
     int fd, own = 0;
     struct stat st;
-    if (wd_log >= 0 && wd_log_tid != lg__gettid())
-        wd_log = -1;          /* another table's number */
+    wd_log_forget_stale();
     if (wd_log >= 0 && (log_fd >= 0 || !lg__opt.log[0])) {
         close(wd_log);        /* the program's threads opened theirs */
         wd_log = -1;
     }
     if (log_fd < 0 && lg__opt.log[0]) {
-        fd = wd_log;
+        fd = wd_log_open();   /* taken: closed after this record */
         wd_log = -1;
-        if (fd < 0) {
-            char path[sizeof log_path];
-            const char *why;
-            expand_path(path, sizeof path, lg__opt.log, getpid());
-            fd = lg__log_open_file(path, &why);
-        }
         own = fd >= 0;
     }
     if (!own)

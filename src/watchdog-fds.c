@@ -1,8 +1,8 @@
 /* The watchdog's own descriptor table.
  *
  * The watchdog opens files as it works (/proc/self/task and its threads'
- * stat, status and syscall files, at every tick) and starts the
- * symbolizer's helper. In the program's table each of those would take
+ * stat, status and syscall files, at a tick where some thread waits in
+ * its slot: deadlock.c) and starts the symbolizer's helper. In the program's table each of those would take
  * the lowest free number, which POSIX promises to the program's next
  * open: a thread that closes 5 and makes a pipe would get 8 now and then
  * (tests/integration/prog-watch.c, lowest-*). And while a process has one
