@@ -16,7 +16,15 @@
  *                one record
  *   churn        50000 heap mutexes, each made, taken under A, destroyed
  *                (more than the graph holds at once); then the abba pair:
- *                reported, so destroyed locks did leave the graph */
+ *                reported, so destroyed locks did leave the graph
+ *   kinds        each untimed lock's results, which the program checks
+ *                itself (exit 1 and a line on stderr when one differs):
+ *                error-checking, recursive and robust mutexes (an owner
+ *                that died, consistent or not), an rwlock relocked by its
+ *                writer, a busy lock waited for, C11 mutexes */
+#include <errno.h>
+#include <threads.h>
+#include <unistd.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -178,6 +186,112 @@ static void *recursive(void *arg)
     return NULL;
 }
 
+/* kinds: each call's result against what POSIX and glibc answer. */
+static int kinds_bad;
+
+static void want(const char *what, int got, int expected)
+{
+    if (got != expected) {
+        fprintf(stderr, "kinds: %s returned %d, expected %d\n", what, got,
+                expected);
+        kinds_bad = 1;
+    }
+}
+
+static void *lock_and_die(void *m)
+{
+    want("robust lock in the owner", pthread_mutex_lock(m), 0);
+    return NULL;              /* exits holding it */
+}
+
+static void *hold_a_while(void *m)
+{
+    want("lock in the holder", pthread_mutex_lock(m), 0);
+    usleep(50000);
+    want("unlock in the holder", pthread_mutex_unlock(m), 0);
+    return NULL;
+}
+
+static void kinds(void)
+{
+    pthread_mutexattr_t at;
+    pthread_mutex_t m;
+
+    pthread_mutexattr_init(&at);
+    pthread_mutexattr_settype(&at, PTHREAD_MUTEX_ERRORCHECK);
+    pthread_mutex_init(&m, &at);
+    want("errorcheck lock", pthread_mutex_lock(&m), 0);
+    want("errorcheck relock", pthread_mutex_lock(&m), EDEADLK);
+    want("errorcheck unlock", pthread_mutex_unlock(&m), 0);
+    want("errorcheck unlock again", pthread_mutex_unlock(&m), EPERM);
+    pthread_mutex_destroy(&m);
+
+    pthread_mutexattr_settype(&at, PTHREAD_MUTEX_RECURSIVE);
+    pthread_mutex_init(&m, &at);
+    want("recursive lock", pthread_mutex_lock(&m), 0);
+    want("recursive relock", pthread_mutex_lock(&m), 0);
+    want("recursive trylock", pthread_mutex_trylock(&m), 0);
+    for (int i = 0; i < 3; i++)
+        want("recursive unlock", pthread_mutex_unlock(&m), 0);
+    want("recursive unlock once more", pthread_mutex_unlock(&m), EPERM);
+    pthread_mutex_destroy(&m);
+
+    /* Robust: the owner exits holding it. Made consistent, it is a mutex
+     * again; left inconsistent, it is not recoverable. */
+    pthread_mutexattr_settype(&at, PTHREAD_MUTEX_NORMAL);
+    pthread_mutexattr_setrobust(&at, PTHREAD_MUTEX_ROBUST);
+    for (int consistent = 1; consistent >= 0; consistent--) {
+        pthread_mutex_init(&m, &at);
+        run(lock_and_die, &m);
+        want("robust lock after the owner died", pthread_mutex_lock(&m),
+             EOWNERDEAD);
+        if (consistent) {
+            want("consistent", pthread_mutex_consistent(&m), 0);
+            want("robust unlock", pthread_mutex_unlock(&m), 0);
+            want("robust lock again", pthread_mutex_lock(&m), 0);
+            want("robust unlock again", pthread_mutex_unlock(&m), 0);
+        } else {
+            want("robust unlock, inconsistent", pthread_mutex_unlock(&m), 0);
+            want("robust lock, not recoverable", pthread_mutex_lock(&m),
+                 ENOTRECOVERABLE);
+        }
+        pthread_mutex_destroy(&m);
+    }
+    pthread_mutexattr_destroy(&at);
+
+    /* A busy lock: the real lock waits for the holder. */
+    pthread_mutex_t busy = PTHREAD_MUTEX_INITIALIZER;
+    pthread_t t;
+    pthread_create(&t, NULL, hold_a_while, &busy);
+    while (pthread_mutex_trylock(&busy) == 0) {   /* until the holder has it */
+        pthread_mutex_unlock(&busy);
+        usleep(1000);
+    }
+    want("lock of a busy mutex", pthread_mutex_lock(&busy), 0);
+    want("unlock of it", pthread_mutex_unlock(&busy), 0);
+    pthread_join(t, NULL);
+
+    pthread_rwlock_t rw = PTHREAD_RWLOCK_INITIALIZER;
+    want("rwlock wrlock", pthread_rwlock_wrlock(&rw), 0);
+    want("rwlock rdlock by its writer", pthread_rwlock_rdlock(&rw), EDEADLK);
+    want("rwlock wrlock by its writer", pthread_rwlock_wrlock(&rw), EDEADLK);
+    want("rwlock unlock", pthread_rwlock_unlock(&rw), 0);
+    want("rwlock rdlock", pthread_rwlock_rdlock(&rw), 0);
+    want("rwlock second rdlock", pthread_rwlock_rdlock(&rw), 0);
+    want("rwlock trywrlock while read", pthread_rwlock_trywrlock(&rw), EBUSY);
+    want("rwlock unlock", pthread_rwlock_unlock(&rw), 0);
+    want("rwlock unlock", pthread_rwlock_unlock(&rw), 0);
+
+    mtx_t c;
+    want("mtx_init recursive", mtx_init(&c, mtx_plain | mtx_recursive),
+         thrd_success);
+    want("mtx_lock", mtx_lock(&c), thrd_success);
+    want("mtx_lock again", mtx_lock(&c), thrd_success);
+    want("mtx_unlock", mtx_unlock(&c), thrd_success);
+    want("mtx_unlock", mtx_unlock(&c), thrd_success);
+    mtx_destroy(&c);
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 2)
@@ -244,6 +358,10 @@ int main(int argc, char **argv)
         }
         run(a_then_b, NULL);
         run(b_then_a, NULL);
+    } else if (!strcmp(mode, "kinds")) {
+        kinds();
+        if (kinds_bad)
+            return 1;
     } else if (!strcmp(mode, "stress")) {
         pthread_t t[NTHREADS];
         for (int i = 0; i < NLOCKS; i++)

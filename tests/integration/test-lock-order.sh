@@ -33,8 +33,11 @@ expect_count 0 "$f" '.type == "deadlock" or .type == "stall"' \
 echo "ok: AB-BA reported once"
 
 # fifo: more locks held than are recorded, released out of order;
-# recursive: a recursive mutex taken again under another lock.
-for mode in consistent trylock destroyed fifo recursive; do
+# recursive: a recursive mutex taken again under another lock; kinds: every
+# untimed lock's results, checked by the program (which must pass natively
+# too): the lock wrappers change no answer of any kind of lock.
+"$prog" kinds >/dev/null || fail "kinds: fails natively (exit $?)"
+for mode in consistent trylock destroyed fifo recursive kinds; do
     case_run $mode
     # No loop here: the exit summary says only that.
     expect_no_loop_only "$mode" "$f"
