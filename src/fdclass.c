@@ -18,11 +18,13 @@
 
 #include "lg-internal.h"
 
-#define PAGE_BITS 16
+#define PAGE_BITS LG__FD_PAGE_BITS
 #define PAGE_SIZE_FDS (1u << PAGE_BITS)
-#define N_PAGES 256
+#define N_PAGES LG__FD_PAGES
 
-static uint8_t *pages[N_PAGES];
+/* Exported for lg__fd_class's inline first look (lg-internal.h). */
+uint8_t *lg__fd_pages[N_PAGES];
+#define pages lg__fd_pages
 
 /* Descriptors dup'ed in this process, so a flag change can reset them all
  * without scanning the table. Entries are never removed (a stale one costs
@@ -141,7 +143,7 @@ static unsigned classify(int fd)
     return pack(fl & O_NONBLOCK ? LG__FD_NONBLOCK : LG__FD_BLOCKING, kind);
 }
 
-unsigned lg__fd_class(int fd)
+unsigned lg__fd_class_slow(int fd)
 {
     uint8_t *s = slot(fd, 1);
     unsigned v = s ? __atomic_load_n(s, __ATOMIC_RELAXED) : 0;

@@ -881,9 +881,28 @@ enum lg__fd_kind {
     LG__FDK_COUNT
 };
 
+/* The cached bytes: LG__FD_PAGES pages of 2^LG__FD_PAGE_BITS fds, each
+ * mapped on first use (fdclass.c). */
+#define LG__FD_PAGE_BITS 16
+#define LG__FD_PAGES 256
+extern uint8_t *lg__fd_pages[LG__FD_PAGES]
+    __attribute__((visibility("default")));
+LG__INTERNAL unsigned lg__fd_class_slow(int fd);
+
 /* The cached byte for fd, classifying it first if unknown (one or two
- * system calls). Never caches for negative fds. */
-LG__INTERNAL unsigned lg__fd_class(int fd);
+ * system calls). Never caches for negative fds. A known fd of the first
+ * page (nearly all) costs two loads here, with no call: every receive of
+ * a loop thread asks. */
+static inline unsigned lg__fd_class(int fd)
+{
+    if (LG__LIKELY((unsigned)fd < (1u << LG__FD_PAGE_BITS))) {
+        uint8_t *page = __atomic_load_n(&lg__fd_pages[0], __ATOMIC_ACQUIRE);
+        unsigned v = page ? __atomic_load_n(&page[fd], __ATOMIC_RELAXED) : 0;
+        if (LG__LIKELY(v & LG__FD_STATE_MASK))
+            return v;
+    }
+    return lg__fd_class_slow(fd);
+}
 /* Forgets what is known about fd (close, creation). */
 LG__INTERNAL void lg__fd_forget(int fd);
 /* fd and dup now share one open file description (dup, dup2, dup3,
