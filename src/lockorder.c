@@ -481,7 +481,7 @@ void lg__lock_edge(struct lg__park *p, int held, const void *to,
             nodes[f].out = e;
             E->next_in = nodes[t].in;
             nodes[t].in = e;
-            E->tid = lg__gettid();
+            E->tid = p->tid;          /* the slot's owner: no system call */
             memset(E->name, 0, sizeof E->name);
             if (prctl(PR_GET_NAME, E->name) != 0)
                 E->name[0] = '\0';
