@@ -157,8 +157,8 @@ int lg__stack_capture(void **pcs, int max)
     int saved = errno;        /* libunwind's reads of its pipe set it */
     lg__tls.in_shim = 1;
     lg__tls.unwinding = 1;
-    /* Unwinding is per frame: no deeper than what is kept, with room for
-     * our own frames (a lock-order edge keeps 24 of node's 40 to 60). */
+    /* No deeper than what is kept, with room for our own frames (a
+     * lock-order edge keeps 24 of node's 40 to 60). */
     void *tmp[LG__MAX_FRAMES + 16];
     int want = max < LG__MAX_FRAMES ? max + 16 : LG__MAX_FRAMES + 16;
     int n = bt(tmp, want);
