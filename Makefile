@@ -298,6 +298,13 @@ $(BUILD)/tests/prog-cxx-uv: tests/integration/prog-cxx-uv.cc
 	$(Q)$(CXX) -std=c++17 $(OPT) $(WARN) $(UV_CFLAGS) $(CXXFLAGS) -o $@ $< \
 	    $(UV_LIBS) -lpthread
 
+# A program that exports _PyRuntime as CPython does (test-lock-order).
+$(BUILD)/tests/prog-pyruntime: tests/integration/prog-pyruntime.c $(HDRS)
+	@mkdir -p $(@D)
+	@echo "  CC      $@"
+	$(Q)$(CC) $(CPPFLAGS_ALL) $(CFLAGS_ALL) -o $@ $< \
+	    -Wl,--export-dynamic-symbol=_PyRuntime -lpthread
+
 # C++ objects whose std::mutex dies with them (test-lock-lifetimes).
 $(BUILD)/tests/prog-locks-reuse: tests/integration/prog-locks-reuse.cc
 	@mkdir -p $(@D)

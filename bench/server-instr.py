@@ -149,6 +149,9 @@ def main():
     base = {k: v for k, v in os.environ.items()
             if k not in ("LD_PRELOAD", "LOOPGUARD_OPTIONS")}
     base.update(spec[1])
+    # CPython salts its string hashes per process: its dicts, and the
+    # instructions that walk them, would differ from run to run.
+    base["PYTHONHASHSEED"] = "0"
     lg = dict(base, LD_PRELOAD=build + "/libloopguard-preload.so")
     tmp = tempfile.mkdtemp()
     try:

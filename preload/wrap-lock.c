@@ -3,7 +3,9 @@
  * lg__lock_taken); an untimed lock of a private mutex or rwlock is an
  * untimed wait for the deadlock check. Neither needs a loop, and both cost
  * a few loads and stores: a slot lookup, a cache probe per held lock. A
- * trylock records the lock as held but adds no edge (it cannot wait). */
+ * trylock records the lock as held but adds no edge (it cannot wait).
+ * CPython's own mutexes, inside its runtime state, are forwarded untouched
+ * (lg__lock_runtime_own). */
 #include "enter.h"
 #include "real.h"
 
@@ -24,11 +26,19 @@ static inline int mtx_private(const void *m)
     return 1;
 }
 
+/* FORWARD_ONLY: name##_fwd, the real call alone, out of line, so that a wrapper whose
+ * ways are all jumps saves no register. */
+#define FORWARD_ONLY(name, params, args)                                      \
+    static __attribute__((noinline)) int name##_fwd params                    \
+    {                                                                         \
+        return REAL(name) args;                                               \
+    }
+
 /* name: the wrapper; lk: the lock argument; what: its kind in reports;
  * priv: whether it is process-private; parked: whether it waits with no
  * timeout; edges: whether taking it adds edges; ok: its success value. */
 #define LOCK_WRAP(name, params, args, lk, what, priv, parked, edges, ok)      \
-    LG_EXPORT int name params                                                 \
+    static __attribute__((noinline)) int name##_track params                  \
     {                                                                         \
         struct lg__park *p = lg__tls.park;                                    \
         if (LG__UNLIKELY(!p)) {                                               \
@@ -43,11 +53,22 @@ static inline int mtx_private(const void *m)
         if (r == (ok) || (ok == 0 && r == EOWNERDEAD))                        \
             lg__lock_taken(p, lk, edges, #name, what);                        \
         return r;                                                             \
+    }                                                                         \
+    FORWARD_ONLY(name, params, args)                                          \
+    /* CPython's own: straight through. */                                    \
+    LG_EXPORT int name params                                                 \
+    {                                                                         \
+        if (lg__lock_runtime_own(lk))                                         \
+            return name##_fwd args;                                           \
+        return name##_track args;                                             \
     }
 
 #define UNLOCK_WRAP(name, params, args, lk)                                   \
+    FORWARD_ONLY(name, params, args)                                          \
     LG_EXPORT int name params                                                 \
     {                                                                         \
+        if (lg__lock_runtime_own(lk))                                         \
+            return name##_fwd args;                                           \
         struct lg__park *p = lg__tls.park;                                    \
         if (p && !lg__tls.in_shim)                                            \
             lg__lock_released(p, lk);                                         \

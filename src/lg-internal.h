@@ -177,6 +177,24 @@ static inline void lg__park_end(struct lg__park *p)
 extern uint32_t lg__lock_epoch __attribute__((visibility("default")));
 extern uint8_t lg__lock_order_on __attribute__((visibility("default")));
 
+/* CPython's runtime state, the exported object _PyRuntime, when the process
+ * has it from the start (python.c, at init): [lo, lo + len). The mutexes
+ * inside it (the GIL's mutex and switch mutex) guard a few instructions
+ * of the interpreter's own, take no lock of the program's while held, and
+ * are taken and dropped three times at each GIL hand-over: the lock
+ * wrappers forward them untouched (no slot marks, no held record, no
+ * edges). Set once, before any thread runs Python, so that a lock and its
+ * unlock always agree (docs/internals.md). */
+extern uintptr_t lg__py_lock_lo __attribute__((visibility("default")));
+extern size_t lg__py_lock_len __attribute__((visibility("default")));
+static inline int lg__lock_runtime_own(const void *l)
+{
+    size_t len = __atomic_load_n(&lg__py_lock_len, __ATOMIC_RELAXED);
+    return LG__UNLIKELY(len != 0) &&
+           (uintptr_t)l - __atomic_load_n(&lg__py_lock_lo,
+                                          __ATOMIC_RELAXED) < len;
+}
+
 /* Adds held[from] -> to (taken by `call`, a `what` lock) unless known;
  * from < 0 only drops the thread's cache. */
 LG__INTERNAL void lg__lock_edge(struct lg__park *p, int from, const void *to,

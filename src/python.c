@@ -23,6 +23,7 @@
  * versions get no frames and no loop (docs/guide.md). */
 #include <dlfcn.h>
 #include <limits.h>
+#include <link.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/prctl.h>
@@ -140,6 +141,9 @@ static int debug_offsets_agree(void)
     return 1;
 }
 
+uintptr_t lg__py_lock_lo;
+size_t lg__py_lock_len;
+
 void lg__py_init(void)
 {
     const uint32_t *version = dlsym(RTLD_DEFAULT, "Py_Version");
@@ -147,6 +151,15 @@ void lg__py_init(void)
     if (!runtime) {
         layout = 0;
         return;
+    }
+    Dl_info info;
+    const ElfW(Sym) *sym = NULL;
+    if (!lg__py_lock_len &&
+        dladdr1(runtime, &info, (void **)&sym, RTLD_DL_SYMENT) && sym &&
+        sym->st_size) {
+        lg__py_lock_lo = (uintptr_t)runtime;
+        __atomic_store_n(&lg__py_lock_len, (size_t)sym->st_size,
+                         __ATOMIC_RELEASE);
     }
     layout = -1;              /* without Py_Version: 3.10 or older */
     if (!version)

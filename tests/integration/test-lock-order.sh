@@ -1,7 +1,8 @@
 #!/bin/sh
 # The lock-order graph (issue 5): cycles reported once each, with every
 # edge's thread and stack, whether or not the run deadlocked; consistent
-# orders, trylock back-off and destroyed locks report nothing.
+# orders, trylock back-off and destroyed locks report nothing; CPython's
+# runtime mutexes stay out of it.
 . tests/integration/lib.sh
 
 prog="$BUILD/tests/prog-locks"
@@ -75,6 +76,23 @@ expect_count 1 "$f" '.type == "lock_order_inversion" and .locks == 2 and
     "churn: destroyed locks left the graph; the cycle after them is found"
 expect_count 1 "$f" '.type != "summary"' "churn: one record"
 echo "ok: 50000 locks made and destroyed; the graph still finds cycles"
+
+# CPython's own mutexes (inside its exported _PyRuntime: the GIL's) are
+# forwarded untouched: taken in both orders with a program's mutex, no
+# edge; the program's own AB-BA pair after them is reported, once, with no
+# lock of _PyRuntime in it.
+py="$BUILD/tests/prog-pyruntime"
+[ -x "$py" ] || fail "$py is missing (make test-bins)"
+run_lg "format=json:log=$LG_TMP/pyrt.%p.jsonl" 60 "$py" >/dev/null
+[ "$rc" = 0 ] || fail "pyruntime: exit status $rc"
+expect_count 1 "$LG_TMP"/pyrt.*.jsonl '.type == "lock_order_inversion"' \
+    "pyruntime: one inversion"
+expect_count 1 "$LG_TMP"/pyrt.*.jsonl '.type == "lock_order_inversion" and
+    .locks == 2 and
+    any(.cycle[]; any(.stack[]; .symbol == "a_then_b")) and
+    any(.cycle[]; any(.stack[]; .symbol == "b_then_a"))' \
+    "pyruntime: the inversion is the program's AB-BA"
+echo "ok: CPython's runtime mutexes are not in the graph"
 
 case_run stress
 expect_no_loop_only "stress" "$f"
