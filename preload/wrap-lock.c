@@ -26,7 +26,7 @@ static inline int mtx_private(const void *m)
     return 1;
 }
 
-/* FORWARD_ONLY: name##_fwd, the real call alone, out of line, so that a wrapper whose
+/* name##_fwd: the real call alone, out of line, so that a wrapper whose
  * ways are all jumps saves no register. */
 #define FORWARD_ONLY(name, params, args)                                      \
     static __attribute__((noinline)) int name##_fwd params                    \

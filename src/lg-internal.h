@@ -181,7 +181,7 @@ extern uint8_t lg__lock_order_on __attribute__((visibility("default")));
  * has it from the start (python.c, at init): [lo, lo + len). The mutexes
  * inside it (the GIL's mutex and switch mutex) guard a few instructions
  * of the interpreter's own, take no lock of the program's while held, and
- * are taken and dropped three times at each GIL hand-over: the lock
+ * are taken and dropped three or four times at each GIL hand-over: the lock
  * wrappers forward them untouched (no slot marks, no held record, no
  * edges). Set once, before any thread runs Python, so that a lock and its
  * unlock always agree (docs/internals.md). */
