@@ -26,8 +26,9 @@ A server whose runtime is absent, or valgrind, is skipped with a line.
 Node's JIT tiers functions up at moments that vary from run to run under
 valgrind: its libnode and JIT figures move by thousands of instructions a
 round trip between runs (one run: native 62180, preloaded 57710), so its
-totals and ratio say nothing; loopguard's own objects' figures hold. Not part of make
-bench (a few minutes a server); docs/performance.md says when it was
+totals and ratio say nothing; loopguard's own objects' figures hold. Not
+part of make bench (a few minutes a server); docs/performance.md says
+when it was
 run."""
 import importlib.util
 import os

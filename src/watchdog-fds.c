@@ -2,9 +2,10 @@
  *
  * The watchdog opens files as it works (/proc/self/task and its threads'
  * stat, status and syscall files, at a tick where some thread waits in
- * its slot: deadlock.c) and starts the symbolizer's helper. In the program's table each of those would take
- * the lowest free number, which POSIX promises to the program's next
- * open: a thread that closes 5 and makes a pipe would get 8 now and then
+ * its slot: deadlock.c) and starts the symbolizer's helper. In the
+ * program's table each of those would take the lowest free number, which
+ * POSIX promises to the program's next open: a thread that closes 5 and
+ * makes a pipe would get 8 now and then
  * (tests/integration/prog-watch.c, lowest-*). And while a process has one
  * thread, the kernel looks each descriptor up without taking a reference
  * on its file; once a second thread shares the table, every read, write,
