@@ -1,6 +1,8 @@
 /* Locks: mutexes, rwlocks and C11 mtx_t. Each taken lock is recorded as
- * held in the thread's slot (and its lock-order edges checked there, see
- * lg__lock_taken); an untimed lock of a private mutex or rwlock is an
+ * held in the thread's slot, and its lock-order edges are checked there
+ * (lg__lock_edges): before an untimed lock waits (as TSan and lockdep
+ * do), after a timed one took its lock (one that timed out waited for
+ * nothing; TSan adds no edge for it at all). An untimed lock of a private mutex or rwlock is an
  * untimed wait for the deadlock check. Neither needs a loop, and both cost
  * a few loads and stores: a slot lookup, a cache probe per held lock. A
  * trylock records the lock as held but adds no edge (it cannot wait).
@@ -36,7 +38,8 @@ static inline int mtx_private(const void *m)
 
 /* name: the wrapper; lk: the lock argument; what: its kind in reports;
  * priv: whether it is process-private; parked: whether it waits with no
- * timeout; edges: whether taking it adds edges; ok: its success value. */
+ * timeout (its edges are checked before it waits); edges: whether taking
+ * it adds edges; ok: its success value. */
 #define LOCK_WRAP(name, params, args, lk, what, priv, parked, edges, ok)      \
     static __attribute__((noinline)) int name##_track params                  \
     {                                                                         \
@@ -48,10 +51,15 @@ static inline int mtx_private(const void *m)
             return REAL(name) args;                                           \
         }                                                                     \
         int r;                                                                \
+        if ((edges) && (parked))                                              \
+            lg__lock_edges(p, lk, #name, what);                               \
         LG_PARKED(#name, what, lk, (parked) && priv(lk),                      \
                   r = REAL(name) args);                                       \
-        if (r == (ok) || (ok == 0 && r == EOWNERDEAD))                        \
-            lg__lock_taken(p, lk, edges, #name, what);                        \
+        if (r == (ok) || (ok == 0 && r == EOWNERDEAD)) {                      \
+            if ((edges) && !(parked))                                         \
+                lg__lock_edges(p, lk, #name, what);                           \
+            lg__lock_held(p, lk, what);                                       \
+        }                                                                     \
         return r;                                                             \
     }                                                                         \
     FORWARD_ONLY(name, params, args)                                          \

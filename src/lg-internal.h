@@ -272,32 +272,42 @@ static inline int lg__lock_maybe_in(uintptr_t a, size_t n)
 /* Reads the lock_order option; from lg__init() only. */
 LG__INTERNAL void lg__lock_order_init(void);
 
-/* After lock l was taken: checks the edges from the locks held (unless
- * `edges` is 0: a trylock), then records l as held. A lock taken again
+/* Before a blocking lock waits for l, or after a timed one took it: the
+ * edges from the locks held to l, each new one to the graph (with the
+ * stack of this call). Before, as lockdep and TSan do: a new edge's stack
+ * capture (microseconds) then never lengthens l's critical section, which
+ * other threads may be queued on (V8's scavenger tasks were), and a cycle
+ * is reported before the wait that would deadlock. A lock taken again
  * while held (a recursive mutex, a second read lock) adds no edge: it
- * cannot wait for what is held after it. Past LG__HELD_MAX, locks are
- * counted, not recorded. */
-static inline void lg__lock_taken(struct lg__park *p, const void *l,
-                                  int edges, const char *call,
-                                  const char *what)
+ * cannot wait for what is held after it. */
+static inline void lg__lock_edges(struct lg__park *p, const void *l,
+                                  const char *call, const char *what)
 {
     uint32_t k = p->nrec;
-    if (edges && k && lg__lock_order_on) {
-        for (uint32_t i = 0; i < k; i++)
-            if (p->held[i] == l)
-                edges = 0;
-        if (LG__UNLIKELY(p->cache_epoch !=
-                         __atomic_load_n(&lg__lock_epoch, __ATOMIC_RELAXED)))
-            lg__lock_edge(p, -1, NULL, NULL, NULL);     /* drops cache */
-        for (uint32_t i = 0; edges && i < k; i++) {
-            const void *from = p->held[i];
-            uintptr_t h = ((uintptr_t)from >> 4) ^ ((uintptr_t)l >> 3);
-            unsigned slot = (unsigned)(h ^ (h >> 7)) % LG__EDGE_CACHE;
-            if (LG__UNLIKELY(p->cache[slot].from != from ||
-                             p->cache[slot].to != l))
-                lg__lock_edge(p, (int)i, l, call, what);
-        }
+    if (!k || !lg__lock_order_on)
+        return;
+    for (uint32_t i = 0; i < k; i++)
+        if (p->held[i] == l)
+            return;
+    if (LG__UNLIKELY(p->cache_epoch !=
+                     __atomic_load_n(&lg__lock_epoch, __ATOMIC_RELAXED)))
+        lg__lock_edge(p, -1, NULL, NULL, NULL);         /* drops cache */
+    for (uint32_t i = 0; i < k; i++) {
+        const void *from = p->held[i];
+        uintptr_t h = ((uintptr_t)from >> 4) ^ ((uintptr_t)l >> 3);
+        unsigned slot = (unsigned)(h ^ (h >> 7)) % LG__EDGE_CACHE;
+        if (LG__UNLIKELY(p->cache[slot].from != from ||
+                         p->cache[slot].to != l))
+            lg__lock_edge(p, (int)i, l, call, what);
     }
+}
+
+/* After lock l was taken: recorded as held. Past LG__HELD_MAX, locks are
+ * counted, not recorded. */
+static inline void lg__lock_held(struct lg__park *p, const void *l,
+                                 const char *what)
+{
+    uint32_t k = p->nrec;
     if (k < LG__HELD_MAX) {
         p->held[k] = l;
         p->held_what[k] = what;

@@ -21,7 +21,11 @@
  *                itself (exit 1 and a line on stderr when one differs):
  *                error-checking, recursive and robust mutexes (an owner
  *                that died, consistent or not), an rwlock relocked by its
- *                writer, a busy lock waited for, C11 mutexes */
+ *                writer, a busy lock waited for, C11 mutexes
+ *   wait LOG     B then A; then main holds B while a thread takes A and
+ *                waits for B: the inversion must be in LOG (the preload's
+ *                log) while that thread still waits; exit 1 if it is not
+ *                there within 5 s (then main lets the thread go) */
 #include <errno.h>
 #include <threads.h>
 #include <unistd.h>
@@ -292,12 +296,43 @@ static void kinds(void)
     mtx_destroy(&c);
 }
 
+/* Whether the file at path holds s. */
+static int file_has(const char *path, const char *s)
+{
+    char buf[8192];
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return 0;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    return strstr(buf, s) != NULL;
+}
+
 int main(int argc, char **argv)
 {
-    if (argc != 2)
+    if (argc != 2 && !(argc == 3 && !strcmp(argv[1], "wait")))
         return 2;
     const char *mode = argv[1];
-    if (!strcmp(mode, "abba")) {
+    if (!strcmp(mode, "wait")) {
+        run(b_then_a, NULL);
+        pthread_mutex_lock(&b);
+        pthread_t t;
+        if (pthread_create(&t, NULL, a_then_b, NULL) != 0)
+            return 3;
+        int seen = 0;
+        for (int i = 0; i < 500 && !seen; i++) {
+            usleep(10000);
+            seen = file_has(argv[2], "lock_order_inversion");
+        }
+        pthread_mutex_unlock(&b);
+        pthread_join(t, NULL);
+        if (!seen) {
+            fprintf(stderr, "wait: no inversion in %s while the thread "
+                            "waited for B\n", argv[2]);
+            return 1;
+        }
+    } else if (!strcmp(mode, "abba")) {
         for (int i = 0; i < 2; i++) {
             run(a_then_b, NULL);
             run(b_then_a, NULL);

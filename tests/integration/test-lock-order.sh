@@ -94,6 +94,16 @@ expect_count 1 "$LG_TMP"/pyrt.*.jsonl '.type == "lock_order_inversion" and
     "pyruntime: the inversion is the program's AB-BA"
 echo "ok: CPython's runtime mutexes are not in the graph"
 
+# An inversion is recorded before the lock waits (as TSan and lockdep):
+# reported while the thread that closes the cycle still waits, so a run
+# that deadlocks on it has the record before it hangs.
+run_lg "format=json:log=$LG_TMP/wait.jsonl" 60 "$prog" wait \
+    "$LG_TMP/wait.jsonl" >/dev/null
+[ "$rc" = 0 ] || fail "wait: exit status $rc (the inversion came after the wait)"
+expect_count 1 "$LG_TMP/wait.jsonl" '.type == "lock_order_inversion" and
+    .locks == 2' "wait: reported once"
+echo "ok: an inversion is reported before the wait that closes it"
+
 case_run stress
 expect_no_loop_only "stress" "$f"
 echo "ok: 16 threads, 64 locks in one order, 10^6 acquisitions"
