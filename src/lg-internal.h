@@ -770,6 +770,31 @@ LG__INTERNAL uint64_t lg__wall_ns(void);
  * count (0 when libunwind is unavailable). Allocates nothing once the thread
  * has captured once. */
 LG__INTERNAL int lg__stack_capture(void **pcs, int max);
+/* The same for the innermost frames only, at most max (<= 16): it unwinds
+ * max + 8 frames, not max + 16, so a wrapped runner's frames in the middle
+ * of the stack may leave fewer. */
+LG__INTERNAL int lg__stack_capture_top(void **pcs, int max);
+
+/* Stacks remembered by their innermost frames (stack-memo.c), for the
+ * lock-order graph's edges: an edge whose acquisition has the innermost
+ * LG__MEMO_TOP frames of one captured before takes that capture's stack,
+ * and unwinds only those frames. Bounded (direct-mapped, an entry
+ * replaced by the next that maps to it); no lock of its own: the caller
+ * serialises (lockorder.c, under its graph lock). */
+#define LG__MEMO_TOP 6
+struct lg__memo_key {
+    int n;                     /* < LG__MEMO_TOP: the stack is not known by
+                                  its top (too shallow): never stored */
+    uint64_t hash;
+    void *top[LG__MEMO_TOP];
+};
+/* Captures the calling thread's innermost frames into k. */
+LG__INTERNAL void lg__memo_key(struct lg__memo_key *k);
+/* The stack stored for k into frames (at most max): its length, or -1. */
+LG__INTERNAL int lg__memo_get(const struct lg__memo_key *k, void **frames,
+                              int max);
+LG__INTERNAL void lg__memo_put(const struct lg__memo_key *k,
+                               void *const *frames, int n);
 /* Runs libunwind once on this thread, while it holds no lock of ours to
  * record: its first use on a thread allocates (its thread-local storage,
  * dlopen'd, is made by malloc), and a lock-order edge is captured while

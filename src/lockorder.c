@@ -453,10 +453,13 @@ void lg__lock_edge(struct lg__park *p, int held, const void *to,
     pthread_once(&graph_once, graph_init);
     if (!nodes)
         goto out;
-    /* The stack first, outside the lock: capturing takes ~1 us, and an
-     * edge another thread added already needs none. */
+    /* The stack, outside the lock (an edge another thread added already
+     * needs none): its innermost frames first, and the whole stack only
+     * when no edge on that code path kept one (stack-memo.c). */
     void *frames[EDGE_FRAMES];
-    int nframes = -1;
+    int nframes = -1, captured = 0;
+    struct lg__memo_key top;
+    top.n = -1;
     int found;
     struct cycle_copy cyc;
     cyc.n = 0;
@@ -466,9 +469,19 @@ void lg__lock_edge(struct lg__park *p, int held, const void *to,
         found = f >= 0 && t >= 0 && edge_find(f, t) >= 0;
         if (found || nframes >= 0)
             break;
+        if (top.n >= 0 &&
+            (nframes = lg__memo_get(&top, frames, EDGE_FRAMES)) >= 0)
+            break;
         pthread_mutex_unlock(&graph_lock);
-        nframes = lg__stack_capture(frames, EDGE_FRAMES);
+        if (top.n < 0) {
+            lg__memo_key(&top);
+        } else {
+            nframes = lg__stack_capture(frames, EDGE_FRAMES);
+            captured = 1;
+        }
     }
+    if (captured)
+        lg__memo_put(&top, frames, nframes);
     if (!found) {
         int f = node_find(from, 1, from_what), t = node_find(to, 1, what);
         if (f >= 0 && t >= 0 && free_edge >= 0) {

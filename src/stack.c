@@ -139,7 +139,25 @@ void lg__stack_warm(void)
     lg__stack_capture(pc, 1);
 }
 
+/* Unwinds at most max frames of the program, plus `ours` for loopguard's
+ * own (dropped). */
+static int capture(void **pcs, int max, int ours);
+
 int lg__stack_capture(void **pcs, int max)
+{
+    /* Room for our own frames on top (the wrapper, the slow path) and in
+     * the middle (a wrapped runner such as uv_run). */
+    return capture(pcs, max, 16);
+}
+
+int lg__stack_capture_top(void **pcs, int max)
+{
+    /* The innermost frames only: ours are on top (a lock wrapper, its
+     * tracking half, lg__lock_edge, this file: 3 or 4). */
+    return capture(pcs, max, 8);
+}
+
+static int capture(void **pcs, int max, int ours)
 {
     int (*bt)(void **, int) =
         __atomic_load_n(&unw_backtrace_fn, __ATOMIC_ACQUIRE);
@@ -157,10 +175,10 @@ int lg__stack_capture(void **pcs, int max)
     int saved = errno;        /* libunwind's reads of its pipe set it */
     lg__tls.in_shim = 1;
     lg__tls.unwinding = 1;
-    /* No deeper than what is kept, with room for our own frames (a
-     * lock-order edge keeps 24 of node's 40 to 60). */
+    /* No deeper than what is kept (a lock-order edge keeps 24 of node's
+     * 40 to 60), with room for our own. */
     void *tmp[LG__MAX_FRAMES + 16];
-    int want = max < LG__MAX_FRAMES ? max + 16 : LG__MAX_FRAMES + 16;
+    int want = (max < LG__MAX_FRAMES ? max : LG__MAX_FRAMES) + ours;
     int n = bt(tmp, want);
     lg__tls.unwinding = was_unw;
     lg__tls.in_shim = was;
