@@ -53,8 +53,11 @@ static inline int mtx_private(const void *m)
         int r;                                                                \
         if ((edges) && (parked))                                              \
             lg__lock_edges(p, lk, #name, what);                               \
-        LG_PARKED(#name, what, lk, (parked) && priv(lk),                      \
-                  r = REAL(name) args);                                       \
+        struct lg__park *w_ = (parked) && priv(lk)                            \
+                                  ? lg__park_mark(p, #name, what, lk)         \
+                                  : NULL;                                     \
+        r = REAL(name) args;                                                  \
+        lg__park_end(w_);                                                     \
         if (r == (ok) || (ok == 0 && r == EOWNERDEAD)) {                      \
             if ((edges) && !(parked))                                         \
                 lg__lock_edges(p, lk, #name, what);                           \

@@ -147,6 +147,18 @@ struct lg__park {
  * exiting or inside loopguard. */
 LG__INTERNAL struct lg__park *lg__park_claim(void);
 
+static inline struct lg__park *lg__park_mark(struct lg__park *p,
+                                             const char *call,
+                                             const char *what,
+                                             const void *obj)
+{
+    __atomic_store_n(&p->call, call, __ATOMIC_RELAXED);
+    __atomic_store_n(&p->what, what, __ATOMIC_RELAXED);
+    __atomic_store_n(&p->obj, obj, __ATOMIC_RELAXED);
+    __atomic_store_n(&p->seq, p->seq + 1, __ATOMIC_RELEASE);
+    return p;
+}
+
 static inline struct lg__park *lg__park_begin(const char *call,
                                               const char *what,
                                               const void *obj)
@@ -154,11 +166,7 @@ static inline struct lg__park *lg__park_begin(const char *call,
     struct lg__park *p = lg__tls.park;
     if (LG__UNLIKELY(!p) && !(p = lg__park_claim()))
         return NULL;
-    __atomic_store_n(&p->call, call, __ATOMIC_RELAXED);
-    __atomic_store_n(&p->what, what, __ATOMIC_RELAXED);
-    __atomic_store_n(&p->obj, obj, __ATOMIC_RELAXED);
-    __atomic_store_n(&p->seq, p->seq + 1, __ATOMIC_RELEASE);
-    return p;
+    return lg__park_mark(p, call, what, obj);
 }
 
 static inline void lg__park_end(struct lg__park *p)
