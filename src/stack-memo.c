@@ -10,7 +10,7 @@
  * captured before is the same code path (the graph's reports are known by
  * their code paths already), so it takes that capture's stack and unwinds
  * only those few frames: the deeper frames shown are those of the first
- * capture on that path. node: libunwind's instructions 269 -> 57 a
+ * capture on that path. node: libunwind's instructions 269 -> 61 a
  * request (docs/performance.md).
  *
  * The table is direct-mapped and bounded; a key that maps to a full entry
@@ -23,8 +23,7 @@
 #define MEMO_FRAMES 24          /* lockorder.c's EDGE_FRAMES */
 
 struct memo {
-    uint64_t hash;              /* 0: empty */
-    struct lg__memo_key key;
+    struct lg__memo_key key;    /* key.hash 0: empty (a key's is odd) */
     int n;
     void *frames[MEMO_FRAMES];
 };
@@ -47,7 +46,7 @@ static struct memo *slot(const struct lg__memo_key *k)
 
 static int same(const struct memo *m, const struct lg__memo_key *k)
 {
-    return m->hash == k->hash && m->key.n == k->n &&
+    return m->key.hash == k->hash && m->key.n == k->n &&
            !memcmp(m->key.top, k->top, (size_t)k->n * sizeof *k->top);
 }
 
@@ -70,7 +69,6 @@ void lg__memo_put(const struct lg__memo_key *k, void *const *frames, int n)
     if (!memo && !(memo = lg__arena_alloc(MEMO_SLOTS * sizeof *memo)))
         return;
     struct memo *m = slot(k);
-    m->hash = k->hash;
     m->key = *k;
     m->n = n < MEMO_FRAMES ? n : MEMO_FRAMES;
     memcpy(m->frames, frames, (size_t)m->n * sizeof *frames);
