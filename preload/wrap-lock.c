@@ -3,9 +3,10 @@
  * (lg__lock_edges): before an untimed lock waits (as TSan and lockdep
  * do), after a timed one took its lock (one that timed out waited for
  * nothing; TSan adds no edge for it at all). An untimed lock of a private
- * mutex or rwlock is an untimed wait for the deadlock check. Neither needs a loop, and both cost
- * a few loads and stores: a slot lookup, a cache probe per held lock. A
- * trylock records the lock as held but adds no edge (it cannot wait).
+ * mutex or rwlock is an untimed wait for the deadlock check. Neither needs
+ * a loop, and both cost a few loads and stores: a slot lookup, a cache
+ * probe per held lock. A trylock records the lock as held but adds no edge
+ * (it cannot wait).
  * CPython's own mutexes, inside its runtime state, are forwarded untouched
  * (lg__lock_runtime_own). */
 #include "enter.h"

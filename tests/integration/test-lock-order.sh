@@ -99,7 +99,8 @@ echo "ok: CPython's runtime mutexes are not in the graph"
 # that deadlocks on it has the record before it hangs.
 run_lg "format=json:log=$LG_TMP/wait.jsonl" 60 "$prog" wait \
     "$LG_TMP/wait.jsonl" >/dev/null
-[ "$rc" = 0 ] || fail "wait: exit status $rc (the inversion came after the wait)"
+[ "$rc" = 0 ] ||
+    fail "wait: exit status $rc (the inversion came after the wait)"
 expect_count 1 "$LG_TMP/wait.jsonl" '.type == "lock_order_inversion" and
     .locks == 2' "wait: reported once"
 echo "ok: an inversion is reported before the wait that closes it"
