@@ -1,8 +1,9 @@
 /* The lock-order graph: one node per lock instance (its address), one edge
  * from -> to per pair ever taken in that order by some thread, with the
- * stack of that acquisition. An edge that closes a cycle is reported once
- * per cycle as a lock_order_inversion, whether or not this run deadlocked
- * (like lockdep and TSan's deadlock detector).
+ * stack of that acquisition (or of an earlier edge's with the same
+ * innermost frames: stack-memo.c). An edge that closes a cycle is
+ * reported once per cycle as a lock_order_inversion, whether or not this
+ * run deadlocked (like lockdep and TSan's deadlock detector).
  *
  * Everything lives in fixed pools from the arena, allocated on the first
  * edge: MAX_NODES locks and MAX_EDGES edges at most, reused when a lock
