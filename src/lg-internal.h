@@ -790,6 +790,7 @@ LG__INTERNAL int lg__stack_capture_top(void **pcs, int max);
  * replaced by the next that maps to it); no lock of its own: the caller
  * serialises (lockorder.c, under its graph lock). */
 #define LG__MEMO_TOP 6
+#define LG__EDGE_FRAMES 24     /* frames a lock-order edge keeps */
 struct lg__memo_key {
     int n;                     /* < LG__MEMO_TOP: the stack is not known by
                                   its top (too shallow): never stored */

@@ -32,7 +32,6 @@
 #define MAX_NODES 8192
 #define MAX_EDGES 16384
 #define NODE_BUCKETS 16384     /* open hash of node addresses: 2 x nodes */
-#define EDGE_FRAMES 24
 #define MAX_CYCLE 32           /* longer cycles are not reported */
 #define MAX_REPORTED 1024      /* cycles remembered, for once-only */
 #define KNOWN_SLOTS 65536      /* lock-free set of edges in the graph */
@@ -46,7 +45,7 @@ struct edge {
     char name[17];             /* the thread may be gone by the report */
     const char *call, *what;
     int nframes;
-    void *frames[EDGE_FRAMES];
+    void *frames[LG__EDGE_FRAMES];
 };
 
 struct node {
@@ -282,14 +281,14 @@ struct cycle_copy {
         pid_t tid;
         char name[17];
         int nframes;
-        void *frames[EDGE_FRAMES];
+        void *frames[LG__EDGE_FRAMES];
     } e[MAX_CYCLE];
 };
 
 /* Static, not on the stack of the thread that closed the cycle, which may
  * be small; report_lock guards it (taken with no other lock held). */
 static struct lg__thread_report th[MAX_CYCLE];
-static struct lg__sym stacks[MAX_CYCLE][EDGE_FRAMES];
+static struct lg__sym stacks[MAX_CYCLE][LG__EDGE_FRAMES];
 
 static void report(const struct cycle_copy *c)
 {
@@ -457,7 +456,7 @@ void lg__lock_edge(struct lg__park *p, int held, const void *to,
     /* The stack, outside the lock (an edge another thread added already
      * needs none): its innermost frames first, and the whole stack only
      * when no edge on that code path kept one (stack-memo.c). */
-    void *frames[EDGE_FRAMES];
+    void *frames[LG__EDGE_FRAMES];
     int nframes = -1, captured = 0;
     struct lg__memo_key top;
     top.n = -1;
@@ -471,13 +470,13 @@ void lg__lock_edge(struct lg__park *p, int held, const void *to,
         if (found || nframes >= 0)
             break;
         if (top.n >= 0 &&
-            (nframes = lg__memo_get(&top, frames, EDGE_FRAMES)) >= 0)
+            (nframes = lg__memo_get(&top, frames, LG__EDGE_FRAMES)) >= 0)
             break;
         pthread_mutex_unlock(&graph_lock);
         if (top.n < 0) {
             lg__memo_key(&top);
         } else {
-            nframes = lg__stack_capture(frames, EDGE_FRAMES);
+            nframes = lg__stack_capture(frames, LG__EDGE_FRAMES);
             captured = 1;
         }
     }

@@ -20,12 +20,11 @@
 #include "lg-internal.h"
 
 #define MEMO_SLOTS 512
-#define MEMO_FRAMES 24          /* lockorder.c's EDGE_FRAMES */
 
 struct memo {
     struct lg__memo_key key;    /* key.hash 0: empty (a key's is odd) */
     int n;
-    void *frames[MEMO_FRAMES];
+    void *frames[LG__EDGE_FRAMES];
 };
 
 static struct memo *memo;
@@ -70,6 +69,6 @@ void lg__memo_put(const struct lg__memo_key *k, void *const *frames, int n)
         return;
     struct memo *m = slot(k);
     m->key = *k;
-    m->n = n < MEMO_FRAMES ? n : MEMO_FRAMES;
+    m->n = n < LG__EDGE_FRAMES ? n : LG__EDGE_FRAMES;
     memcpy(m->frames, frames, (size_t)m->n * sizeof *frames);
 }
