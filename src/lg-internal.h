@@ -488,7 +488,10 @@ LG__INTERNAL int lg__runtime_object(const char *path);
  * Node's platform, Worker::JoinThread) or CPython's import lock, seen
  * through the synchronization primitives above it; or, `cond` being the
  * cond a cond wait waits on (else NULL), is CPython's GIL. Reads the
- * loaded objects' symbols (.symtab, else .dynsym) on its first call. */
+ * loaded objects' symbols (.symtab, else .dynsym) once, in
+ * lg__runtime_own_prepare (the watchdog calls it when a loop appears), or
+ * on its first call. */
+LG__INTERNAL void lg__runtime_own_prepare(void);
 LG__INTERNAL int lg__runtime_own_wait(void *const *pcs, int n,
                                       const void *cond);
 /* The class of one symbol (0 foreign, 1 a primitive looked through, 2 the

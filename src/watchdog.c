@@ -3,7 +3,9 @@
  * down to one thread again), that looks at the process every
  * stall_ms / 4 and reports what nothing else can: a loop thread that has
  * not come back to its loop's own wait for stall_ms (a `stall`, then its
- * end), and a process whose every thread waits forever (deadlock.c).
+ * end), and a process whose every thread waits forever (deadlock.c). When
+ * the first loop appears it also does, once, the work a loop thread would
+ * otherwise do on its first wait (prepare_for_loops).
  *
  * It runs with every signal blocked (the program's process-directed
  * signals must reach the program's threads), inside loopguard for good
@@ -17,6 +19,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/futex.h>
 #include <sys/syscall.h>
 #include <sys/prctl.h>
 #include <time.h>
@@ -45,6 +48,8 @@ static int wd_private;                /* atomic: the running watchdog left
                                          to (watchdog-fds.c) */
 static unsigned wd_gen;               /* atomic: a watchdog started for an
                                          older one leaves at its next tick */
+static uint32_t wd_wake;              /* atomic, a futex: a first loop
+                                         appeared (lg__watch_loop) */
 static pthread_mutex_t tick_lock = PTHREAD_MUTEX_INITIALIZER;  /* a tick's
                                          work: one watchdog at a time */
 static struct lg__loop_view *views;   /* MAX_WATCH, from the arena */
@@ -340,6 +345,31 @@ static void leave_table(void)
         __atomic_store_n(&wd_private, 0, __ATOMIC_SEQ_CST);
 }
 
+/* Sleeps until `until` (CLOCK_MONOTONIC); returns 1 early when a first
+ * loop appeared meanwhile. */
+static int sleep_until(const struct timespec *until)
+{
+    for (;;) {
+        if (__atomic_exchange_n(&wd_wake, 0, __ATOMIC_ACQ_REL))
+            return 1;
+        long r = syscall(SYS_futex, &wd_wake,
+                         FUTEX_WAIT_BITSET | FUTEX_PRIVATE_FLAG, 0, until,
+                         NULL, FUTEX_BITSET_MATCH_ANY);
+        if (r != 0 && errno == ETIMEDOUT)
+            return 0;
+    }
+}
+
+/* Work a loop needs done once, done here rather than on the loop's thread
+ * when its first wait needs it: the runtimes' waiting points, a pass over
+ * every loaded object's symbols (milliseconds for node's libnode: a stall
+ * of the loop, on the first request's garbage collection). */
+static void prepare_for_loops(void)
+{
+    if (__atomic_load_n(&wd_loops, __ATOMIC_ACQUIRE))
+        lg__runtime_own_prepare();
+}
+
 static void *watchdog_main(void *arg)
 {
     unsigned gen = (unsigned)(uintptr_t)arg;
@@ -355,10 +385,14 @@ static void *watchdog_main(void *arg)
     if (tick < 1000000)
         tick = 1000000;
     for (;;) {
-        struct timespec ts = {(time_t)(tick / 1000000000),
-                              (long)(tick % 1000000000)};
-        while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-            ;
+        struct timespec until;
+        clock_gettime(CLOCK_MONOTONIC, &until);
+        uint64_t ns = (uint64_t)until.tv_nsec + tick;
+        until.tv_sec += (time_t)(ns / 1000000000);
+        until.tv_nsec = (long)(ns % 1000000000);
+        do
+            prepare_for_loops();
+        while (sleep_until(&until));
         if (__atomic_load_n(&lg__exiting, __ATOMIC_RELAXED))
             continue;
         pthread_mutex_lock(&tick_lock);
@@ -415,8 +449,15 @@ void lg__watch_reshare(void)
 
 void lg__watch_loop(void)
 {
-    if (LG__UNLIKELY(!__atomic_load_n(&wd_loops, __ATOMIC_RELAXED)))
+    if (LG__UNLIKELY(!__atomic_load_n(&wd_loops, __ATOMIC_RELAXED))) {
         __atomic_store_n(&wd_loops, 1, __ATOMIC_RELEASE);
+        /* A watchdog started for threads sleeps a tick: woken, it
+         * prepares for the loop now (prepare_for_loops). */
+        int saved = errno;
+        __atomic_store_n(&wd_wake, 1, __ATOMIC_SEQ_CST);
+        syscall(SYS_futex, &wd_wake, FUTEX_WAKE | FUTEX_PRIVATE_FLAG, 1);
+        errno = saved;
+    }
     lg__watch_start();
 }
 
