@@ -6,8 +6,9 @@
 # echo server on Debian's python3. Run by `make bench`.
 #
 # Environment: SERVER_PAIRS (15), SERVER_CONNS (16), SERVER_SIZE (64), and
-# the round trips per connection: UV_TRIPS (10000), NODE_TRIPS (2500),
-# ASYNCIO_TRIPS (6000): about a second per server at each run, and
+# the round trips per connection: UV_TRIPS (10000), NODE_TRIPS (7500),
+# ASYNCIO_TRIPS (6000): one to three seconds per server at each run (node
+# longer: a third of a second-long run was V8's warm-up), and
 # SERVER_SLICES (10).
 set -eu
 build=${1:-build}
@@ -24,6 +25,6 @@ slices=${SERVER_SLICES:-10}
 python3 bench/server-proc.py "$build" uv "$pairs" "$conns" \
     "${UV_TRIPS:-10000}" "$size" "$slices"
 python3 bench/server-proc.py "$build" node "$pairs" "$conns" \
-    "${NODE_TRIPS:-2500}" "$size" "$slices"
+    "${NODE_TRIPS:-7500}" "$size" "$slices"
 python3 bench/server-proc.py "$build" asyncio "$pairs" "$conns" \
     "${ASYNCIO_TRIPS:-6000}" "$size" "$slices"
