@@ -363,7 +363,9 @@ static int sleep_until(const struct timespec *until)
 /* Work a loop needs done once, done here rather than on the loop's thread
  * when its first wait needs it: the runtimes' waiting points, a pass over
  * every loaded object's symbols (milliseconds for node's libnode: a stall
- * of the loop, on the first request's garbage collection). */
+ * of the loop, on the first request's garbage collection). It takes the
+ * loader's list lock (dl_iterate_phdr), which a program holds only inside
+ * a dl_iterate_phdr callback of its own. */
 static void prepare_for_loops(void)
 {
     if (__atomic_load_n(&wd_loops, __ATOMIC_ACQUIRE))

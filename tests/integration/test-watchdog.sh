@@ -283,7 +283,7 @@ if command -v strace >/dev/null 2>&1; then
     wd=$(awk '/PR_SET_NAME, "loopguard"/ { print $1; exit }' \
         "$LG_TMP/idle.strace")
     [ -n "$wd" ] || fail "idle: no watchdog thread under strace"
-    ticks=$(awk -v t="$wd" '$1 == t && /FUTEX_WAIT_BITSET.*ETIMEDOUT/' \
+    ticks=$(awk -v t="$wd" '$1 == t && /ETIMEDOUT/' \
         "$LG_TMP/idle.strace" | wc -l)
     opens=$(awk -v t="$wd" '$1 == t && /(openat\(.*"\/proc|getdents64\(|read\()/' \
         "$LG_TMP/idle.strace" | wc -l)
