@@ -48,6 +48,9 @@
  *              program's, waits 2 x MS, prints the table again, computes
  *              for 3 x MS (a stall) and prints "callback: TYPES" with what
  *              the pipe got.
+ *   late-loop  a helper thread locks a mutex and is joined (the watchdog
+ *              starts, for threads, and sleeps until its tick: MS / 4);
+ *              MS / 40 later a libuv loop appears and runs for MS / 40
  *   lowest-loop, lowest-threads
  *              a worker makes a pipe, closes it and makes another, again
  *              and again for 3 x MS: POSIX gives the new pipe the lowest
@@ -619,6 +622,18 @@ int main(int argc, char **argv)
             closedir(dir);
         printf("threads %d\n", n);
         return 0;
+    }
+    if (!strcmp(mode, "late-loop")) {
+        pthread_t th;
+        pthread_create(&th, NULL, holder_quick, NULL);
+        pthread_join(th, NULL);
+        struct timespec d = {(time_t)(ms / 40 / 1000),
+                             (long)(ms / 40 % 1000) * 1000000};
+        nanosleep(&d, NULL);
+        static uv_timer_t t;
+        uv_timer_init(uv_default_loop(), &t);
+        uv_timer_start(&t, on_lowest_end, ms / 40, 0);
+        return run_loop();
     }
     if (!strcmp(mode, "timed")) {
         pthread_t th[3];

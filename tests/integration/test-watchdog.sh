@@ -294,6 +294,21 @@ if command -v strace >/dev/null 2>&1; then
         grep -q . ||
         fail "idle: the watchdog did not read libuv's symbols when the loop appeared"
     echo "ok: idle ticks make no system call but their sleep ($ticks ticks); the symbols are read once, by the watchdog"
+
+    # A watchdog started for threads sleeps until its tick (5 s at
+    # stall_ms=20000); a loop that appears meanwhile wakes it to read the
+    # symbols at once. The program ends a second in, long before the tick.
+    LD_PRELOAD= strace -f -qq -e trace=openat,prctl \
+        -o "$LG_TMP/late.strace" env LD_PRELOAD="$LG_PRELOAD" \
+        LOOPGUARD_OPTIONS="stall_ms=20000:log=$LG_TMP/late.%p" \
+        "$prog" late-loop 20000 || fail "late-loop: exit status $?"
+    wd=$(awk '/PR_SET_NAME, "loopguard"/ { print $1; exit }' \
+        "$LG_TMP/late.strace")
+    [ -n "$wd" ] || fail "late-loop: no watchdog thread under strace"
+    awk -v t="$wd" '$1 == t && /openat\(.*libuv\.so/' "$LG_TMP/late.strace" |
+        grep -q . ||
+        fail "late-loop: the watchdog, asleep until its tick, was not woken when the loop appeared"
+    echo "ok: a loop that appears while the watchdog sleeps wakes it to read the symbols"
 else
     skip_case idle "no strace (make deps installs it)"
 fi
