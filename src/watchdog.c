@@ -346,7 +346,9 @@ static void leave_table(void)
 }
 
 /* Sleeps until `until` (CLOCK_MONOTONIC); returns 1 early when a first
- * loop appeared meanwhile. */
+ * loop appeared meanwhile. The wait is glibc's own for a monotonic timed
+ * cond wait; where it fails otherwise (a seccomp filter that answers
+ * EPERM), the watchdog sleeps its tick out unwoken rather than spin. */
 static int sleep_until(const struct timespec *until)
 {
     for (;;) {
@@ -355,8 +357,13 @@ static int sleep_until(const struct timespec *until)
         long r = syscall(SYS_futex, &wd_wake,
                          FUTEX_WAIT_BITSET | FUTEX_PRIVATE_FLAG, 0, until,
                          NULL, FUTEX_BITSET_MATCH_ANY);
-        if (r != 0 && errno == ETIMEDOUT)
-            return 0;
+        if (r == 0 || errno == EAGAIN || errno == EINTR)
+            continue;
+        if (errno != ETIMEDOUT)
+            while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, until,
+                                   NULL) == EINTR)
+                ;
+        return 0;
     }
 }
 

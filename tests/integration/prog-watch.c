@@ -48,6 +48,9 @@
  *              program's, waits 2 x MS, prints the table again, computes
  *              for 3 x MS (a stall) and prints "callback: TYPES" with what
  *              the pipe got.
+ *   idle-filtered  idle, under a seccomp filter that answers EPERM to
+ *              the futex wait the watchdog sleeps in (prints "filter
+ *              failed" and exits 1 where one cannot be set)
  *   late-loop  a helper thread locks a mutex and is joined (the watchdog
  *              starts, for threads, and sleeps until its tick: MS / 4);
  *              MS / 40 later a libuv loop appears and runs for MS / 40
@@ -61,6 +64,12 @@
  *              the numbers back). */
 #include <dirent.h>
 #include <dlfcn.h>
+#include <linux/filter.h>
+#include <linux/futex.h>
+#include <linux/seccomp.h>
+#include <stddef.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <pthread.h>
 #include <semaphore.h>
 #include <signal.h>
@@ -464,6 +473,27 @@ static int run_loop(void)
     return uv_run(uv_default_loop(), UV_RUN_DEFAULT);
 }
 
+/* EPERM for a private FUTEX_WAIT_BITSET, every other call allowed: a
+ * sandbox's filter that lists the futex operations it expects. */
+static int filter_futex_wait_bitset(void)
+{
+    struct sock_filter f[] = {
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_futex, 0, 3),
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS,
+                 offsetof(struct seccomp_data, args[1])),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K,
+                 FUTEX_WAIT_BITSET | FUTEX_PRIVATE_FLAG, 0, 1),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | 1 /* EPERM */),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+    };
+    struct sock_fprog prog = {sizeof f / sizeof f[0], f};
+    return prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 ||
+                   prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) != 0
+               ? -1
+               : 0;
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 3)
@@ -489,6 +519,13 @@ int main(int argc, char **argv)
         uv_timer_init(uv_default_loop(), &t);
         uv_timer_start(&t, on_busy, 10, 0);
         return run_loop();
+    }
+    if (!strcmp(mode, "idle-filtered")) {
+        if (filter_futex_wait_bitset() != 0) {
+            printf("filter failed\n");
+            return 1;
+        }
+        mode = "idle";
     }
     if (!strcmp(mode, "idle")) {
         /* A loop asleep in its wait for 3 x ms: nothing is parked. */
