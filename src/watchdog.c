@@ -394,11 +394,9 @@ static void *watchdog_main(void *arg)
     if (tick < 1000000)
         tick = 1000000;
     for (;;) {
-        struct timespec until;
-        clock_gettime(CLOCK_MONOTONIC, &until);
-        uint64_t ns = (uint64_t)until.tv_nsec + tick;
-        until.tv_sec += (time_t)(ns / 1000000000);
-        until.tv_nsec = (long)(ns % 1000000000);
+        uint64_t end = lg__now_ns() + tick;
+        struct timespec until = {(time_t)(end / 1000000000),
+                                 (long)(end % 1000000000)};
         do
             prepare_for_loops();
         while (sleep_until(&until));
