@@ -275,13 +275,18 @@ echo "ok: the watchdog never takes the program's lowest free descriptor number"
 # for the runtimes' waiting points (runtime-own.c), which the loop thread
 # did on its first wait before: libuv's file among them, opened by the
 # watchdog, and nothing under /proc.
+# The watchdog's thread id in an strace -f log: the thread that named
+# itself "loopguard".
+watchdog_tid() {
+    awk '/PR_SET_NAME, "loopguard"/ { print $1; exit }' "$1"
+}
+
 if command -v strace >/dev/null 2>&1; then
     LD_PRELOAD= strace -f -qq -o "$LG_TMP/idle.strace" env \
         LD_PRELOAD="$LG_PRELOAD" \
         LOOPGUARD_OPTIONS="stall_ms=40:log=$LG_TMP/idle.%p" \
         "$prog" idle 400 || fail "idle: exit status $?"
-    wd=$(awk '/PR_SET_NAME, "loopguard"/ { print $1; exit }' \
-        "$LG_TMP/idle.strace")
+    wd=$(watchdog_tid "$LG_TMP/idle.strace")
     [ -n "$wd" ] || fail "idle: no watchdog thread under strace"
     ticks=$(awk -v t="$wd" '$1 == t && /ETIMEDOUT/' \
         "$LG_TMP/idle.strace" | wc -l)
@@ -302,8 +307,7 @@ if command -v strace >/dev/null 2>&1; then
         -o "$LG_TMP/late.strace" env LD_PRELOAD="$LG_PRELOAD" \
         LOOPGUARD_OPTIONS="stall_ms=20000:log=$LG_TMP/late.%p" \
         "$prog" late-loop 20000 || fail "late-loop: exit status $?"
-    wd=$(awk '/PR_SET_NAME, "loopguard"/ { print $1; exit }' \
-        "$LG_TMP/late.strace")
+    wd=$(watchdog_tid "$LG_TMP/late.strace")
     [ -n "$wd" ] || fail "late-loop: no watchdog thread under strace"
     awk -v t="$wd" '$1 == t && /openat\(.*libuv\.so/' "$LG_TMP/late.strace" |
         grep -q . ||
@@ -320,8 +324,7 @@ if command -v strace >/dev/null 2>&1; then
         LOOPGUARD_OPTIONS="stall_ms=40:log=$LG_TMP/filt.%p" \
         "$prog" idle-filtered 400 >"$LG_TMP/filt.out" || frc=$?
     if [ "$frc" = 0 ]; then
-        wd=$(awk '/PR_SET_NAME, "loopguard"/ { print $1; exit }' \
-            "$LG_TMP/filt.strace")
+        wd=$(watchdog_tid "$LG_TMP/filt.strace")
         [ -n "$wd" ] || fail "idle-filtered: no watchdog thread under strace"
         sleeps=$(awk -v t="$wd" '$1 == t && /clock_nanosleep\(/' \
             "$LG_TMP/filt.strace" | wc -l)
