@@ -426,9 +426,22 @@ demo: deps
 
 bench: deps
 	@$(MAKE) --no-print-directory all $(BENCH_BIN) \
-	    $(BUILD)/bench/bench-locks-tsan
+	    $(BUILD)/bench/bench-locks-tsan $(THREAD_ONLY_LIB)
 	@sh tools/deps.sh bench
 	@sh bench/all.sh $(BUILD)
+
+# A thread and nothing else, for bench/server-modes.py: glibc's, and one
+# glibc never learns of.
+THREAD_ONLY_LIB := $(BUILD)/bench/libthread-glibc.so \
+                   $(BUILD)/bench/libthread-raw.so
+$(BUILD)/bench/libthread-glibc.so: bench/thread-only.c
+	@mkdir -p $(@D)
+	@echo "  CC      $@"
+	$(Q)$(CC) $(CFLAGS_ALL) -fPIC -shared -o $@ $< -lpthread
+$(BUILD)/bench/libthread-raw.so: bench/thread-only.c
+	@mkdir -p $(@D)
+	@echo "  CC      $@"
+	$(Q)$(CC) $(CFLAGS_ALL) -DTHREAD_RAW -fPIC -shared -o $@ $< -lpthread
 
 # The lock workload built with ThreadSanitizer, to compare against.
 $(BUILD)/bench/bench-locks-tsan: bench/bench-locks.c
