@@ -7,16 +7,18 @@ unpinned, whole runs). Not part of make bench.
     server-modes.py BUILD SERVER ROUNDS ROUND_TRIPS LABEL=MODE...
 
 SERVER is one of server-proc.py's (uv, node, asyncio). MODE is the
-preload's LOOPGUARD_OPTIONS (empty for its defaults), or `preload:PATH`
-for another library in its place, such as build/bench/libthread-glibc.so
-or libthread-raw.so (bench/thread-only.c: a thread and nothing else). 16 connections, 64-byte
-round trips, 10 slices. The order of the modes rotates from round to
-round. Printed per mode: the median over the rounds of its ratio to the
-round's native run, rate and CPU per round trip, and the range of the
-middle two thirds of the rounds (the sixth and five-sixth); with
-two or more modes, each later one against the first as well, which is
-how one change is compared with the build before it (a second build's
-preload as `preload:PATH`)."""
+preload's LOOPGUARD_OPTIONS (empty for its defaults), `preload:PATH` for
+another library in its place, such as build/bench/libthread-glibc.so or
+libthread-raw.so (bench/thread-only.c: a thread and nothing else), or
+`native` for a second native server: the instrument against itself. 16
+connections, 64-byte round trips, SERVER_SLICES slices (10). The order of
+the modes rotates from round to round (at most three beside native: the
+load drives four servers at most). Printed per mode: the median over the
+rounds of its ratio to the round's native run, rate and CPU per round
+trip, and the middle two thirds of those ratios (the sixth and the
+five-sixth); with two or more modes, each later one against the first as
+well, which is how one change is compared with the build before it (a
+second build's preload as `preload:PATH`)."""
 import importlib.util
 import os
 import statistics
@@ -65,10 +67,11 @@ def main():
                 SLICES)):
             got[m].append(fig)
     print("%s: %d rounds, %d connections x %d round trips of %d bytes in "
-          "%d slices, unpinned; native: %.0f round trips/s, %.0f ns of CPU a round "
-          "trip (medians)" % (name, rounds, CONNS, trips, SIZE, SLICES,
+          "%d slices, unpinned; native: %.0f round trips/s, %.0f ns of CPU "
+          "a round trip (medians)" % (name, rounds, CONNS, trips, SIZE, SLICES,
                               statistics.median(f[0] for f in got["native"]),
                               statistics.median(f[1] for f in got["native"])))
+
     def sixths(x):
         # The middle two thirds of the rounds: the document's rule calls a
         # target met when more than two thirds of the rounds meet it.
