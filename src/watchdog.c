@@ -60,15 +60,21 @@ pid_t lg__watch_tid(void)
     return __atomic_load_n(&wd_tid, __ATOMIC_ACQUIRE);
 }
 
+/* Starts b, over path, with "/proc/self/task/<tid>/". */
+static void task_dir(struct lg__buf *b, char *path, size_t cap, pid_t tid)
+{
+    lg__buf_init(b, path, cap);
+    lg__buf_str(b, "/proc/self/task/");
+    lg__buf_i64(b, tid);
+    lg__buf_chr(b, '/');
+}
+
 /* Reads /proc/self/task/<tid>/<file> into buf; returns the length. */
 int lg__task_read(pid_t tid, const char *file, char *buf, size_t cap)
 {
     char path[64];
     struct lg__buf b;
-    lg__buf_init(&b, path, sizeof path);
-    lg__buf_str(&b, "/proc/self/task/");
-    lg__buf_i64(&b, tid);
-    lg__buf_chr(&b, '/');
+    task_dir(&b, path, sizeof path, tid);
     lg__buf_str(&b, file);
     lg__buf_chr(&b, '\0');
     int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -113,6 +119,41 @@ long lg__task_syscall(pid_t tid)
     return strtol(buf, NULL, 10);
 }
 
+/* Whether thread tid sleeps in a system call that the sampling signal
+ * leaves as it was: with SA_RESTART the kernel resumes a read of a pipe
+ * and a wait for a child where they were (signal(7)), while a sleep, a
+ * poll, a read of a socket (which may have a timeout) or of a terminal
+ * would come back early. stdio reads a pipe so (popen and fgets), and
+ * pclose waits for its child so, both with glibc's internal calls, which
+ * no wrapper sees. */
+static int resumes_after_signal(pid_t tid)
+{
+    char buf[256];
+    if (lg__task_read(tid, "syscall", buf, sizeof buf) == 0 ||
+        buf[0] < '0' || buf[0] > '9')
+        return 0;
+    char *args;
+    long nr = strtol(buf, &args, 10);
+    if (nr == SYS_wait4 || nr == SYS_waitid)
+        return 1;
+    if (nr != SYS_read && nr != SYS_readv)
+        return 0;
+    unsigned long fd = strtoul(args, NULL, 16);        /* " 0x5 0x..." */
+    if (fd > 0x7fffffff)
+        return 0;
+    char path[64];
+    struct lg__buf b;
+    task_dir(&b, path, sizeof path, tid);
+    lg__buf_str(&b, "fd/");
+    lg__buf_i64(&b, (int64_t)fd);
+    lg__buf_chr(&b, '\0');
+    /* The link's text, not a stat: a stat would ask the file's file
+     * system, which may hang (NFS); an anonymous pipe is "pipe:[INODE]". */
+    char target[32];
+    ssize_t len = readlink(path, target, sizeof target - 1);
+    return len > 6 && memcmp(target, "pipe:[", 6) == 0;
+}
+
 static void symbolize_pcs(void *const *pcs, int n, int first_exact,
                           struct lg__sym *out, int *nout)
 {
@@ -137,11 +178,11 @@ static void loop_of(struct lg__record *r, const struct lg__loop_mark *m,
 }
 
 /* What a stalled thread is doing, and its stack: the one its wrapped call
- * captured; else, when it waits in a call that a signal cannot disturb or
- * runs, one captured now on the thread; else (asleep in a system call we
- * do not wrap, which a signal could cut short) none. Returns 1 when it was
- * reported, -1 when a suppression rule covers it, 0 when the thread left
- * its loop. */
+ * captured; else, when it runs or waits in a call that a signal does not
+ * disturb (a lock's futex wait, resumes_after_signal), one captured now on
+ * the thread; else (asleep in any other system call we do not wrap, which
+ * a signal could cut short) none. Returns 1 when it was reported, -1 when
+ * a suppression rule covers it, 0 when the thread left its loop. */
 static int report_stall(const struct lg__loop_view *v, uint64_t ns)
 {
     static struct lg__sym stack[LG__MAX_FRAMES + 1];
@@ -178,6 +219,10 @@ static int report_stall(const struct lg__loop_view *v, uint64_t ns)
         exact = 1;
     } else {
         r.doing = "in a system call loopguard does not wrap";
+        if (resumes_after_signal(v->tid)) {
+            n = lg__sample(v->tid, pcs, LG__MAX_FRAMES);
+            exact = 1;
+        }
     }
     /* A loop found through its stack has no runner that returns: the
      * thread may have left it. Its stack says; without one, no verdict. */

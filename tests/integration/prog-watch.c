@@ -1,6 +1,14 @@
 /* What the watchdog must and must not report. Usage: prog-watch MODE MS,
  * MS being the stall_ms the test runs it with.
  *   busy       a libuv callback computes for 3 x MS in busy_spin: a stall
+ *   stdio-pipe a libuv callback reads a line with fgets from popen("sleep
+ *              3 x MS; echo done"): stdio's read, which no wrapper sees;
+ *              prints what fgets got if it is not "done"
+ *   child-wait a libuv callback pcloses popen("sleep 3 x MS") at once:
+ *              pclose's wait for the child, which no wrapper sees
+ *   raw-sleep  a libuv callback sleeps 3 x MS through syscall(SYS_nanosleep),
+ *              which the preload passes through; prints "short N" if the
+ *              sleep was cut short (it must not be)
  *   busy-masked the same with every signal blocked: a stall without a
  *              stack, and no signal left pending ("pending" if one is)
  *   iterate    a libuv idle handle turns the loop for 3 x MS: no stall
@@ -107,6 +115,50 @@ __attribute__((noinline)) static void busy_spin(uint64_t for_ms)
 static void on_busy(uv_timer_t *t)
 {
     busy_spin(3 * ms);
+    uv_close((uv_handle_t *)t, NULL);
+}
+
+/* Each of these waits 3 x MS in a system call no wrapper sees; the stall
+ * is theirs, and the stack must name them. */
+static int unseen_failed;
+
+__attribute__((noinline)) static void on_stdio_pipe(uv_timer_t *t)
+{
+    char cmd[64], line[64] = "";
+    snprintf(cmd, sizeof cmd, "sleep %.3f; echo done", 3 * ms / 1000.0);
+    FILE *f = popen(cmd, "r");
+    if (!f || !fgets(line, sizeof line, f) || strcmp(line, "done\n")) {
+        printf("fgets: %s\n", line);
+        unseen_failed = 1;
+    }
+    if (f)
+        pclose(f);
+    uv_close((uv_handle_t *)t, NULL);
+}
+
+__attribute__((noinline)) static void on_child_wait(uv_timer_t *t)
+{
+    char cmd[64];
+    snprintf(cmd, sizeof cmd, "sleep %.3f", 3 * ms / 1000.0);
+    FILE *f = popen(cmd, "r");
+    if (!f || pclose(f) != 0) {
+        printf("pclose failed\n");
+        unseen_failed = 1;
+    }
+    uv_close((uv_handle_t *)t, NULL);
+}
+
+__attribute__((noinline)) static void on_raw_sleep(uv_timer_t *t)
+{
+    struct timespec d = {(time_t)(3 * ms / 1000),
+                         (long)(3 * ms % 1000) * 1000000};
+    uint64_t t0 = now_ms();
+    long r = syscall(SYS_nanosleep, &d, NULL);
+    uint64_t took = now_ms() - t0;
+    if (r != 0 || took < 3 * ms) {
+        printf("short %llu\n", (unsigned long long)took);
+        unseen_failed = 1;
+    }
     uv_close((uv_handle_t *)t, NULL);
 }
 
@@ -519,6 +571,18 @@ int main(int argc, char **argv)
         uv_timer_init(uv_default_loop(), &t);
         uv_timer_start(&t, on_busy, 10, 0);
         return run_loop();
+    }
+    if (!strcmp(mode, "stdio-pipe") || !strcmp(mode, "child-wait") ||
+        !strcmp(mode, "raw-sleep")) {
+        static uv_timer_t t;
+        uv_timer_init(uv_default_loop(), &t);
+        uv_timer_start(&t,
+                       !strcmp(mode, "stdio-pipe")   ? on_stdio_pipe
+                       : !strcmp(mode, "child-wait") ? on_child_wait
+                                                     : on_raw_sleep,
+                       10, 0);
+        int r = run_loop();
+        return r ? r : unseen_failed;
     }
     if (!strcmp(mode, "idle-filtered")) {
         if (filter_futex_wait_bitset() != 0) {

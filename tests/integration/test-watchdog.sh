@@ -35,6 +35,34 @@ expect_count 2 "$f" ".type == \"stall\" and .tid == $pid" \
     "busy: both name the loop thread"
 echo "ok: busy callback"
 
+# --- Waits no wrapper sees: stdio's read of a pipe and pclose's wait for
+# its child resume after the sampling signal (SA_RESTART), so their stall
+# has a stack; a raw nanosleep would come back early, so it is not
+# signalled. Each program checks its call ended as it would have natively.
+run_lg "format=json:stall_ms=$MS:log=$LG_TMP/stdio.%p.jsonl" 20 \
+    "$prog" stdio-pipe $MS >"$LG_TMP/stdio.out"
+[ "$rc" = 0 ] || fail "stdio-pipe: exit status $rc: $(cat "$LG_TMP/stdio.out")"
+expect_count 1 "$(log stdio)" '.type == "stall" and .phase == "begin" and
+    .call == null and .doing == "in a system call loopguard does not wrap"
+    and any(.stack[]; .symbol == "fgets") and
+    any(.stack[]; .symbol == "on_stdio_pipe")' \
+    "stdio-pipe: the stall's stack names fgets and on_stdio_pipe"
+run_lg "format=json:stall_ms=$MS:log=$LG_TMP/childw.%p.jsonl" 20 \
+    "$prog" child-wait $MS >"$LG_TMP/childw.out"
+[ "$rc" = 0 ] ||
+    fail "child-wait: exit status $rc: $(cat "$LG_TMP/childw.out")"
+expect_count 1 "$(log childw)" '.type == "stall" and .phase == "begin" and
+    any(.stack[]; .symbol == "wait4") and
+    any(.stack[]; .symbol == "on_child_wait")' \
+    "child-wait: the stall's stack names wait4 and on_child_wait"
+run_lg "format=json:stall_ms=$MS:log=$LG_TMP/rawsl.%p.jsonl" 20 \
+    "$prog" raw-sleep $MS >"$LG_TMP/rawsl.out"
+[ "$rc" = 0 ] || fail "raw-sleep: exit status $rc: $(cat "$LG_TMP/rawsl.out")"
+expect_count 1 "$(log rawsl)" '.type == "stall" and .phase == "begin" and
+    .doing == "in a system call loopguard does not wrap" and .stack == []' \
+    "raw-sleep: a stall without a stack"
+echo "ok: unseen waits that resume after a signal are sampled, others not"
+
 # --- The same with every signal blocked: no stack (the thread is not sent
 # the sampling signal, which would stay pending), the stall all the same.
 run_lg "format=json:stall_ms=$MS:log=$LG_TMP/masked.%p.jsonl" 20 \
