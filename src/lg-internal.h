@@ -524,6 +524,12 @@ LG__INTERNAL unsigned lg__py_minor(void);
  * many. */
 LG__INTERNAL int lg__py_frames(struct lg__pyframe *out,
                                struct lg__pyname *names, int max);
+/* The calling thread's Python frames as a site knows them: each frame's
+ * code object and its line (lasti holds the line; -1 - lasti when the
+ * code has no line for it). A line, not an instruction: 3.11 calls one
+ * line's function from one instruction until it specialises it, from the
+ * one before after (PRECALL). */
+LG__INTERNAL int lg__py_frame_lines(struct lg__pyframe *out, int max);
 /* The same for another thread, tid (the watchdog's records; the watchdog
  * only): its state is found in the main interpreter's list and read with
  * process_vm_readv, which fails rather than faults on memory the thread

@@ -523,6 +523,19 @@ int lg__py_frames(struct lg__pyframe *out, struct lg__pyname *names,
     return frames(&w, out, names, max);
 }
 
+int lg__py_frame_lines(struct lg__pyframe *out, int max)
+{
+    struct walk w = {0};
+    int n = 0;
+    for (; n < max && walk_next(&w); n++) {
+        int line = code_line(w.cl, w.lasti, w.rem);
+        out[n].code = w.co;
+        out[n].lasti = line ? line : -1 - w.lasti;
+        out[n].entry = 0;
+    }
+    return n;
+}
+
 int lg__py_frames_of(pid_t tid, struct lg__pyframe *out,
                      struct lg__pyname *names, int max)
 {

@@ -136,17 +136,23 @@ static uint64_t site_hash(const char *call, void *const *pcs, int n)
     uint64_t h = 1469598103934665603ull;
     for (const char *c = call; *c; c++)
         h = (h ^ (uint8_t)*c) * 1099511628211ull;
+    /* Python code makes every call from the interpreter's few native
+     * call sites: its sites differ by their Python frames, by line. Of
+     * the native frames only the call's own caller counts then
+     * (time.sleep's C function, a lock's): the others are how the
+     * interpreter got there, which changes between calls of one line
+     * (3.11 calls through a generic path until it specialises the
+     * instruction; a coroutine's first step and its resumptions come
+     * from different callbacks of the loop). */
+    struct lg__pyframe f[LG__PY_FRAMES];
+    int k = lg__py_known() == 1 ? lg__py_frame_lines(f, LG__PY_FRAMES) : 0;
+    if (k && n > 1)
+        n = 1;
     for (int i = 0; i < n; i++)
         h = mix(h, (uintptr_t)pcs[i]);
     h = mix(h, (uint64_t)n);
-    /* Python code makes every call from the interpreter's few native
-     * call sites: its sites differ by their Python frames. */
-    if (lg__py_known() == 1) {
-        struct lg__pyframe f[LG__PY_FRAMES];
-        int k = lg__py_frames(f, NULL, LG__PY_FRAMES);
-        for (int i = 0; i < k; i++)
-            h = mix(mix(h, (uintptr_t)f[i].code), (uint64_t)f[i].lasti);
-    }
+    for (int i = 0; i < k; i++)
+        h = mix(mix(h, (uintptr_t)f[i].code), (uint64_t)f[i].lasti);
     return h;
 }
 

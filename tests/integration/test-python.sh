@@ -13,7 +13,8 @@
 #         coroutine, and a first task that blocks before the loop
 #         ever polled: each reported once on an asyncio loop, its stack
 #         naming the line marked "# BLOCK: CASE" as a Python frame; the
-#         time.sleep made after the loop is not. The same for time.sleep
+#         time.sleep made after the loop is not; time.sleep on one line,
+#         twenty times (repeat), is one site. The same for time.sleep
 #         under run_until_complete, run_forever, on another thread, on a
 #         poll or select selector (whose own waits are not reported), on
 #         a thread with a 32 KiB stack, and under a run_forever replaced
@@ -82,6 +83,12 @@ for c in sleep queue event recv subprocess urllib acquire fork; do
     blocking $c run $c
 done
 blocking first run queue
+# One line's twenty calls are one site, however the interpreter reached it
+# (a task's first step or a resumption; before or after 3.11 specialised
+# the call, which changes the native frames and the instruction).
+blocking repeat run repeat
+expect_count 1 "$LG_TMP/repeat-run$tag.jsonl" '.type == "summary" and
+    .count == 20 and .sites_total == 1' "repeat: twenty calls, one site"
 for e in until forever thread poll select smallstack replaced; do
     blocking sleep $e sleep
 done
@@ -102,7 +109,7 @@ clean
 
 # uvloop: the loop is libuv's (uv_run, entered), the frames Python's.
 if "$py" -c 'import uvloop' 2>/dev/null; then
-    for c in sleep queue event recv subprocess urllib; do
+    for c in sleep queue event recv subprocess urllib repeat; do
         blocking $c uvloop $c libuv
     done
     clean uvloop

@@ -13,6 +13,9 @@ CASE:  sleep     time.sleep
                  loop of its own, not reported), the parent waits for it
        first     queue.Queue.get in the very first task, before the loop
                  ever waited in epoll (the seed's shape, with a timeout)
+       repeat    time.sleep on one line, twenty times: from the task's first
+                 step and from its resumptions, before and after 3.11
+                 specialises the call (one site)
 ENTRY: run (asyncio.run, the default), until (run_until_complete on a new
        loop), forever (run_forever, stopped by the callback), thread
        (asyncio.run on another thread), uvloop (run_until_complete on a
@@ -79,11 +82,18 @@ def blocking(case):
     elif case == "acquire":
         LOCK.acquire()  # BLOCK: acquire
         LOCK.release()
+    elif case == "repeat":
+        time.sleep(0.001)  # BLOCK: repeat
     else:
         sys.exit("no case " + case)
 
 
 async def coro(case):
+    if case == "repeat":
+        for _ in range(20):
+            blocking(case)
+            await asyncio.sleep(0)
+        return
     if case != "first":
         await asyncio.sleep(0.05)   # the loop has polled by now
     blocking(case)
