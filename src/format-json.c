@@ -59,8 +59,27 @@ static void json_obj(struct lg__buf *b, const struct lg__sym *s,
 }
 
 /* The frame's own object, with the source line of its function. */
+/* A Python frame: no pc, its file and line. */
+static void json_python(struct lg__buf *b, const struct lg__sym *s)
+{
+    lg__buf_str(b, "{\"pc\":null,\"symbol\":");
+    lg__buf_json_strn(b, s->name, SYM_MAX);
+    lg__buf_str(b, ",\"offset\":null,\"module\":null,\"file\":");
+    lg__buf_json_strn(b, s->module, MODULE_MAX);
+    lg__buf_str(b, ",\"line\":");
+    if (s->modoff)
+        lg__buf_u64(b, s->modoff);
+    else
+        lg__buf_str(b, "null");
+    lg__buf_str(b, ",\"inlined\":false,\"python\":true}");
+}
+
 static void json_frame(struct lg__buf *b, const struct lg__sym *s)
 {
+    if (lg__sym_python(s)) {
+        json_python(b, s);
+        return;
+    }
     const struct lg__src *src = NULL;
     int n = lg__src_find(s, &src);
     json_obj(b, s, s->name || !n ? s->name : src[n - 1].func,
@@ -72,16 +91,7 @@ static void json_frame(struct lg__buf *b, const struct lg__sym *s)
 static void json_frame_all(struct lg__buf *b, const struct lg__sym *s)
 {
     if (lg__sym_python(s)) {
-        lg__buf_str(b, "{\"pc\":null,\"symbol\":");
-        lg__buf_json_strn(b, s->name, SYM_MAX);
-        lg__buf_str(b, ",\"offset\":null,\"module\":null,\"file\":");
-        lg__buf_json_strn(b, s->module, MODULE_MAX);
-        lg__buf_str(b, ",\"line\":");
-        if (s->modoff)
-            lg__buf_u64(b, s->modoff);
-        else
-            lg__buf_str(b, "null");
-        lg__buf_str(b, ",\"inlined\":false,\"python\":true}");
+        json_python(b, s);
         return;
     }
     const struct lg__src *src = NULL;

@@ -77,20 +77,27 @@ static void text_line(struct lg__buf *b, int *num, const struct lg__sym *s,
 
 /* One frame: a line for each function inlined at its address (innermost
  * first, as llvm-symbolizer lists them), then its own. */
+/* A Python frame: "FUNC FILE:LINE (Python)". */
+static void text_python(struct lg__buf *b, const struct lg__sym *s)
+{
+    text_name(b, s->name[0] ? s->name : "??");
+    lg__buf_chr(b, ' ');
+    text_name(b, s->module[0] ? s->module : "<unknown file>");
+    if (s->modoff) {
+        lg__buf_chr(b, ':');
+        lg__buf_u64(b, s->modoff);
+    }
+    lg__buf_str(b, " (Python)");
+}
+
 static void text_frame(struct lg__buf *b, int *num, const struct lg__sym *s)
 {
     if (lg__sym_python(s)) {
         lg__buf_str(b, "    #");
         lg__buf_u64(b, (uint64_t)(*num)++);
         lg__buf_str(b, " in ");
-        text_name(b, s->name[0] ? s->name : "??");
-        lg__buf_chr(b, ' ');
-        text_name(b, s->module[0] ? s->module : "<unknown file>");
-        if (s->modoff) {
-            lg__buf_chr(b, ':');
-            lg__buf_u64(b, s->modoff);
-        }
-        lg__buf_str(b, " (Python)\n");
+        text_python(b, s);
+        lg__buf_chr(b, '\n');
         return;
     }
     const struct lg__src *src = NULL;
@@ -477,16 +484,21 @@ static void text_summary_rest(struct lg__buf *b, const struct lg__record *r,
         lg__buf_str(b, " x ");
         lg__buf_str(b, s->call);
         lg__buf_str(b, " in ");
-        const struct lg__src *src = NULL;
-        int ns = lg__src_find(&s->where, &src);
-        text_sym(b, s->where.name || !ns ? s->where.name
-                                          : src[ns - 1].func);
-        text_src(b, ns ? &src[ns - 1] : NULL);
-        lg__buf_str(b, " (");
-        text_module(b, s->where.module, "?");
-        lg__buf_chr(b, '+');
-        lg__buf_hex(b, s->where.modoff);
-        lg__buf_str(b, "), ");
+        if (lg__sym_python(&s->where)) {
+            text_python(b, &s->where);
+        } else {
+            const struct lg__src *src = NULL;
+            int ns = lg__src_find(&s->where, &src);
+            text_sym(b, s->where.name || !ns ? s->where.name
+                                              : src[ns - 1].func);
+            text_src(b, ns ? &src[ns - 1] : NULL);
+            lg__buf_str(b, " (");
+            text_module(b, s->where.module, "?");
+            lg__buf_chr(b, '+');
+            lg__buf_hex(b, s->where.modoff);
+            lg__buf_chr(b, ')');
+        }
+        lg__buf_str(b, ", ");
         text_ms(b, s->blocked_ns);
         lg__buf_str(b, " blocked, site ");
         lg__buf_hex(b, s->site);

@@ -38,12 +38,20 @@
 #define KEYSET_SLOTS (1u << 19)
 #define KEYSET_MAX (KEYSET_SLOTS / 4 * 3)
 
+/* Where a site's first call was made, when Python code made it: for the
+ * summary, whose native frame (the interpreter's) says nothing. */
+struct site_py {
+    struct lg__pyname name;
+};
+
 struct site {
     uint64_t key;             /* hash of call name + stack */
     const char *call;
     uint64_t count;           /* atomic: calls made here */
     uint64_t blocked_ns;      /* atomic: time spent in them */
     void *where;              /* first frame outside the wrapped call */
+    struct site_py *py;       /* atomic: the innermost Python frame of its
+                                 first call, made from Python code */
     int verdict;              /* atomic: suppression rules on this site,
                                  VERDICT_* or VERDICT_RULE + the rule */
     UT_hash_handle hh;
@@ -223,6 +231,36 @@ static struct site *site_count(uint64_t key, const char *call, void *where,
     }
     __atomic_add_fetch(&s->count, 1, __ATOMIC_RELAXED);
     return s;
+}
+
+/* Whether a Python source file is the standard library's: under
+ * .../lib/python3.N/, not in its site-packages or dist-packages. */
+static int python_stdlib(const char *file)
+{
+    const char *p = strstr(file, "/lib/python3.");
+    if (!p || !(p = strchr(p + 13, '/')))
+        return 0;
+    return strncmp(p + 1, "site-packages/", 14) != 0 &&
+           strncmp(p + 1, "dist-packages/", 14) != 0;
+}
+
+/* A new site's Python frame, when the call was made from Python code: the
+ * innermost one outside the standard library (the program's line that
+ * called threading's or queue's wait), else the innermost. */
+static void site_python(struct site *s)
+{
+    if (lg__py_known() != 1)
+        return;
+    pthread_mutex_lock(&py_lock);
+    int k = lg__py_frames(py_buf.f, py_buf.names, LG__PY_FRAMES), i = 0;
+    while (i < k && python_stdlib(py_buf.names[i].file))
+        i++;
+    struct site_py *py = k ? lg__arena_alloc(sizeof *py) : NULL;
+    if (py) {
+        py->name = py_buf.names[i < k ? i : 0];
+        __atomic_store_n(&s->py, py, __ATOMIC_RELEASE);
+    }
+    pthread_mutex_unlock(&py_lock);
 }
 
 static void fill_thread(struct lg__record *r)
@@ -634,6 +672,8 @@ void lg__wait_begin(struct lg__wait *w)
     uint64_t key = site_hash(w->call, pcs, n);
     int fresh;
     struct site *s = site_count(key, w->call, n ? pcs[0] : NULL, &fresh);
+    if (fresh && s != &unattributed)
+        site_python(s);
     struct lg__sym stack[LG__MAX_FRAMES + 1];
     int ns = -1;
     /* Past the table a site keeps no verdict: `unattributed` is shared. */
@@ -765,6 +805,7 @@ void lg__report_summary(void)
 {
     struct lg__summary_site list[SUMMARY_SITES];
     void *where[SUMMARY_SITES];
+    const struct site_py *py[SUMMARY_SITES];
     static struct lg__summary_rule rules[LG__SUPP_MAX];
     struct lg__record r = {.type = LG__REC_SUMMARY};
     int n = 0;
@@ -780,6 +821,7 @@ void lg__report_summary(void)
         r.sites_total++;
         if (n < SUMMARY_SITES) {
             list[n] = (struct lg__summary_site){s->key, s->call, c, t, {0}};
+            py[n] = __atomic_load_n(&s->py, __ATOMIC_ACQUIRE);
             where[n++] = s->where;
         }
     }
@@ -806,8 +848,16 @@ void lg__report_summary(void)
         !r.allowed && r.nrules == 0 &&
         (r.loops_found || parent_watched()))
         return;
-    for (int i = 0; i < n; i++)
-        lg__symbolize((uintptr_t)where[i], 1, &list[i].where);
+    for (int i = 0; i < n; i++) {
+        if (py[i])
+            list[i].where = (struct lg__sym){
+                .name = py[i]->name.func,
+                .module = py[i]->name.file,
+                .modoff = (uintptr_t)py[i]->name.line,
+                .symoff = LG__SYM_PYTHON};
+        else
+            lg__symbolize((uintptr_t)where[i], 1, &list[i].where);
+    }
     fill_thread(&r);
     r.sites = list;
     r.nsites = n;

@@ -24,7 +24,8 @@
 #         lock, a ProcessPoolExecutor): nothing reported.
 #   uvloop the same cases and the clean program on a uvloop loop (a libuv
 #         loop, entered by uv_run), the frames still Python's.
-#   text  the text report names the Python frame and the way out.
+#   text  the text report names the Python frame and the way out; its
+#         summary names the site by the Python frame.
 #   3.12, 3.13  the first cases and the clean program on CPython 3.12 and
 #         3.13, where the machine has them (pyenv's builds count).
 #   busy  python/asyncio-busy.py: a coroutine computes for 1 s (stall_ms
@@ -88,7 +89,10 @@ blocking first run queue
 # the call, which changes the native frames and the instruction).
 blocking repeat run repeat
 expect_count 1 "$LG_TMP/repeat-run$tag.jsonl" '.type == "summary" and
-    .count == 20 and .sites_total == 1' "repeat: twenty calls, one site"
+    .count == 20 and .sites_total == 1 and .sites[0].where.python == true
+    and .sites[0].where.symbol == "blocking" and
+    .sites[0].where.line == '"$line" \
+    "repeat: twenty calls, one site, named by its Python frame"
 for e in until forever thread poll select smallstack replaced; do
     blocking sleep $e sleep
 done
@@ -165,7 +169,11 @@ run_lg "log=$f" 120 "$py" "$script" event >"$LG_TMP/text.out" 2>&1
 grep -q "in blocking .*/asyncio-blocking.py:$(block_line event) (Python)$" \
     "$f" || { cat "$f"; fail "text: no Python frame line"; }
 grep -q "asyncio.to_thread" "$f" || { cat "$f"; fail "text: no advice"; }
-echo "ok: text: the Python frame and asyncio.to_thread"
+# The summary names the site by its Python frame, not the interpreter's.
+where="in blocking .*/asyncio-blocking.py:$(block_line event) (Python), "
+grep -q "^    1 x [a-z_]* $where" "$f" ||
+    { cat "$f"; fail "text: the summary's site is not its Python frame"; }
+echo "ok: text: the Python frame and asyncio.to_thread, in the summary too"
 
 f="$LG_TMP/deadlock.jsonl"
 run_lg "format=json:log=$f:stall_ms=200" 5 "$py" "$dir/asyncio-deadlock.py" \

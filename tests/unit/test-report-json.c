@@ -607,6 +607,22 @@ static void test_report_json_summary(void **state)
     }
     json_free(j);
 
+    /* A site of Python code is named by its Python frame. */
+    static const struct lg__summary_site py[] = {
+        {0x2, "clock_nanosleep", 3, 0,
+         {0, "/srv/app.py", 9, "handle", LG__SYM_PYTHON}},
+    };
+    r.sites = py;
+    r.nsites = 1;
+    j = format_parse(&r, BIG_CAP, LG__MAX_FRAMES, NULL);
+    const struct json *w = json_get(json_at(json_get(j, "sites"), 0), "where");
+    assert_true(json_is(json_get(w, "pc"), JSON_NULL));
+    assert_int_equal(json_get(w, "python")->boolean, 1);
+    assert_string_equal(json_str(json_get(w, "symbol")), "handle");
+    assert_string_equal(json_str(json_get(w, "file")), "/srv/app.py");
+    assert_int_equal(get_u64(w, "line"), 9);
+    json_free(j);
+
     /* Into a pipe-sized record, many sites still give one valid line. */
     static struct lg__summary_site many[64];
     for (int i = 0; i < 64; i++)

@@ -468,6 +468,9 @@ static void test_report_text_summary(void **state)
          9912270,
          {0x55f513fbe446, "/work/app", 0x1446, "on_timer", 0x16}},
         {0x1, "pthread_cond_wait", 1, 0, {0x1234, NULL, 0, NULL, 0}},
+        /* Made from Python code: the site's Python frame. */
+        {0x2, "clock_nanosleep", 3, 0,
+         {0, "/srv/app.py", 9, "handle", LG__SYM_PYTHON}},
     };
     struct lg__record r = {.type = LG__REC_SUMMARY};
     r.pid = 12841;
@@ -475,12 +478,12 @@ static void test_report_text_summary(void **state)
     r.loops_found = 1;
     strcpy(r.thread, "stall");
     r.sites = sites;
-    r.nsites = 2;
+    r.nsites = 3;
     r.sites_total = 5;
     r.count_total = 12;
     r.blocked_ns_total = 123456789012ull;
     format_lines(&r, BIG_CAP, LG__MAX_FRAMES);
-    assert_int_equal(nlines, 4);
+    assert_int_equal(nlines, 5);
     assert_string_equal(line[0], "==12841==loopguard: summary: 12 blocking "
                                  "calls at 5 sites on event-loop threads, "
                                  "123456.7 ms blocked");
@@ -489,7 +492,10 @@ static void test_report_text_summary(void **state)
                                  "0xd95a14e10b75830c");
     assert_string_equal(line[2], "    1 x pthread_cond_wait in ?? (?+0x0), "
                                  "0.0 ms blocked, site 0x1");
-    assert_string_equal(line[3], "    ... 3 more sites");
+    assert_string_equal(line[3], "    3 x clock_nanosleep in handle "
+                                 "/srv/app.py:9 (Python), 0.0 ms blocked, "
+                                 "site 0x2");
+    assert_string_equal(line[4], "    ... 2 more sites");
 
     /* One site: singular, and nothing left to list. */
     r.nsites = 1;
