@@ -50,8 +50,8 @@ struct site {
     uint64_t count;           /* atomic: calls made here */
     uint64_t blocked_ns;      /* atomic: time spent in them */
     void *where;              /* first frame outside the wrapped call */
-    struct site_py *py;       /* atomic: the innermost Python frame of its
-                                 first call, made from Python code */
+    struct site_py *py;       /* atomic: a Python frame of its first call,
+                                 made from Python code (site_python) */
     int verdict;              /* atomic: suppression rules on this site,
                                  VERDICT_* or VERDICT_RULE + the rule */
     UT_hash_handle hh;
