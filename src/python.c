@@ -523,12 +523,37 @@ int lg__py_frames(struct lg__pyframe *out, struct lg__pyname *names,
     return frames(&w, out, names, max);
 }
 
+/* Lines already decoded, for the site of every blocking call made from
+ * Python code: a slot holds a 32-bit check of (code object, its line
+ * table, instruction) and the line, in one word, so that threads that
+ * race on a slot never read a torn one. A code object freed and another
+ * made at its address has another line table; two keys with one check
+ * (2^-32) would only join or split two sites. */
+#define LINE_SLOTS 1024
+static uint64_t line_cache[LINE_SLOTS];
+
+static int cached_line(const char *co, int lasti, int rem)
+{
+    uint64_t h = (uintptr_t)co ^ (uint64_t)(uint32_t)lasti << 48;
+    h = (h ^ (uintptr_t)ptr_at(co, CO_LINETABLE)) * 0x9e3779b97f4a7c15ull;
+    h ^= h >> 29;
+    uint32_t check = (uint32_t)(h >> 32) | 1;
+    uint64_t *slot = &line_cache[h % LINE_SLOTS];
+    uint64_t e = __atomic_load_n(slot, __ATOMIC_RELAXED);
+    if ((uint32_t)(e >> 32) == check)
+        return (int)(uint32_t)e;
+    int line = code_line(co, lasti, rem);
+    __atomic_store_n(slot, (uint64_t)check << 32 | (uint32_t)line,
+                     __ATOMIC_RELAXED);
+    return line;
+}
+
 int lg__py_frame_lines(struct lg__pyframe *out, int max)
 {
     struct walk w = {0};
     int n = 0;
     for (; n < max && walk_next(&w); n++) {
-        int line = code_line(w.cl, w.lasti, w.rem);
+        int line = cached_line(w.cl, w.lasti, w.rem);
         out[n].code = w.co;
         out[n].lasti = line ? line : -1 - w.lasti;
         out[n].entry = 0;
