@@ -75,8 +75,6 @@ static void text_line(struct lg__buf *b, int *num, const struct lg__sym *s,
     lg__buf_str(b, inlined ? ") (inlined)\n" : ")\n");
 }
 
-/* One frame: a line for each function inlined at its address (innermost
- * first, as llvm-symbolizer lists them), then its own. */
 /* A Python frame: "FUNC FILE:LINE (Python)". */
 static void text_python(struct lg__buf *b, const struct lg__sym *s)
 {
@@ -90,6 +88,8 @@ static void text_python(struct lg__buf *b, const struct lg__sym *s)
     lg__buf_str(b, " (Python)");
 }
 
+/* One frame: a line for each function inlined at its address (innermost
+ * first, as llvm-symbolizer lists them), then its own. */
 static void text_frame(struct lg__buf *b, int *num, const struct lg__sym *s)
 {
     if (lg__sym_python(s)) {

@@ -38,20 +38,16 @@
 #define KEYSET_SLOTS (1u << 19)
 #define KEYSET_MAX (KEYSET_SLOTS / 4 * 3)
 
-/* Where a site's first call was made, when Python code made it: for the
- * summary, whose native frame (the interpreter's) says nothing. */
-struct site_py {
-    struct lg__pyname name;
-};
-
 struct site {
     uint64_t key;             /* hash of call name + stack */
     const char *call;
     uint64_t count;           /* atomic: calls made here */
     uint64_t blocked_ns;      /* atomic: time spent in them */
     void *where;              /* first frame outside the wrapped call */
-    struct site_py *py;       /* atomic: a Python frame of its first call,
-                                 made from Python code (site_python) */
+    struct lg__pyname *py;    /* atomic: a Python frame of its first call,
+                                 made from Python code (site_python): for
+                                 the summary, whose native frame (the
+                                 interpreter's) says nothing */
     int verdict;              /* atomic: suppression rules on this site,
                                  VERDICT_* or VERDICT_RULE + the rule */
     UT_hash_handle hh;
@@ -255,9 +251,9 @@ static void site_python(struct site *s)
     int k = lg__py_frames(py_buf.f, py_buf.names, LG__PY_FRAMES), i = 0;
     while (i < k && python_stdlib(py_buf.names[i].file))
         i++;
-    struct site_py *py = k ? lg__arena_alloc(sizeof *py) : NULL;
+    struct lg__pyname *py = k ? lg__arena_alloc(sizeof *py) : NULL;
     if (py) {
-        py->name = py_buf.names[i < k ? i : 0];
+        *py = py_buf.names[i < k ? i : 0];
         __atomic_store_n(&s->py, py, __ATOMIC_RELEASE);
     }
     pthread_mutex_unlock(&py_lock);
@@ -805,7 +801,7 @@ void lg__report_summary(void)
 {
     struct lg__summary_site list[SUMMARY_SITES];
     void *where[SUMMARY_SITES];
-    const struct site_py *py[SUMMARY_SITES];
+    const struct lg__pyname *py[SUMMARY_SITES];
     static struct lg__summary_rule rules[LG__SUPP_MAX];
     struct lg__record r = {.type = LG__REC_SUMMARY};
     int n = 0;
@@ -851,9 +847,9 @@ void lg__report_summary(void)
     for (int i = 0; i < n; i++) {
         if (py[i])
             list[i].where = (struct lg__sym){
-                .name = py[i]->name.func,
-                .module = py[i]->name.file,
-                .modoff = (uintptr_t)py[i]->name.line,
+                .name = py[i]->func,
+                .module = py[i]->file,
+                .modoff = (uintptr_t)py[i]->line,
                 .symoff = LG__SYM_PYTHON};
         else
             lg__symbolize((uintptr_t)where[i], 1, &list[i].where);

@@ -24,10 +24,10 @@
  *
  * It stays in the table (as before) under a seccomp filter (which may
  * kill on a call it does not expect), where pidfd_getfd or close_range is
- * missing, while an embedder's report callback is set (the callback runs
- * on the reporting thread and may use the program's descriptors), and in
- * a ThreadSanitizer build (below).
- * Setting one later moves the watchdog back (lg__watch_reshare). */
+ * missing, in a ThreadSanitizer build (below), and while an embedder's
+ * report callback is set: the callback runs on the reporting thread and
+ * may use the program's descriptors. Setting one later moves the
+ * watchdog back (lg__watch_reshare). */
 #include <errno.h>
 #include <fcntl.h>
 #include <sched.h>

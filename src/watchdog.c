@@ -109,14 +109,25 @@ char lg__task_state(pid_t tid)
     return '?';
 }
 
-long lg__task_syscall(pid_t tid)
+/* The system call thread tid sleeps in, and its first argument into
+ * *arg0; -1 when it is in none. */
+static long task_syscall_arg0(pid_t tid, unsigned long *arg0)
 {
     /* "202 0x... ..." while in a system call; "running" or "-1 ..." not. */
     char buf[256];
     if (lg__task_read(tid, "syscall", buf, sizeof buf) == 0 ||
         buf[0] < '0' || buf[0] > '9')
         return -1;
-    return strtol(buf, NULL, 10);
+    char *args;
+    long nr = strtol(buf, &args, 10);
+    *arg0 = strtoul(args, NULL, 16);                    /* " 0x5 0x..." */
+    return nr;
+}
+
+long lg__task_syscall(pid_t tid)
+{
+    unsigned long arg0;
+    return task_syscall_arg0(tid, &arg0);
 }
 
 /* Whether thread tid sleeps in a system call that the sampling signal
@@ -128,17 +139,12 @@ long lg__task_syscall(pid_t tid)
  * no wrapper sees. */
 static int resumes_after_signal(pid_t tid)
 {
-    char buf[256];
-    if (lg__task_read(tid, "syscall", buf, sizeof buf) == 0 ||
-        buf[0] < '0' || buf[0] > '9')
-        return 0;
-    char *args;
-    long nr = strtol(buf, &args, 10);
+    unsigned long fd;
+    long nr = task_syscall_arg0(tid, &fd);
     if (nr == SYS_wait4 || nr == SYS_waitid)
         return 1;
     if (nr != SYS_read && nr != SYS_readv)
         return 0;
-    unsigned long fd = strtoul(args, NULL, 16);        /* " 0x5 0x..." */
     if (fd > 0x7fffffff)
         return 0;
     char path[64];
